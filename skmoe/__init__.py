@@ -1,0 +1,19 @@
+"""skmoe: mixtures of experts for scikit-learn.
+
+Adaptive mixtures of local experts (Jacobs, Jordan, Nowlan & Hinton 1991)
+fitted by EM, with any scikit-learn estimator as an expert and a softmax gate.
+"""
+
+from ._base import DeadExpertWarning
+from ._gate import SoftmaxGate
+from ._moe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DeadExpertWarning",
+    "MixtureOfExpertsClassifier",
+    "MixtureOfExpertsRegressor",
+    "SoftmaxGate",
+    "__version__",
+]

@@ -1,0 +1,602 @@
+"""The fit driver shared by every mixture-of-experts estimator.
+
+One EM loop serves the flat and hierarchical estimators, for regression and
+classification: validation, initialisation, ``n_init`` restarts, warm start,
+the E- and M-steps, convergence, dead-expert handling, the best-iterate
+snapshot and the warnings. Subclasses say what an expert's likelihood is and
+how to combine the experts' outputs.
+"""
+
+import copy
+import time
+import warnings
+from abc import ABCMeta, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+
+from ._experts import (
+    _check_expert_templates,
+    _fit_experts,
+    _make_experts,
+    _n_expert_parameters,
+    _routing_weights,
+)
+from ._gate import SoftmaxGate, _weighted_standardization
+from ._kernels import e_step
+
+#: Experts whose objective has not improved on its best value by more than
+#: ``tol`` for this many iterations are stopped: the stopping rule of
+#: generalised EM, where experts such as trees do not maximise the weighted
+#: likelihood exactly and the objective can oscillate.
+_N_ITER_NO_CHANGE = 10
+
+_MAX_SEED = np.iinfo(np.int32).max
+
+
+class DeadExpertWarning(UserWarning):
+    """An expert's total responsibility fell below ``min_expert_weight``."""
+
+
+def _weighted_kmeans(Z, weight, n_clusters, rng, max_iter=30):
+    """Weighted k-means (k-means++ seeding, Lloyd iterations); returns labels.
+
+    Seeds are drawn by inverting the cumulative weight, so rows repeated in
+    place of integer weights give the same centres: the initialisation honours
+    ``sample_weight`` like the EM updates do. Every cluster keeps at least one
+    row of positive weight.
+    """
+    positive = np.flatnonzero(weight > 0)
+    Z, w = Z[positive], weight[positive]
+    sq_norm = np.einsum("ij,ij->i", Z, Z)
+
+    def sq_dist(centers):
+        d2 = sq_norm[:, None] - 2 * Z @ centers.T + np.einsum("ij,ij->i", centers, centers)
+        return np.maximum(d2, 0.0)
+
+    def draw(p):
+        cum = np.cumsum(p)
+        if cum[-1] <= 0:
+            cum = np.cumsum(w)
+        return min(np.searchsorted(cum, rng.uniform() * cum[-1], side="right"), w.size - 1)
+
+    centers = np.empty((n_clusters, Z.shape[1]))
+    centers[0] = Z[draw(w)]
+    closest = sq_dist(centers[:1])[:, 0]
+    for j in range(1, n_clusters):
+        centers[j] = Z[draw(w * closest)]
+        closest = np.minimum(closest, sq_dist(centers[j : j + 1])[:, 0])
+
+    labels = None
+    for _ in range(max_iter):
+        d2 = sq_dist(centers)
+        new_labels = np.argmin(d2, axis=1)
+        # Give each empty cluster the row farthest from its current centre.
+        counts = np.bincount(new_labels, minlength=n_clusters)
+        for j in np.flatnonzero(counts == 0):
+            far = np.argmax(d2[np.arange(w.size), new_labels] * (counts[new_labels] > 1))
+            new_labels[far] = j
+            counts = np.bincount(new_labels, minlength=n_clusters)
+        if labels is not None and np.array_equal(labels, new_labels):
+            break
+        labels = new_labels
+        mass = np.bincount(labels, weights=w, minlength=n_clusters)
+        for dim in range(Z.shape[1]):
+            centers[:, dim] = np.bincount(labels, weights=w * Z[:, dim], minlength=n_clusters)
+        centers /= mass[:, None]
+
+    full = np.zeros(weight.size, dtype=np.intp)
+    full[positive] = labels
+    # Zero-weight rows take the nearest centre; they do not move anything.
+    zero = np.flatnonzero(weight <= 0)
+    if zero.size:
+        full[zero] = 0
+    return full
+
+
+def _snapshot(state):
+    """Copy of an EM state. Experts are refitted as new objects every M-step,
+    so a shallow copy of their list suffices; the gate is warm-started in
+    place and is copied."""
+    return {
+        "experts": list(state["experts"]),
+        "gate": copy.deepcopy(state["gate"]),
+        "noise_variance": copy.copy(state.get("noise_variance")),
+    }
+
+
+class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
+    """Base class of the mixture-of-experts estimators (the EM driver).
+
+    Warning: not for direct use; use the derived classes.
+    """
+
+    _parameter_constraints: dict = {
+        "n_experts": [Interval(Integral, 1, None, closed="left")],
+        "expert": [HasMethods(["fit"]), list, tuple, None],
+        "gate": [SoftmaxGate, None],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "init_params": [
+            StrOptions({"kmeans", "random", "random_from_data"}),
+            "array-like",
+        ],
+        "routing": [StrOptions({"soft", "hard", "top_k"})],
+        "top_k": [Interval(Integral, 1, None, closed="left")],
+        "min_responsibility": [Interval(Real, 0, 1, closed="left")],
+        "min_expert_weight": [Interval(Real, 0, None, closed="left")],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    @abstractmethod
+    def __init__(
+        self,
+        n_experts=3,
+        *,
+        expert=None,
+        gate=None,
+        max_iter=300,
+        tol=1e-6,
+        n_init=1,
+        init_params="kmeans",
+        routing="soft",
+        top_k=2,
+        min_responsibility=1e-6,
+        min_expert_weight=2.0,
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        self.n_experts = n_experts
+        self.expert = expert
+        self.gate = gate
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_init = n_init
+        self.init_params = init_params
+        self.routing = routing
+        self.top_k = top_k
+        self.min_responsibility = min_responsibility
+        self.min_expert_weight = min_expert_weight
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    # ------------------------------------------------------------------
+    # What subclasses provide
+    # ------------------------------------------------------------------
+    _classifier = False
+
+    @abstractmethod
+    def _default_expert(self):
+        """The expert used when ``expert=None``."""
+
+    @abstractmethod
+    def _validate_fit_data(self, X, y):
+        """Validate (X, y) for fit; set target attributes; return X, y."""
+
+    @abstractmethod
+    def _m_step_experts(self, experts, X, y, weights, state):
+        """Fit the experts on ``weights`` (n, K); update ``state``.
+
+        Returns the (n, K) log-likelihood of each row's target under each
+        refitted expert.
+        """
+
+    @abstractmethod
+    def _expert_log_likelihood(self, state, X, y):
+        """(n, K) log-likelihood of ``y`` under each expert of ``state``."""
+
+    @abstractmethod
+    def _init_features(self, X, y):
+        """Features on which the k-means initialisation clusters the rows."""
+
+    def _n_extra_parameters(self):
+        """Free parameters beyond the gate and the experts (noise variances)."""
+        return 0
+
+    # ------------------------------------------------------------------
+    # Gate hooks (a hierarchical gate overrides these)
+    # ------------------------------------------------------------------
+    def _make_gate(self):
+        gate = SoftmaxGate() if self.gate is None else clone(self.gate)
+        return gate.set_params(warm_start=True)
+
+    def _n_gate_parameters(self, gate):
+        n_coef = gate.coef_.shape[0] + (1 if gate.fit_intercept else 0)
+        return n_coef * (gate.coef_.shape[1] - 1)
+
+    def _gate_log_proba(self, gate, X):
+        return gate.predict_log_proba(X)
+
+    def _gate_penalty(self, gate):
+        return gate.penalty_
+
+    def _reorder(self, state, order):
+        """Put the experts in ``order`` (canonical order: by share, descending)."""
+        state["experts"] = [state["experts"][k] for k in order]
+        gate = state["gate"]
+        gate.coef_ = gate.coef_[:, order]
+        gate.intercept_ = gate.intercept_[order]
+        if state.get("noise_variance") is not None:
+            state["noise_variance"] = state["noise_variance"][order]
+
+    def _route(self, gate, X, log_gate):
+        """Mixing weights (n, K) and, for hard/top-k, the rows of each expert."""
+        return _routing_weights(np.exp(log_gate), self.routing, self.top_k)
+
+    # ------------------------------------------------------------------
+    # Fitting
+    # ------------------------------------------------------------------
+    def _fit(self, X, y, sample_weight):
+        X, y = self._validate_fit_data(X, y)
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        n_positive = int(np.count_nonzero(sample_weight > 0))
+        if n_positive == 0:
+            raise ValueError(
+                "The sample weights sum to zero: give at least one row a positive weight."
+            )
+        if self.n_experts > n_positive:
+            raise ValueError(
+                f"n_experts={self.n_experts} must be at most the number of samples "
+                f"with positive weight ({n_positive}): each expert needs data."
+            )
+        templates = _check_expert_templates(
+            self.expert, self.n_experts, self._default_expert(), self._classifier
+        )
+        init_resp = self._check_init_responsibilities(X)
+        self._prepare_targets(X, y, sample_weight)
+
+        warm = self.warm_start and hasattr(self, "experts_")
+        if warm and len(self.experts_) != self.n_experts:
+            raise ValueError(
+                f"warm_start=True but the fitted model has {len(self.experts_)} "
+                f"experts and n_experts={self.n_experts}: set warm_start=False "
+                "to fit a new model."
+            )
+        rng = check_random_state(self.random_state)
+        n_init = 1 if warm else self.n_init
+        seeds = rng.randint(_MAX_SEED, size=n_init)
+        start = copy.deepcopy(self._get_state()) if warm else None
+        run_args = (X, y, sample_weight, templates, init_resp, start)
+        if n_init > 1 and self.n_jobs not in (None, 1):
+            runs = Parallel(n_jobs=self.n_jobs)(
+                delayed(self._em_run)(*run_args, seed, i, inner_jobs=1)
+                for i, seed in enumerate(seeds)
+            )
+        else:
+            runs = [
+                self._em_run(*run_args, seed, i, inner_jobs=self.n_jobs)
+                for i, seed in enumerate(seeds)
+            ]
+        best = max(runs, key=lambda run: run["lower_bound"])
+        self._finish(best, X, y, sample_weight, runs)
+        return self
+
+    def _check_init_responsibilities(self, X):
+        if isinstance(self.init_params, str):
+            return None
+        resp = np.asarray(self.init_params, dtype=np.float64)
+        if resp.shape != (X.shape[0], self.n_experts):
+            raise ValueError(
+                "init_params given as an array must be initial responsibilities of "
+                f"shape (n_samples, n_experts) = {(X.shape[0], self.n_experts)}; "
+                f"got shape {resp.shape}."
+            )
+        if np.any(resp < 0) or not np.allclose(resp.sum(axis=1), 1.0, atol=1e-6):
+            raise ValueError(
+                "init_params given as an array must hold non-negative rows that "
+                "sum to 1 (initial responsibilities)."
+            )
+        return resp
+
+    def _prepare_targets(self, X, y, sample_weight):
+        """Hook for data-dependent constants (e.g. the variance floor)."""
+
+    def _initial_responsibilities(self, X, y, sample_weight, init_resp, rng):
+        n, n_experts = X.shape[0], self.n_experts
+        if init_resp is not None:
+            return init_resp.copy()
+        if self.init_params == "random":
+            resp = rng.uniform(size=(n, n_experts))
+            return resp / resp.sum(axis=1, keepdims=True)
+        Z = self._init_features(X, y)
+        mean, scale = _weighted_standardization(Z, sample_weight)
+        Z = (Z - mean) / scale
+        if self.init_params == "kmeans":
+            labels = _weighted_kmeans(Z, sample_weight, n_experts, rng)
+        else:  # random_from_data: nearest of n_experts random rows
+            positive = np.flatnonzero(sample_weight > 0)
+            centers = Z[rng.choice(positive, size=n_experts, replace=False)]
+            d2 = ((Z[:, None, :] - centers[None]) ** 2).sum(axis=2)
+            labels = np.argmin(d2, axis=1)
+        resp = np.zeros((n, n_experts))
+        resp[np.arange(n), labels] = 1.0
+        return resp
+
+    def _e_step(self, state, X, log_lik):
+        log_gate = self._gate_log_proba(state["gate"], X)
+        return e_step(log_gate, log_lik)
+
+    def _em_run(self, X, y, w, templates, init_resp, start, seed, run, inner_jobs):
+        """One EM run from a fresh start (or ``start``); keeps its best iterate."""
+        rng = np.random.RandomState(seed)
+        wsum = w.sum()
+        if start is None:
+            state = {
+                "experts": _make_experts(templates, rng),
+                "gate": self._make_gate(),
+                "noise_variance": None,
+            }
+            resp = self._initial_responsibilities(X, y, w, init_resp, rng)
+        else:
+            state = start
+            log_lik = self._expert_log_likelihood(state, X, y)
+            resp, _ = self._e_step(state, X, log_lik)
+        t0 = time.perf_counter()
+        history, events = [], []
+        best, best_bound, best_iter = _snapshot(state), -np.inf, 0
+        best_log_lik = -np.inf
+        converged, n_iter, reinit_left = False, 0, self.n_experts
+        for n_iter in range(1, self.max_iter + 1):
+            log_lik = self._m_step_experts(
+                state["experts"], X, y, resp * w[:, None], state, inner_jobs
+            )
+            with warnings.catch_warnings():
+                # The gate is warm-started every iteration with a capped
+                # number of L-BFGS steps: partial progress is normal here.
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                state["gate"].fit(X, resp, sample_weight=w)
+            resp, log_prob = self._e_step(state, X, log_lik)
+            bound = (w @ log_prob - self._gate_penalty(state["gate"])) / wsum
+            history.append(bound)
+            if self.verbose >= 2:
+                print(f"  run {run} iteration {n_iter}: objective {bound:.8f}")
+            improved = bound > best_bound + self.tol
+            if bound > best_bound:
+                best = _snapshot(state)
+                best_bound = bound
+                best_log_lik = float(w @ log_prob)
+            if improved or best_iter == 0:
+                best_iter = n_iter
+            mass = w @ resp
+            dead = np.flatnonzero(mass < self.min_expert_weight)
+            if dead.size and reinit_left > 0:
+                resp = self._reinitialise(resp, log_prob, dead[:reinit_left])
+                events.extend((n_iter, int(k)) for k in dead[:reinit_left])
+                reinit_left -= min(dead.size, reinit_left)
+                best_iter = n_iter
+                continue
+            if len(history) > 1 and abs(history[-1] - history[-2]) < self.tol:
+                converged = True
+                break
+            if n_iter - best_iter >= _N_ITER_NO_CHANGE:
+                converged = True
+                break
+        if self.verbose:
+            status = "converged" if converged else "did not converge"
+            print(
+                f"run {run}: {status} after {n_iter} iterations "
+                f"({time.perf_counter() - t0:.2f}s), best objective {best_bound:.6f}"
+            )
+        return {
+            "state": best,
+            "lower_bound": best_bound,
+            "log_likelihood": best_log_lik,
+            "history": history,
+            "n_iter": n_iter,
+            "converged": converged,
+            "reinitialized": events,
+        }
+
+    def _reinitialise(self, resp, log_prob, dead):
+        """Hand each dead expert the rows the mixture explains worst."""
+        resp = resp.copy()
+        n_rows = max(2, resp.shape[0] // (2 * self.n_experts))
+        order = np.argsort(log_prob)
+        for i, k in enumerate(dead):
+            rows = order[i * n_rows : (i + 1) * n_rows]
+            resp[rows] = 0.0
+            resp[rows, k] = 1.0
+        return resp
+
+    def _finish(self, best, X, y, w, runs):
+        state = best["state"]
+        log_lik = self._expert_log_likelihood(state, X, y)
+        resp, _ = self._e_step(state, X, log_lik)
+        mass = w @ resp
+        order = np.argsort(-mass, kind="stable")
+        if self._canonical_order and not np.array_equal(order, np.arange(order.size)):
+            self._reorder(state, order)
+            mass = mass[order]
+        self._set_state(state)
+        self.n_iter_ = best["n_iter"]
+        self.converged_ = best["converged"]
+        self.lower_bound_ = best["lower_bound"]
+        self.lower_bounds_ = np.asarray(best["history"])
+        self.log_likelihood_ = best["log_likelihood"]
+        self.expert_shares_ = mass / w.sum()
+        self.reinitialized_experts_ = best["reinitialized"]
+        if not self.converged_:
+            change = (
+                abs(self.lower_bounds_[-1] - self.lower_bounds_[-2])
+                if self.lower_bounds_.size > 1
+                else np.nan
+            )
+            n_runs = len(runs)
+            which = "the best of the" if n_runs > 1 else "the"
+            warnings.warn(
+                f"EM did not converge: {which} {n_runs} run(s) stopped at "
+                f"max_iter={self.max_iter} with the objective still changing by "
+                f"{change:.3g} per iteration (tol={self.tol}). Increase max_iter, "
+                "increase tol, or try fewer experts or init_params='kmeans'.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        if self.reinitialized_experts_:
+            warnings.warn(
+                "Experts collapsed during EM (total responsibility below "
+                f"min_expert_weight={self.min_expert_weight}) and were "
+                "re-initialised on the worst-explained rows, as (iteration, "
+                f"expert) pairs: {self.reinitialized_experts_}. See "
+                "reinitialized_experts_; consider fewer experts.",
+                DeadExpertWarning,
+                stacklevel=3,
+            )
+        dead = np.flatnonzero(mass < self.min_expert_weight)
+        self.dead_experts_ = dead
+        if dead.size:
+            warnings.warn(
+                f"The fitted model has {dead.size} dead expert(s) (indices "
+                f"{dead.tolist()}, total responsibility below min_expert_weight="
+                f"{self.min_expert_weight}); they take almost no part in "
+                "predictions. Use fewer experts.",
+                DeadExpertWarning,
+                stacklevel=3,
+            )
+
+    _canonical_order = True
+
+    def _get_state(self):
+        return {
+            "experts": self.experts_,
+            "gate": self.gate_,
+            "noise_variance": getattr(self, "noise_variance_", None),
+        }
+
+    def _set_state(self, state):
+        self.experts_ = state["experts"]
+        self.gate_ = state["gate"]
+        if state.get("noise_variance") is not None:
+            self.noise_variance_ = state["noise_variance"]
+
+    # ------------------------------------------------------------------
+    # Inference shared by regressor and classifier
+    # ------------------------------------------------------------------
+    def _check_X(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, reset=False, dtype=np.float64)
+
+    def _check_X_y(self, X, y):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return X, self._check_y(y, X.shape[0])
+
+    def predict_gate_proba(self, X):
+        """Gate probabilities ``g_k(x)`` of each expert for new data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        gate_proba : ndarray of shape (n_samples, n_experts)
+            Rows sum to one.
+        """
+        X = self._check_X(X)
+        return np.exp(self._gate_log_proba(self.gate_, X))
+
+    def predict_responsibilities(self, X, y):
+        """Posterior probability of each expert given the observed target.
+
+        ``h_ik = g_k(x_i) p_k(y_i | x_i) / sum_j g_j(x_i) p_j(y_i | x_i)``, the
+        E-step of EM.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        responsibilities : ndarray of shape (n_samples, n_experts)
+        """
+        X, y = self._check_X_y(X, y)
+        resp, _ = self._e_step(self._get_state(), X, self._expert_log_likelihood(self._get_state(), X, y))
+        return resp
+
+    def score_samples(self, X, y):
+        """Log-likelihood ``log p(y_i | x_i)`` of each row under the mixture.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n_samples,)
+        """
+        X, y = self._check_X_y(X, y)
+        state = self._get_state()
+        _, log_prob = self._e_step(state, X, self._expert_log_likelihood(state, X, y))
+        return log_prob
+
+    def _n_parameters(self):
+        n_experts = sum(_n_expert_parameters(e) for e in self.experts_)
+        return self._n_gate_parameters(self.gate_) + n_experts + self._n_extra_parameters()
+
+    def bic(self, X, y):
+        """Bayesian information criterion on (X, y); lower is better.
+
+        ``-2 log L + n_parameters log(n_samples)``. Parameters are counted as
+        the gate's identifiable coefficients, each expert's coefficients (or
+        leaves, for trees) and the noise variances.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        bic : float
+        """
+        log_prob = self.score_samples(X, y)
+        n_params = self._n_parameters()
+        return -2 * log_prob.sum() + n_params * np.log(log_prob.shape[0])
+
+    def aic(self, X, y):
+        """Akaike information criterion on (X, y); lower is better.
+
+        ``-2 log L + 2 n_parameters``, parameters counted as in :meth:`bic`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        aic : float
+        """
+        return -2 * self.score_samples(X, y).sum() + 2 * self._n_parameters()
+
+    def _mixing(self, X):
+        """Validated X, the routed mixing weights and the rows per expert."""
+        X = self._check_X(X)
+        log_gate = self._gate_log_proba(self.gate_, X)
+        weights, rows = self._route(self.gate_, X, log_gate)
+        return X, weights, rows
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags

@@ -1,0 +1,201 @@
+"""Experts: checking, cloning and seeding, weighted fits, likelihoods, routing."""
+
+import numbers
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import clone, is_classifier
+from sklearn.utils import check_random_state
+from sklearn.utils.metadata_routing import _routing_enabled, get_routing_for_object
+from sklearn.utils.validation import has_fit_parameter
+
+#: Floor on an expert's probability of the observed class. Keeps the
+#: log-likelihood finite when an expert gives a class probability 0 (a tree
+#: leaf, or a class the expert never saw in its weighted data).
+PROBA_FLOOR = 1e-10
+
+_MAX_SEED = np.iinfo(np.int32).max
+
+
+def _consumes_sample_weight(estimator):
+    """Whether ``estimator.fit`` takes ``sample_weight`` (metadata-routing aware)."""
+    if _routing_enabled():
+        router = get_routing_for_object(estimator)
+        return router.consumes("fit", ("sample_weight",))
+    return has_fit_parameter(estimator, "sample_weight")
+
+
+def _check_expert_templates(expert, n_experts, default, classifier):
+    """Validate the ``expert`` parameter and return one template per expert.
+
+    Raises before any fitting: wrong list length, missing methods, a classifier
+    given to a regressor (or the reverse), no ``sample_weight`` support.
+    """
+    if expert is None:
+        templates = [default] * n_experts
+    elif isinstance(expert, (list, tuple)):
+        if len(expert) != n_experts:
+            raise ValueError(
+                f"expert is a list of {len(expert)} estimators but n_experts="
+                f"{n_experts}: give one estimator per expert, or a single "
+                "estimator to use for all of them."
+            )
+        templates = list(expert)
+    else:
+        templates = [expert] * n_experts
+
+    needed = ("fit", "predict_proba") if classifier else ("fit", "predict")
+    kind = "classifier" if classifier else "regressor"
+    for est in templates:
+        name = type(est).__name__
+        missing = [m for m in needed if not hasattr(est, m)]
+        if missing or not hasattr(est, "get_params"):
+            raise TypeError(
+                f"Each expert must be a scikit-learn {kind} with "
+                f"{' and '.join(needed)}; {name} lacks {', '.join(missing) or 'get_params'}."
+            )
+        if not classifier and is_classifier(est):
+            raise TypeError(
+                f"The expert {name} is a classifier; MixtureOfExpertsRegressor "
+                "needs regressors. Use MixtureOfExpertsClassifier for class labels."
+            )
+        if not _consumes_sample_weight(est):
+            raise ValueError(
+                f"The expert {name} does not accept sample_weight in fit, which EM "
+                "needs to fit each expert on its responsibilities. Use an expert "
+                "that does (linear models, trees, gradient boosting, SVR/SVC, ...); "
+                "a k-nearest-neighbours expert can be replaced by a "
+                "RadiusNeighbors- or tree-based one."
+            )
+    return templates
+
+
+def _make_experts(templates, random_state):
+    """Clone each template and seed every nested ``random_state`` from the RNG."""
+    rng = check_random_state(random_state)
+    experts = []
+    for template in templates:
+        est = clone(template)
+        to_set = {
+            key: rng.randint(_MAX_SEED)
+            for key in sorted(est.get_params(deep=True))
+            if key == "random_state" or key.endswith("__random_state")
+        }
+        if to_set:
+            est.set_params(**to_set)
+        experts.append(est)
+    return experts
+
+
+def _fit_one(expert, X, y, weight, min_responsibility, classifier):
+    """Fit a fresh clone of ``expert`` with ``sample_weight=weight``.
+
+    Rows whose weight is below ``min_responsibility`` are left out (they would
+    change the fit by a negligible amount and cost time), unless that would
+    leave a classifier with fewer than two classes.
+    """
+    est = clone(expert)
+    keep = weight > min_responsibility
+    if classifier and np.unique(y[keep]).size < 2:
+        keep = weight > 0
+        if np.unique(y[keep]).size < 2:
+            keep = np.ones_like(keep)
+    if keep.all():
+        return est.fit(X, y, sample_weight=weight)
+    return est.fit(X[keep], y[keep], sample_weight=weight[keep])
+
+
+def _fit_experts(experts, X, y, weights, min_responsibility, classifier, n_jobs):
+    """Fit expert k on ``weights[:, k]``; returns new fitted estimators."""
+    n_experts = len(experts)
+    if n_jobs in (None, 1) or n_experts == 1:
+        return [
+            _fit_one(experts[k], X, y, weights[:, k], min_responsibility, classifier)
+            for k in range(n_experts)
+        ]
+    return Parallel(n_jobs=n_jobs, prefer="threads")(
+        delayed(_fit_one)(
+            experts[k], X, y, weights[:, k], min_responsibility, classifier
+        )
+        for k in range(n_experts)
+    )
+
+
+def _class_columns(expert, classes):
+    """Columns of the global ``classes`` that the expert's ``classes_`` map to."""
+    return np.searchsorted(classes, expert.classes_)
+
+
+def _expert_proba(expert, X, classes):
+    """An expert's ``predict_proba`` mapped onto the global classes."""
+    proba = np.zeros((X.shape[0], classes.size))
+    proba[:, _class_columns(expert, classes)] = expert.predict_proba(X)
+    return proba
+
+
+def _expert_outputs(experts, X, classes=None, rows=None):
+    """Per-expert outputs: predictions (n, K) or class probabilities (n, K, C).
+
+    With ``rows`` (a list of index arrays, one per expert), expert k is only
+    evaluated on ``X[rows[k]]``; other entries are NaN (regression) or 0.
+    """
+    n, n_experts = X.shape[0], len(experts)
+    if classes is None:
+        out = np.full((n, n_experts), np.nan)
+    else:
+        out = np.zeros((n, n_experts, classes.size))
+    for k, est in enumerate(experts):
+        idx = slice(None) if rows is None else rows[k]
+        if rows is not None and rows[k].size == 0:
+            continue
+        Xk = X[idx]
+        if classes is None:
+            out[idx, k] = est.predict(Xk)
+        else:
+            out[idx, k] = _expert_proba(est, Xk, classes)
+    return out
+
+
+def _routing_weights(gate_proba, routing, top_k):
+    """Mixing weights (n, K) after routing, and the rows each expert must see.
+
+    ``soft`` keeps the gate probabilities; ``hard`` puts all weight on the most
+    probable expert; ``top_k`` keeps the k most probable, renormalised.
+    """
+    n, n_experts = gate_proba.shape
+    if routing == "soft":
+        return gate_proba, None
+    k = 1 if routing == "hard" else min(top_k, n_experts)
+    if k == 1:
+        chosen = np.argmax(gate_proba, axis=1)[:, None]
+    else:
+        chosen = np.argpartition(-gate_proba, k - 1, axis=1)[:, :k]
+    weights = np.zeros_like(gate_proba)
+    rows_idx = np.arange(n)[:, None]
+    weights[rows_idx, chosen] = gate_proba[rows_idx, chosen]
+    # The chosen set holds the largest gate probability, which is at least 1/K,
+    # so the total is positive.
+    weights /= weights.sum(axis=1, keepdims=True)
+    rows = [np.flatnonzero((chosen == j).any(axis=1)) for j in range(n_experts)]
+    return weights, rows
+
+
+def _n_expert_parameters(expert):
+    """Number of free parameters of a fitted expert, for BIC/AIC.
+
+    Linear models: the size of ``coef_`` and ``intercept_``. Trees: one value
+    per leaf and output (an approximation that ignores the split choices).
+    Other experts raise, because no count is defined for them.
+    """
+    if hasattr(expert, "coef_"):
+        intercept = getattr(expert, "intercept_", 0.0)
+        return int(np.size(expert.coef_) + np.size(intercept))
+    if hasattr(expert, "tree_"):
+        n_outputs = expert.tree_.value.shape[-1]
+        return int(expert.tree_.n_leaves * max(n_outputs - 1, 1))
+    if hasattr(expert, "n_leaves_") and isinstance(expert.n_leaves_, numbers.Integral):
+        return int(expert.n_leaves_)
+    raise ValueError(
+        f"No parameter count is defined for an expert of type "
+        f"{type(expert).__name__}; bic and aic support linear and tree experts."
+    )

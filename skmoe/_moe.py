@@ -1,0 +1,577 @@
+"""The flat mixture-of-experts estimators (Jacobs, Jordan, Nowlan & Hinton 1991)."""
+
+from numbers import Real
+
+import numpy as np
+from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import column_or_1d, validate_data
+
+from ._base import BaseMixtureOfExperts
+from ._experts import PROBA_FLOOR, _expert_outputs, _expert_proba, _fit_experts
+from ._kernels import gaussian_log_likelihood
+
+_COMMON_PARAMS_DOC = """
+    n_experts : int, default=3
+        Number of experts K.
+    expert : estimator, list of estimators or None, default=None
+        The expert model. One estimator is cloned K times; a list of K
+        estimators gives heterogeneous experts (e.g. a linear model beside a
+        tree). Every nested ``random_state`` is seeded from ``random_state``.
+        Experts are cloned, never fitted in place, and must accept
+        ``sample_weight`` in ``fit``: EM fits expert k with the
+        responsibilities ``h_ik`` times the sample weights as weights. An
+        expert without ``sample_weight`` support raises a ``ValueError``
+        before any fitting.
+    gate : SoftmaxGate or None, default=None
+        The gate, ``g(x) = softmax(x @ V + b)``; ``None`` uses
+        ``SoftmaxGate()`` (L2 penalty ``C=1`` on standardised features, so the
+        fit does not depend on the features' scale). It is refitted every
+        M-step on the responsibilities, warm-started from the last iteration.
+    max_iter : int, default=300
+        Maximum number of EM iterations per run.
+    tol : float, default=1e-6
+        EM stops when the objective (average log-likelihood per unit of
+        sample weight, minus the gate penalty) changes by less than ``tol``
+        between iterations, or has not improved on its best value by more
+        than ``tol`` for 10 iterations (the rule for experts, such as trees,
+        that do not maximise their weighted likelihood exactly).
+    n_init : int, default=1
+        Number of EM runs from different initialisations; the run with the
+        highest objective is kept. With ``n_jobs``, runs go in parallel.
+    init_params : {'kmeans', 'random', 'random_from_data'} or array-like, \
+default='kmeans'
+        Initial responsibilities. ``'kmeans'``: weighted k-means (k-means++
+        seeding) on the standardised features{kmeans_extra}; ``'random'``:
+        uniform random responsibilities; ``'random_from_data'``: rows are
+        assigned to the nearest of K random rows. An array of shape
+        (n_samples, n_experts) gives the initial responsibilities directly.
+    routing : {'soft', 'hard', 'top_k'}, default='soft'
+        How predictions combine the experts. ``'soft'``: all experts, weighted
+        by the gate; ``'hard'``: only the most probable expert; ``'top_k'``:
+        the ``top_k`` most probable experts with their gate probabilities
+        renormalised. Hard and top-k routing evaluate each expert only on the
+        rows routed to it.
+    top_k : int, default=2
+        Number of experts used per row when ``routing='top_k'``.
+    min_responsibility : float, default=1e-6
+        Rows whose weight for an expert (responsibility times sample weight)
+        is at most this value are left out of that expert's fit, which saves
+        time and changes the fit negligibly. 0 keeps every row.
+    min_expert_weight : float, default=2.0
+        An expert whose total responsibility ``sum_i w_i h_ik`` (in rows, with
+        unit sample weights) falls below this is dead. During EM a dead expert
+        is re-initialised on the rows the mixture explains worst (each run
+        does this at most ``n_experts`` times), with a ``DeadExpertWarning``
+        and the events recorded in ``reinitialized_experts_``; a dead expert
+        in the returned model is warned about and listed in
+        ``dead_experts_``. Experts are never dropped.
+    n_jobs : int or None, default=None
+        Parallel jobs (joblib): the restarts when ``n_init > 1``, otherwise
+        the K expert fits of each M-step. Any joblib backend can be used with
+        ``joblib.parallel_config``.
+    random_state : int, RandomState instance or None, default=None
+        Controls the initialisation, the restarts and the experts' own
+        ``random_state``. Pass an int for reproducible fits.
+    verbose : int, default=0
+        1 prints a line per run, 2 a line per EM iteration.
+    warm_start : bool, default=False
+        Continue EM from the fitted model on the next ``fit`` (then ``n_init``
+        is ignored). ``n_experts`` must stay the same.
+"""
+
+_COMMON_ATTRS_DOC = """
+    experts_ : list of estimators
+        The K fitted experts, in canonical order: by share of the training
+        data (``expert_shares_``), largest first.
+    gate_ : SoftmaxGate
+        The fitted gate; column k of its ``coef_`` belongs to expert k.
+    expert_shares_ : ndarray of shape (n_experts,)
+        Share of the (weighted) training data each expert is responsible for.
+    n_iter_ : int
+        EM iterations of the best run.
+    converged_ : bool
+        Whether the best run met the stopping rule before ``max_iter``.
+    lower_bound_ : float
+        Best value of the EM objective: the average log-likelihood per unit
+        of sample weight minus the gate's L2 penalty divided by the total
+        weight. This is the quantity EM never decreases (with experts that
+        fit their weighted likelihood exactly).
+    lower_bounds_ : ndarray of shape (n_iter_,)
+        The objective after each EM iteration of the best run.
+    log_likelihood_ : float
+        Total (weighted) log-likelihood ``sum_i w_i log p(y_i | x_i)`` of the
+        training data at the best iterate.
+    reinitialized_experts_ : list of (int, int)
+        (iteration, expert) pairs at which the best run re-initialised a dead
+        expert; indices refer to the order during fitting.
+    dead_experts_ : ndarray of int
+        Experts of the returned model whose total responsibility is below
+        ``min_expert_weight``.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string feature names.
+"""
+
+
+class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
+    r"""Mixture of experts for regression, fitted by EM.
+
+    Models the conditional density
+
+    .. math:: p(y \mid x) = \sum_k g_k(x)\, \mathcal{N}(y;\, f_k(x),\, \sigma_k^2)
+
+    with a softmax gate ``g`` and experts ``f_k`` that are any scikit-learn
+    regressors (Jacobs, Jordan, Nowlan & Hinton, 1991). Each expert has its own
+    noise variance ``sigma_k^2``, estimated by maximum likelihood.
+
+    Read more in the :ref:`User Guide <user_guide>`.
+
+    Parameters
+    ----------{params}
+    variance_floor : float, default=1e-6
+        Lower bound on each expert's noise variance, as a fraction of the
+        (weighted) variance of ``y``. It keeps an expert that fits a few rows
+        exactly from collapsing to zero variance and infinite likelihood.
+
+    Attributes
+    ----------{attrs}
+    noise_variance_ : ndarray of shape (n_experts,)
+        Noise variance ``sigma_k^2`` of each expert.
+
+    See Also
+    --------
+    MixtureOfExpertsClassifier : The same model for class labels.
+    SoftmaxGate : The gate.
+
+    References
+    ----------
+    R. A. Jacobs, M. I. Jordan, S. J. Nowlan and G. E. Hinton. Adaptive
+    mixtures of local experts. Neural Computation 3(1):79-87, 1991.
+
+    Examples
+    --------
+    >>> from skmoe import MixtureOfExpertsRegressor
+    >>> from skmoe.datasets import make_piecewise_linear
+    >>> X, y = make_piecewise_linear(n_samples=300, random_state=0)
+    >>> moe = MixtureOfExpertsRegressor(n_experts=3, random_state=0).fit(X, y)
+    >>> moe.predict(X[:2]).shape
+    (2,)
+    >>> mean, std = moe.predict(X[:2], return_std=True)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseMixtureOfExperts._parameter_constraints,
+        "variance_floor": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def __init__(
+        self,
+        n_experts=3,
+        *,
+        expert=None,
+        gate=None,
+        max_iter=300,
+        tol=1e-6,
+        n_init=1,
+        init_params="kmeans",
+        routing="soft",
+        top_k=2,
+        min_responsibility=1e-6,
+        min_expert_weight=2.0,
+        variance_floor=1e-6,
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        super().__init__(
+            n_experts,
+            expert=expert,
+            gate=gate,
+            max_iter=max_iter,
+            tol=tol,
+            n_init=n_init,
+            init_params=init_params,
+            routing=routing,
+            top_k=top_k,
+            min_responsibility=min_responsibility,
+            min_expert_weight=min_expert_weight,
+            n_jobs=n_jobs,
+            random_state=random_state,
+            verbose=verbose,
+            warm_start=warm_start,
+        )
+        self.variance_floor = variance_floor
+
+    def _default_expert(self):
+        return LinearRegression()
+
+    @staticmethod
+    def _check_numeric_target(y):
+        y_arr = np.asarray(y) if not hasattr(y, "to_numpy") else y.to_numpy()
+        if y_arr.dtype.kind in "OUS":
+            try:
+                y_arr.astype(np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    "MixtureOfExpertsRegressor needs a numeric target y, but y holds "
+                    "non-numeric values (e.g. strings). For class labels use "
+                    "MixtureOfExpertsClassifier."
+                ) from None
+
+    def _validate_fit_data(self, X, y):
+        self._check_numeric_target(y)
+        return validate_data(self, X, y, y_numeric=True, dtype=np.float64)
+
+    def _check_y(self, y, n_samples):
+        self._check_numeric_target(y)
+        y = column_or_1d(np.asarray(y, dtype=np.float64), warn=True)
+        if y.shape[0] != n_samples:
+            raise ValueError(
+                f"X has {n_samples} rows but y has {y.shape[0]}: they must match."
+            )
+        if not np.all(np.isfinite(y)):
+            raise ValueError("Input y contains NaN or infinity.")
+        return y
+
+    def _prepare_targets(self, X, y, sample_weight):
+        wsum = sample_weight.sum()
+        mean = sample_weight @ y / wsum
+        var_y = sample_weight @ (y - mean) ** 2 / wsum
+        # A constant target still needs a positive floor.
+        tiny = np.finfo(np.float64).eps * max(1.0, mean * mean)
+        self._variance_floor_abs = self.variance_floor * max(var_y, tiny)
+
+    def _init_features(self, X, y):
+        return np.column_stack([X, y])
+
+    def _m_step_experts(self, experts, X, y, weights, state, n_jobs):
+        fitted = _fit_experts(
+            experts, X, y, weights, self.min_responsibility, False, n_jobs
+        )
+        preds = _expert_outputs(fitted, X)
+        mass = weights.sum(axis=0)
+        sq = weights * (y[:, None] - preds) ** 2
+        previous = state.get("noise_variance")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            var = sq.sum(axis=0) / mass
+        if previous is not None:
+            var = np.where(mass > 0, var, previous)
+        var = np.maximum(np.nan_to_num(var, nan=0.0), self._variance_floor_abs)
+        state["experts"] = fitted
+        state["noise_variance"] = var
+        return gaussian_log_likelihood(y, preds, var)
+
+    def _expert_log_likelihood(self, state, X, y):
+        preds = _expert_outputs(state["experts"], X)
+        return gaussian_log_likelihood(y, preds, state["noise_variance"])
+
+    def _n_extra_parameters(self):
+        return self.n_experts
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the mixture by EM.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights; they multiply the responsibilities in every M-step
+            (experts, noise variances and gate) and the log-likelihood.
+
+        Returns
+        -------
+        self : MixtureOfExpertsRegressor
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight)
+
+    def predict(self, X, return_std=False):
+        """Predict with the mixture (gate-weighted experts, per ``routing``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+        return_std : bool, default=False
+            Also return the standard deviation of the predictive distribution
+            (the experts' noise and their disagreement included).
+
+        Returns
+        -------
+        y_mean : ndarray of shape (n_samples,)
+            Mean of the predictive distribution.
+        y_std : ndarray of shape (n_samples,)
+            Its standard deviation; only when ``return_std=True``.
+        """
+        X, weights, rows = self._mixing(X)
+        preds = _expert_outputs(self.experts_, X, rows=rows)
+        used = weights > 0
+        preds = np.where(used, preds, 0.0)
+        mean = np.sum(weights * preds, axis=1)
+        if not return_std:
+            return mean
+        spread = np.where(used, (preds - mean[:, None]) ** 2, 0.0)
+        var = np.sum(weights * (self.noise_variance_ + spread), axis=1)
+        return mean, np.sqrt(var)
+
+    def predict_experts(self, X):
+        """Each expert's prediction for every row (no routing).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        predictions : ndarray of shape (n_samples, n_experts)
+        """
+        return _expert_outputs(self.experts_, self._check_X(X))
+
+
+class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
+    r"""Mixture of experts for classification, fitted by EM.
+
+    Models
+
+    .. math:: P(y \mid x) = \sum_k g_k(x)\, P_k(y \mid x)
+
+    with a softmax gate ``g`` and experts ``P_k`` given by any scikit-learn
+    classifier's ``predict_proba``, mapped onto the global ``classes_``.
+
+    Read more in the :ref:`User Guide <user_guide>`.
+
+    Parameters
+    ----------{params}
+
+    Attributes
+    ----------{attrs}
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+
+    Notes
+    -----
+    An expert that never saw a class in its weighted data gives that class
+    probability 0. When the likelihood is computed, probabilities of the
+    observed class are floored at ``skmoe._experts.PROBA_FLOOR`` (1e-10), so
+    one such expert cannot make a row impossible for the whole mixture.
+
+    Examples
+    --------
+    >>> from skmoe import MixtureOfExpertsClassifier
+    >>> from skmoe.datasets import make_xor
+    >>> X, y = make_xor(n_samples=400, random_state=0)
+    >>> clf = MixtureOfExpertsClassifier(n_experts=2, random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 2)
+    """
+
+    _classifier = True
+
+    def __init__(
+        self,
+        n_experts=3,
+        *,
+        expert=None,
+        gate=None,
+        max_iter=300,
+        tol=1e-6,
+        n_init=1,
+        init_params="kmeans",
+        routing="soft",
+        top_k=2,
+        min_responsibility=1e-6,
+        min_expert_weight=2.0,
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        super().__init__(
+            n_experts,
+            expert=expert,
+            gate=gate,
+            max_iter=max_iter,
+            tol=tol,
+            n_init=n_init,
+            init_params=init_params,
+            routing=routing,
+            top_k=top_k,
+            min_responsibility=min_responsibility,
+            min_expert_weight=min_expert_weight,
+            n_jobs=n_jobs,
+            random_state=random_state,
+            verbose=verbose,
+            warm_start=warm_start,
+        )
+
+    def _default_expert(self):
+        return LogisticRegression()
+
+    def _validate_fit_data(self, X, y):
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        classes = np.unique(y)
+        if classes.size < 2:
+            raise ValueError(
+                "MixtureOfExpertsClassifier needs samples of at least 2 classes in "
+                f"the data, but the data contain only one class: {classes[0]!r}."
+            )
+        self.classes_ = classes
+        return X, y
+
+    def _check_y(self, y, n_samples):
+        y = column_or_1d(y, warn=True)
+        if y.shape[0] != n_samples:
+            raise ValueError(
+                f"X has {n_samples} rows but y has {y.shape[0]}: they must match."
+            )
+        unknown = np.setdiff1d(np.unique(y), self.classes_)
+        if unknown.size:
+            raise ValueError(
+                f"y contains labels not seen during fit: {unknown.tolist()}."
+            )
+        return y
+
+    def _y_index(self, y):
+        cached = getattr(self, "_y_cache", None)
+        if cached is not None and cached[0] is y:
+            return cached[1]
+        return np.searchsorted(self.classes_, y)
+
+    def _prepare_targets(self, X, y, sample_weight):
+        self._y_cache = (y, np.searchsorted(self.classes_, y))
+
+    def _init_features(self, X, y):
+        return X
+
+    def _observed_log_proba(self, experts, X, y):
+        idx = self._y_index(y)
+        rows = np.arange(X.shape[0])
+        log_lik = np.empty((X.shape[0], len(experts)))
+        for k, est in enumerate(experts):
+            p = _expert_proba(est, X, self.classes_)[rows, idx]
+            log_lik[:, k] = np.log(np.maximum(p, PROBA_FLOOR))
+        return log_lik
+
+    def _m_step_experts(self, experts, X, y, weights, state, n_jobs):
+        fitted = _fit_experts(
+            experts, X, y, weights, self.min_responsibility, True, n_jobs
+        )
+        state["experts"] = fitted
+        return self._observed_log_proba(fitted, X, y)
+
+    def _expert_log_likelihood(self, state, X, y):
+        return self._observed_log_proba(state["experts"], X, y)
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the mixture by EM.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Class labels (numbers or strings).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights; they multiply the responsibilities in every M-step
+            and the log-likelihood.
+
+        Returns
+        -------
+        self : MixtureOfExpertsClassifier
+            The fitted estimator.
+        """
+        try:
+            return self._fit(X, y, sample_weight)
+        finally:
+            self._y_cache = None
+
+    def predict_proba(self, X):
+        """Class probabilities of the mixture (per ``routing``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``.
+        """
+        X, weights, rows = self._mixing(X)
+        proba = _expert_outputs(self.experts_, X, self.classes_, rows=rows)
+        return np.einsum("nk,nkc->nc", weights, proba)
+
+    def predict_log_proba(self, X):
+        """Log of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """Most probable class under the mixture.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def predict_experts_proba(self, X):
+        """Each expert's class probabilities for every row (no routing).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_experts, n_classes)
+        """
+        return _expert_outputs(self.experts_, self._check_X(X), self.classes_)
+
+    def predict_experts(self, X):
+        """Each expert's predicted class for every row (no routing).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples, n_experts)
+        """
+        return self.classes_[np.argmax(self.predict_experts_proba(X), axis=2)]
+
+
+_KMEANS_EXTRA = {
+    MixtureOfExpertsRegressor: " and the target",
+    MixtureOfExpertsClassifier: "",
+}
+for _cls, _extra in _KMEANS_EXTRA.items():
+    _cls.__doc__ = _cls.__doc__.replace(
+        "{params}", _COMMON_PARAMS_DOC.replace("{kmeans_extra}", _extra).rstrip("\n")
+    ).replace("{attrs}", _COMMON_ATTRS_DOC.rstrip("\n"))

@@ -1,0 +1,591 @@
+"""Tests of the flat mixture-of-experts estimators: learning, EM, API."""
+
+import pickle
+import warnings
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy.special import logsumexp
+from scipy.stats import norm
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+from sklearn.model_selection import GridSearchCV
+from sklearn.neighbors import KNeighborsRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+from sklearn.utils._param_validation import InvalidParameterError
+
+from skmoe import (
+    DeadExpertWarning,
+    MixtureOfExpertsClassifier,
+    MixtureOfExpertsRegressor,
+    SoftmaxGate,
+)
+from skmoe.datasets import (
+    load_mcycle,
+    make_moe_classification,
+    make_moe_regression,
+    make_piecewise_linear,
+    make_xor,
+)
+
+
+@pytest.fixture(scope="module")
+def moe_data():
+    return make_moe_regression(
+        n_samples=3000,
+        n_features=2,
+        n_experts=3,
+        noise=[0.1, 0.2, 0.3],
+        gate_scale=4.0,
+        random_state=0,
+        return_params=True,
+    )
+
+
+def _match_experts(true_coef, fitted_coef):
+    """Permutation of fitted experts that best matches the true ones."""
+    from itertools import permutations
+
+    k = true_coef.shape[0]
+    best = min(
+        permutations(range(k)),
+        key=lambda p: np.sum((fitted_coef[list(p)] - true_coef) ** 2),
+    )
+    return list(best)
+
+
+# ----------------------------------------------------------------------
+# Learning: ground truth
+# ----------------------------------------------------------------------
+def test_recovers_known_mixture_of_linear_experts(moe_data):
+    X, y, params = moe_data
+    moe = MixtureOfExpertsRegressor(3, n_init=3, random_state=0).fit(X, y)
+    coef = np.array([e.coef_ for e in moe.experts_])
+    intercept = np.array([e.intercept_ for e in moe.experts_])
+    perm = _match_experts(
+        np.column_stack([params["expert_coef"], params["expert_intercept"]]),
+        np.column_stack([coef, intercept]),
+    )
+    assert_allclose(coef[perm], params["expert_coef"], atol=0.08)
+    assert_allclose(intercept[perm], params["expert_intercept"], atol=0.08)
+    assert_allclose(
+        np.sqrt(moe.noise_variance_[perm]), params["noise_std"], rtol=0.15
+    )
+    # The gate's partition: the most probable expert agrees with the true
+    # (sampled) expert about as often as the true gate's argmax does.
+    true_logits = X @ params["gate_coef"] + params["gate_intercept"]
+    true_argmax = np.argmax(true_logits, axis=1)
+    fitted_argmax = np.asarray(perm).argsort()[moe.predict_gate_proba(X).argmax(1)]
+    assert np.mean(fitted_argmax == true_argmax) > 0.95
+    true_gate = np.exp(true_logits - logsumexp(true_logits, axis=1, keepdims=True))
+    fitted_gate = moe.predict_gate_proba(X)[:, perm]
+    assert np.mean(np.abs(fitted_gate - true_gate)) < 0.05
+
+
+def test_mcycle_reaches_reference_optima():
+    """The maximum-likelihood optima of R flexmix / an exact EM on mcycle.
+
+    Reference values (shared/data/README.md): K=2 -614.537, K=3 -580.517 in
+    total log-likelihood. With a practically unpenalised gate, restarts must
+    reach them. (For K=2 the k-means start, which splits the times into an
+    early and a late block, leads to a local optimum at -643.39: the optimum
+    pairs a quiet early regime with a wide noisy one, which random starts find.)
+    """
+    X, y = load_mcycle(return_X_y=True)
+    gate = SoftmaxGate(C=1e6)
+    for k, reference, init in [(2, -614.537, "random"), (3, -580.517, "kmeans")]:
+        moe = MixtureOfExpertsRegressor(
+            k, gate=gate, n_init=8, init_params=init, random_state=0, max_iter=2000,
+            tol=1e-9,
+        ).fit(X, y)
+        assert moe.log_likelihood_ >= reference - 0.01, (k, moe.log_likelihood_)
+        assert_allclose(moe.score_samples(X, y).sum(), moe.log_likelihood_, rtol=1e-8)
+
+
+def test_em_reaches_a_stationary_point():
+    """EM stops at the maximum: direct optimisation gains nothing more."""
+    from scipy.optimize import minimize
+
+    X, y = load_mcycle(return_X_y=True)
+    moe = MixtureOfExpertsRegressor(
+        2, gate=SoftmaxGate(C=np.inf), n_init=3, random_state=0, tol=1e-10,
+        max_iter=5000,
+    ).fit(X, y)
+    x = X[:, 0]
+
+    def neg_loglik(theta):
+        v, b0, a = theta[0], theta[1], theta[2:4]
+        c, lv = theta[4:6], theta[6:8]
+        logit = np.column_stack([np.zeros_like(x), v * x + b0])
+        log_g = logit - logsumexp(logit, axis=1, keepdims=True)
+        mean = a[None] + c[None] * x[:, None]
+        ll = norm.logpdf(y[:, None], mean, np.exp(0.5 * lv)[None])
+        return -logsumexp(log_g + ll, axis=1).sum()
+
+    g = moe.gate_
+    theta0 = np.array(
+        [
+            g.coef_[0, 1] - g.coef_[0, 0],
+            g.intercept_[1] - g.intercept_[0],
+            *[e.intercept_ for e in moe.experts_],
+            *[e.coef_[0] for e in moe.experts_],
+            *np.log(moe.noise_variance_),
+        ]
+    )
+    start = -neg_loglik(theta0)
+    assert_allclose(start, moe.log_likelihood_, rtol=1e-8)
+    res = minimize(neg_loglik, theta0, method="Nelder-Mead",
+                   options={"maxiter": 4000, "xatol": 1e-8, "fatol": 1e-10})
+    assert -res.fun - start < 1e-3
+
+
+def test_scale_of_features_does_not_change_the_optimum():
+    X, y = make_piecewise_linear(n_samples=400, random_state=1)
+    year = 1990.0 + 5.0 * X  # a calendar year: large offset, unit scale
+    thousands = 1000.0 * X
+    fits = [
+        MixtureOfExpertsRegressor(3, random_state=0, n_init=2).fit(Z, y)
+        for Z in (X, year, thousands)
+    ]
+    bounds = [f.log_likelihood_ for f in fits]
+    assert_allclose(bounds, bounds[0], rtol=1e-4)
+    for f, Z in zip(fits[1:], (year, thousands)):
+        assert_allclose(f.predict(Z), fits[0].predict(X), atol=1e-3 * np.std(y))
+
+
+def test_log_likelihood_never_decreases_with_linear_experts(moe_data):
+    X, y, _ = moe_data
+    for init in ("kmeans", "random"):
+        moe = MixtureOfExpertsRegressor(
+            3, min_responsibility=0.0, init_params=init, random_state=1, max_iter=60
+        ).fit(X, y)
+        steps = np.diff(moe.lower_bounds_)
+        assert moe.lower_bounds_.size > 3
+        assert np.all(steps >= -1e-9), steps.min()
+    Xc, yc = make_moe_classification(n_samples=1500, n_classes=3, random_state=0)
+    clf = MixtureOfExpertsClassifier(
+        3, min_responsibility=0.0, random_state=0, max_iter=60
+    ).fit(Xc, yc)
+    assert np.all(np.diff(clf.lower_bounds_) >= -1e-7)
+
+
+def test_beats_single_linear_model_on_piecewise_linear():
+    X, y = make_piecewise_linear(n_samples=600, noise=0.1, random_state=0)
+    Xt, yt = make_piecewise_linear(n_samples=600, noise=0.1, random_state=1)
+    moe = MixtureOfExpertsRegressor(3, n_init=3, random_state=0).fit(X, y)
+    single = LinearRegression().fit(X, y)
+    assert moe.score(Xt, yt) > 0.97
+    assert single.score(Xt, yt) < 0.6
+    assert moe.score(Xt, yt) - single.score(Xt, yt) > 0.35
+
+
+def test_beats_single_logistic_model_on_xor():
+    X, y = make_xor(n_samples=800, random_state=0)
+    Xt, yt = make_xor(n_samples=800, random_state=1)
+    clf = MixtureOfExpertsClassifier(4, n_init=3, random_state=0).fit(X, y)
+    single = LogisticRegression().fit(X, y)
+    assert clf.score(Xt, yt) > 0.9
+    assert single.score(Xt, yt) < 0.65
+
+
+# ----------------------------------------------------------------------
+# Weights, reproducibility, experts
+# ----------------------------------------------------------------------
+@pytest.mark.parametrize("Est", [MixtureOfExpertsRegressor, MixtureOfExpertsClassifier])
+def test_sample_weight_equals_repetition(Est):
+    rng = np.random.RandomState(0)
+    if Est is MixtureOfExpertsRegressor:
+        X, y = make_piecewise_linear(n_samples=120, random_state=0)
+    else:
+        X, y = make_xor(n_samples=160, random_state=0)
+    sw = rng.randint(0, 4, size=y.size)
+    est = Est(3, random_state=0, min_responsibility=0.0, max_iter=50)
+    weighted = clone(est).fit(X, y, sample_weight=sw)
+    repeated = clone(est).fit(np.repeat(X, sw, axis=0), np.repeat(y, sw))
+    assert weighted.n_iter_ == repeated.n_iter_
+    assert_allclose(weighted.lower_bounds_, repeated.lower_bounds_, rtol=1e-5)
+    if Est is MixtureOfExpertsRegressor:
+        assert_allclose(weighted.predict(X), repeated.predict(X), rtol=1e-4, atol=1e-5)
+    else:
+        assert_allclose(weighted.predict_proba(X), repeated.predict_proba(X), atol=1e-4)
+
+
+def test_random_state_reproduces_a_fit(moe_data):
+    X, y, _ = moe_data
+    est = MixtureOfExpertsRegressor(
+        3, expert=DecisionTreeRegressor(max_depth=3, max_features=1),
+        n_init=2, random_state=42,
+    )
+    a, b = clone(est).fit(X, y), clone(est).fit(X, y)
+    assert_array_equal(a.predict(X), b.predict(X))
+    assert_array_equal(a.lower_bounds_, b.lower_bounds_)
+    seeds = [e.random_state for e in a.experts_]
+    assert len(set(seeds)) == 3  # each expert seeded separately
+
+
+def test_tree_and_heterogeneous_experts():
+    X, y = make_piecewise_linear(n_samples=500, random_state=0)
+    trees = MixtureOfExpertsRegressor(
+        3, expert=DecisionTreeRegressor(max_depth=3), random_state=0
+    ).fit(X, y)
+    assert trees.score(X, y) > 0.9
+    assert all(isinstance(e, DecisionTreeRegressor) for e in trees.experts_)
+    mixed = MixtureOfExpertsRegressor(
+        3,
+        expert=[LinearRegression(), DecisionTreeRegressor(max_depth=3), Ridge(1.0)],
+        random_state=0,
+    ).fit(X, y)
+    kinds = {type(e).__name__ for e in mixed.experts_}
+    assert kinds == {"LinearRegression", "DecisionTreeRegressor", "Ridge"}
+    assert mixed.score(X, y) > 0.9
+    Xc, yc = make_xor(n_samples=400, random_state=0)
+    clf = MixtureOfExpertsClassifier(
+        2, expert=[LogisticRegression(), DecisionTreeClassifier(max_depth=2)],
+        random_state=0,
+    ).fit(Xc, yc)
+    assert clf.score(Xc, yc) > 0.9
+
+
+def test_experts_are_cloned_not_fitted_in_place():
+    X, y = make_piecewise_linear(n_samples=200, random_state=0)
+    template = LinearRegression()
+    moe = MixtureOfExpertsRegressor(2, expert=template, random_state=0).fit(X, y)
+    assert not hasattr(template, "coef_")
+    assert all(e is not template for e in moe.experts_)
+
+
+# ----------------------------------------------------------------------
+# The gate
+# ----------------------------------------------------------------------
+def test_gate_equals_logistic_regression_on_repeated_rows():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 3))
+    resp = rng.dirichlet(np.ones(4), size=200)
+    sw = rng.uniform(0.5, 2.0, size=200)
+    gate = SoftmaxGate(C=0.5, standardize=False, tol=1e-10).fit(X, resp, sample_weight=sw)
+    X_rep = np.tile(X, (4, 1))
+    y_rep = np.repeat(np.arange(4), 200)
+    w_rep = (resp * sw[:, None]).T.ravel()
+    lr = LogisticRegression(C=0.5, tol=1e-12, max_iter=10000).fit(X_rep, y_rep, sample_weight=w_rep)
+    assert_allclose(gate.coef_, lr.coef_.T, atol=1e-5)
+    assert_allclose(gate.intercept_, lr.intercept_, atol=1e-5)
+    assert_allclose(gate.predict_proba(X), lr.predict_proba(X), atol=1e-6)
+
+
+def test_gate_standardize_is_scale_invariant():
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(300, 2))
+    resp = rng.dirichlet(np.ones(3), size=300)
+    a = SoftmaxGate(tol=1e-10).fit(X, resp)
+    b = SoftmaxGate(tol=1e-10).fit(X * [1000.0, 1.0] + [2000.0, 0.0], resp)
+    assert_allclose(a.predict_proba(X), b.predict_proba(X * [1000.0, 1.0] + [2000.0, 0.0]), atol=1e-7)
+
+
+def test_gate_rejects_invalid_soft_targets():
+    X = np.zeros((3, 1))
+    with pytest.raises(ValueError, match="non-negative"):
+        SoftmaxGate().fit(X, [[1.5, -0.5], [0.5, 0.5], [0.5, 0.5]])
+    with pytest.raises(ValueError, match="sum to 1"):
+        SoftmaxGate().fit(X, [[0.2, 0.2], [0.5, 0.5], [0.5, 0.5]])
+
+
+# ----------------------------------------------------------------------
+# Routing
+# ----------------------------------------------------------------------
+class _RecordingRegressor(LinearRegression):
+    """A linear regressor that records how many rows each predict call saw."""
+
+    def predict(self, X):
+        self.__dict__.setdefault("seen_rows_", []).append(len(X))
+        return super().predict(X)
+
+
+@pytest.mark.parametrize("routing, top_k", [("hard", 1), ("top_k", 2)])
+def test_hard_and_top_k_evaluate_only_routed_rows(routing, top_k):
+    X, y = make_piecewise_linear(n_samples=600, random_state=0)
+    moe = MixtureOfExpertsRegressor(
+        3, expert=_RecordingRegressor(), routing=routing, top_k=top_k, random_state=0
+    ).fit(X, y)
+    Xt, _ = make_piecewise_linear(n_samples=300, random_state=5)
+    for e in moe.experts_:
+        e.seen_rows_ = []
+    pred = moe.predict(Xt)
+    gate = moe.predict_gate_proba(Xt)
+    chosen = np.argsort(-gate, axis=1)[:, :top_k]
+    expected_rows = [(chosen == k).any(axis=1).sum() for k in range(3)]
+    seen = [sum(e.seen_rows_) for e in moe.experts_]
+    assert seen == expected_rows
+    assert sum(seen) == top_k * len(Xt)
+    # Against an explicit computation over all experts.
+    all_preds = moe.predict_experts(Xt)
+    w = np.zeros_like(gate)
+    np.put_along_axis(w, chosen, np.take_along_axis(gate, chosen, 1), 1)
+    w /= w.sum(axis=1, keepdims=True)
+    assert_allclose(pred, (w * all_preds).sum(axis=1))
+
+
+def test_soft_prediction_and_std_match_the_mixture_density():
+    X, y = make_piecewise_linear(n_samples=400, random_state=0)
+    moe = MixtureOfExpertsRegressor(3, random_state=0).fit(X, y)
+    mean, std = moe.predict(X[:50], return_std=True)
+    g = moe.predict_gate_proba(X[:50])
+    f = moe.predict_experts(X[:50])
+    assert_allclose(mean, (g * f).sum(1))
+    second = (g * (moe.noise_variance_ + f**2)).sum(1)
+    assert_allclose(std, np.sqrt(second - mean**2), rtol=1e-6)
+    # score_samples is the log of the mixture density.
+    dens = (g * norm.pdf(y[:50, None], f, np.sqrt(moe.noise_variance_))).sum(1)
+    assert_allclose(moe.score_samples(X[:50], y[:50]), np.log(dens), rtol=1e-8)
+    resp = moe.predict_responsibilities(X[:50], y[:50])
+    expected = g * norm.pdf(y[:50, None], f, np.sqrt(moe.noise_variance_)) / dens[:, None]
+    assert_allclose(resp, expected, rtol=1e-6, atol=1e-12)
+
+
+def test_classifier_proba_is_gate_weighted_expert_proba():
+    X, y = make_moe_classification(n_samples=600, n_classes=3, random_state=0)
+    clf = MixtureOfExpertsClassifier(2, random_state=0).fit(X, y)
+    g = clf.predict_gate_proba(X)
+    p = clf.predict_experts_proba(X)
+    assert_allclose(clf.predict_proba(X), np.einsum("nk,nkc->nc", g, p))
+    assert_allclose(clf.predict_proba(X).sum(1), 1.0)
+    idx = np.searchsorted(clf.classes_, y)
+    ll = np.log(np.einsum("nk,nk->n", g, p[np.arange(len(y)), :, idx]))
+    assert_allclose(clf.score_samples(X, y), ll, rtol=1e-8)
+
+
+def test_bic_aic_count_parameters():
+    X, y = make_piecewise_linear(n_samples=300, random_state=0)
+    moe = MixtureOfExpertsRegressor(3, random_state=0).fit(X, y)
+    ll = moe.score_samples(X, y).sum()
+    # gate: (K-1)(d+1) = 4, experts: 3 * 2 = 6, variances: 3
+    assert_allclose(moe.aic(X, y), -2 * ll + 2 * 13)
+    assert_allclose(moe.bic(X, y), -2 * ll + 13 * np.log(300))
+    scores = {
+        k: MixtureOfExpertsRegressor(k, random_state=0, n_init=3).fit(X, y).bic(X, y)
+        for k in (1, 2, 3, 4)
+    }
+    assert min(scores, key=scores.get) == 3
+
+
+# ----------------------------------------------------------------------
+# EM driver behaviour
+# ----------------------------------------------------------------------
+def test_warm_start_equals_a_longer_fit(moe_data):
+    X, y, _ = moe_data
+    kwargs = dict(random_state=0, tol=0.0, min_responsibility=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        long = MixtureOfExpertsRegressor(3, max_iter=10, **kwargs).fit(X, y)
+        warm = MixtureOfExpertsRegressor(3, max_iter=5, warm_start=True, **kwargs)
+        warm.fit(X, y)
+        warm.fit(X, y)
+    assert_allclose(warm.lower_bound_, long.lower_bound_, rtol=1e-7)
+    assert_allclose(warm.predict(X), long.predict(X), rtol=1e-6, atol=1e-8)
+
+
+def test_n_init_restarts_in_parallel_match_sequential():
+    X, y = load_mcycle(return_X_y=True)
+    kwargs = dict(init_params="random", n_init=4, random_state=0)
+    sequential = MixtureOfExpertsRegressor(3, **kwargs).fit(X, y)
+    parallel = MixtureOfExpertsRegressor(3, n_jobs=2, **kwargs).fit(X, y)
+    assert_allclose(parallel.lower_bound_, sequential.lower_bound_)
+    assert_allclose(parallel.predict(X), sequential.predict(X))
+
+
+def test_n_init_picks_maximum_over_its_runs():
+    X, y = load_mcycle(return_X_y=True)
+    rng = np.random.RandomState(0)
+    seeds = rng.randint(np.iinfo(np.int32).max, size=5)
+    est = MixtureOfExpertsRegressor(3, init_params="random", n_init=5, random_state=0)
+    est.fit(X, y)
+    runs = [
+        est._em_run(*args)
+        for args in [
+            (X, y, np.ones(len(y)), [LinearRegression()] * 3, None, None, s, i, 1)
+            for i, s in enumerate(seeds)
+        ]
+    ]
+    assert_allclose(est.lower_bound_, max(r["lower_bound"] for r in runs))
+
+
+def test_convergence_warning_says_what_to_do():
+    X, y = load_mcycle(return_X_y=True)
+    with pytest.warns(ConvergenceWarning, match="Increase max_iter"):
+        moe = MixtureOfExpertsRegressor(3, max_iter=2, random_state=0).fit(X, y)
+    assert not moe.converged_
+    assert moe.n_iter_ == 2
+
+
+def test_dead_expert_is_reported_never_dropped():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 1))
+    y = 2 * X[:, 0] + 0.1 * rng.normal(size=60)
+    init = np.zeros((60, 3))
+    init[:, 0] = 1.0
+    init[:2, 1], init[:2, 0] = 1.0, 0.0
+    init[2:4, 2], init[2:4, 0] = 1.0, 0.0
+    with pytest.warns(DeadExpertWarning):
+        moe = MixtureOfExpertsRegressor(
+            3, init_params=init, min_expert_weight=5.0, random_state=0
+        ).fit(X, y)
+    assert len(moe.experts_) == 3
+    assert moe.reinitialized_experts_ or moe.dead_experts_.size
+
+
+def test_canonical_order_by_share(moe_data):
+    X, y, _ = moe_data
+    moe = MixtureOfExpertsRegressor(3, random_state=3).fit(X, y)
+    assert np.all(np.diff(moe.expert_shares_) <= 0)
+    resp = moe.predict_responsibilities(X, y)
+    assert_allclose(resp.mean(0), moe.expert_shares_, rtol=1e-6)
+
+
+# ----------------------------------------------------------------------
+# scikit-learn citizenship
+# ----------------------------------------------------------------------
+def test_pipeline_with_column_transformer_on_dataframe():
+    from skmoe.datasets import load_abalone
+
+    frame = load_abalone(as_frame=True).frame
+    X = frame.drop(columns="Rings")
+    y = frame["Rings"].to_numpy(dtype=float)
+    numeric = [c for c in X.columns if c != "Sex"]
+    pre = ColumnTransformer(
+        [
+            ("num", StandardScaler(), numeric),
+            ("cat", OneHotEncoder(sparse_output=False), ["Sex"]),
+        ]
+    ).set_output(transform="pandas")
+    pipe = make_pipeline(pre, MixtureOfExpertsRegressor(2, random_state=0))
+    pipe.fit(X.iloc[:3000], y[:3000])
+    assert pipe.score(X.iloc[3000:], y[3000:]) > 0.45
+    moe = pipe[-1]
+    assert moe.n_features_in_ == 10
+    assert list(moe.feature_names_in_[:2]) == ["num__" + numeric[0], "num__" + numeric[1]]
+
+
+def test_dataframe_feature_names_are_kept():
+    X, y = make_piecewise_linear(n_samples=200, random_state=0)
+    df = pd.DataFrame(X, columns=["age"])
+    moe = MixtureOfExpertsRegressor(2, random_state=0).fit(df, y)
+    assert_array_equal(moe.feature_names_in_, ["age"])
+    with pytest.warns(UserWarning, match="feature names"):
+        moe.predict(X)
+
+
+def test_grid_search_over_n_experts_in_parallel():
+    X, y = make_piecewise_linear(n_samples=400, random_state=0)
+    search = GridSearchCV(
+        MixtureOfExpertsRegressor(random_state=0),
+        {"n_experts": [1, 2, 3]},
+        cv=3,
+        n_jobs=2,
+    ).fit(X, y)
+    assert search.best_params_["n_experts"] == 3
+    scores = search.cv_results_["mean_test_score"]
+    assert scores[2] > scores[0] + 0.3
+
+
+def test_clone_pickle_and_joblib_round_trips(tmp_path):
+    X, y = make_xor(n_samples=300, random_state=0)
+    clf = MixtureOfExpertsClassifier(2, random_state=0).fit(X, y)
+    cloned = clone(clf)
+    assert not hasattr(cloned, "experts_")
+    assert cloned.get_params() == clf.get_params()
+    restored = pickle.loads(pickle.dumps(clf))
+    assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+    joblib.dump(clf, tmp_path / "moe.joblib")
+    loaded = joblib.load(tmp_path / "moe.joblib")
+    assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_string_labels_binary_and_multiclass(n_classes):
+    X, y = make_moe_classification(n_samples=600, n_classes=n_classes, random_state=0)
+    names = np.array(["cat", "dog", "emu"])[:n_classes]
+    labels = names[y]
+    clf = MixtureOfExpertsClassifier(2, random_state=0).fit(X, labels)
+    assert_array_equal(clf.classes_, np.sort(names))
+    pred = clf.predict(X)
+    assert set(pred) <= set(names)
+    numeric = MixtureOfExpertsClassifier(2, random_state=0).fit(X, y)
+    assert_array_equal(pred, names[numeric.predict(X)])
+    assert clf.predict_proba(X).shape == (600, n_classes)
+    assert set(clf.experts_[0].classes_) <= set(names)
+
+
+# ----------------------------------------------------------------------
+# Bad input
+# ----------------------------------------------------------------------
+class _NoPredictProba(LinearRegression):
+    pass
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"n_experts": 0}, InvalidParameterError, "n_experts"),
+        ({"n_experts": 500}, ValueError, "n_experts=500 must be at most"),
+        ({"expert": KNeighborsRegressor()}, ValueError, "does not accept sample_weight"),
+        ({"expert": DecisionTreeClassifier()}, TypeError, "is a classifier"),
+        ({"expert": "linear"}, InvalidParameterError, "expert"),
+        ({"gate": LogisticRegression()}, InvalidParameterError, "gate"),
+        ({"expert": [LinearRegression()] * 2}, ValueError, "list of 2 estimators"),
+        ({"routing": "best"}, InvalidParameterError, "routing"),
+        ({"init_params": np.ones((5, 3))}, ValueError, "init_params"),
+    ],
+)
+def test_bad_parameters_raise_before_fitting(kwargs, error, match):
+    X, y = make_piecewise_linear(n_samples=100, random_state=0)
+    params = {"n_experts": 3, **kwargs}
+    with pytest.raises(error, match=match):
+        MixtureOfExpertsRegressor(**params).fit(X, y)
+
+
+def test_bad_data_raises():
+    X, y = make_piecewise_linear(n_samples=100, random_state=0)
+    moe = MixtureOfExpertsRegressor(2)
+    X_nan = X.copy()
+    X_nan[3, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        moe.fit(X_nan, y)
+    y_inf = y.copy()
+    y_inf[0] = np.inf
+    with pytest.raises(ValueError, match="infinity|NaN"):
+        moe.fit(X, y_inf)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        moe.fit(X, y[:-1])
+    with pytest.raises(ValueError, match="numeric target"):
+        moe.fit(X, np.array(["a", "b"] * 50))
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        MixtureOfExpertsClassifier(2).fit(X, np.zeros(100))
+    with pytest.raises(TypeError, match="predict_proba"):
+        MixtureOfExpertsClassifier(2, expert=_NoPredictProba()).fit(
+            X, y > np.median(y)
+        )
+    fitted = MixtureOfExpertsRegressor(2, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        fitted.predict(np.zeros((3, 2)))
+
+
+def test_inputs_are_not_modified():
+    X, y = make_piecewise_linear(n_samples=150, random_state=0)
+    sw = np.linspace(0.5, 2, 150)
+    X0, y0, sw0 = X.copy(), y.copy(), sw.copy()
+    init = np.full((150, 2), 0.5)
+    init0 = init.copy()
+    moe = MixtureOfExpertsRegressor(2, init_params=init, random_state=0)
+    moe.fit(X, y, sample_weight=sw)
+    moe.predict(X)
+    moe.score_samples(X, y)
+    assert_array_equal(X, X0)
+    assert_array_equal(y, y0)
+    assert_array_equal(sw, sw0)
+    assert_array_equal(init, init0)
