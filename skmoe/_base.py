@@ -255,7 +255,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         if self.n_experts > n_positive:
             raise ValueError(
                 f"n_experts={self.n_experts} must be at most the number of samples "
-                f"with positive weight ({n_positive}): each expert needs data."
+                f"with positive weight (n_samples={n_positive}): each expert needs data."
             )
         templates = _check_expert_templates(
             self.expert, self.n_experts, self._default_expert(), self._classifier

@@ -104,9 +104,13 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    C : float, default=1.0
+    C : float, default=100.0
         Inverse of the L2 penalty strength, as in ``LogisticRegression``: the
-        objective is ``C * sum_i w_i CE_i + ||coef||^2 / 2``. ``np.inf`` turns the
+        objective is ``C * sum_i w_i CE_i + ||coef||^2 / 2``. The default is a
+        weak penalty (on standardised features): it keeps the gate finite when
+        the experts' regions separate perfectly, which is common, while gates
+        can still switch sharply (a strong penalty such as ``C=1`` blurs the
+        boundaries between experts on small data). ``np.inf`` turns the
         penalty off (then separable targets have no finite optimum).
     fit_intercept : bool, default=True
         Whether to fit an intercept per class (never penalised).
@@ -174,7 +178,7 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        C=1.0,
+        C=100.0,
         *,
         fit_intercept=True,
         standardize=True,
@@ -367,4 +371,5 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         -------
         labels : ndarray of shape (n_samples,)
         """
-        return self.classes_[np.argmax(self._logits(X), axis=1)]
+        logits = self._logits(X)
+        return self.classes_[np.argmax(logits, axis=1)]

@@ -27,8 +27,8 @@ _COMMON_PARAMS_DOC = """
         before any fitting.
     gate : SoftmaxGate or None, default=None
         The gate, ``g(x) = softmax(x @ V + b)``; ``None`` uses
-        ``SoftmaxGate()`` (L2 penalty ``C=1`` on standardised features, so the
-        fit does not depend on the features' scale). It is refitted every
+        ``SoftmaxGate()`` (a weak L2 penalty, ``C=100``, on standardised
+        features, so the fit does not depend on the features' scale). It is refitted every
         M-step on the responsibilities, warm-started from the last iteration.
     max_iter : int, default=300
         Maximum number of EM iterations per run.
@@ -538,7 +538,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         -------
         labels : ndarray of shape (n_samples,)
         """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def predict_experts_proba(self, X):
         """Each expert's class probabilities for every row (no routing).
@@ -564,7 +565,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         -------
         labels : ndarray of shape (n_samples, n_experts)
         """
-        return self.classes_[np.argmax(self.predict_experts_proba(X), axis=2)]
+        proba = self.predict_experts_proba(X)
+        return self.classes_[np.argmax(proba, axis=2)]
 
 
 _KMEANS_EXTRA = {

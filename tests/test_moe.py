@@ -348,6 +348,21 @@ def test_soft_prediction_and_std_match_the_mixture_density():
     assert_allclose(resp, expected, rtol=1e-6, atol=1e-12)
 
 
+@pytest.mark.parametrize("Est", [MixtureOfExpertsRegressor, MixtureOfExpertsClassifier])
+def test_score_samples_invariances(Est):
+    """What check_methods_{sample_order,subset}_invariance test, with y."""
+    if Est is MixtureOfExpertsRegressor:
+        X, y = make_piecewise_linear(n_samples=200, random_state=0)
+    else:
+        X, y = make_xor(n_samples=200, random_state=0)
+    est = Est(2, random_state=0).fit(X, y)
+    full = est.score_samples(X, y)
+    perm = np.random.RandomState(0).permutation(200)
+    assert_allclose(est.score_samples(X[perm], y[perm]), full[perm], rtol=1e-12)
+    for chunk in np.array_split(np.arange(200), 7):
+        assert_allclose(est.score_samples(X[chunk], y[chunk]), full[chunk], rtol=1e-12)
+
+
 def test_classifier_proba_is_gate_weighted_expert_proba():
     X, y = make_moe_classification(n_samples=600, n_classes=3, random_state=0)
     clf = MixtureOfExpertsClassifier(2, random_state=0).fit(X, y)
