@@ -27,7 +27,6 @@ from sklearn.utils.validation import (
 
 from ._experts import (
     _check_expert_templates,
-    _fit_experts,
     _make_experts,
     _n_expert_parameters,
     _routing_weights,
@@ -61,14 +60,20 @@ def _weighted_kmeans(Z, weight, n_clusters, rng, max_iter=30):
     sq_norm = np.einsum("ij,ij->i", Z, Z)
 
     def sq_dist(centers):
-        d2 = sq_norm[:, None] - 2 * Z @ centers.T + np.einsum("ij,ij->i", centers, centers)
+        d2 = (
+            sq_norm[:, None]
+            - 2 * Z @ centers.T
+            + np.einsum("ij,ij->i", centers, centers)
+        )
         return np.maximum(d2, 0.0)
 
     def draw(p):
         cum = np.cumsum(p)
         if cum[-1] <= 0:
             cum = np.cumsum(w)
-        return min(np.searchsorted(cum, rng.uniform() * cum[-1], side="right"), w.size - 1)
+        return min(
+            np.searchsorted(cum, rng.uniform() * cum[-1], side="right"), w.size - 1
+        )
 
     centers = np.empty((n_clusters, Z.shape[1]))
     centers[0] = Z[draw(w)]
@@ -84,7 +89,9 @@ def _weighted_kmeans(Z, weight, n_clusters, rng, max_iter=30):
         # Give each empty cluster the row farthest from its current centre.
         counts = np.bincount(new_labels, minlength=n_clusters)
         for j in np.flatnonzero(counts == 0):
-            far = np.argmax(d2[np.arange(w.size), new_labels] * (counts[new_labels] > 1))
+            far = np.argmax(
+                d2[np.arange(w.size), new_labels] * (counts[new_labels] > 1)
+            )
             new_labels[far] = j
             counts = np.bincount(new_labels, minlength=n_clusters)
         if labels is not None and np.array_equal(labels, new_labels):
@@ -92,7 +99,9 @@ def _weighted_kmeans(Z, weight, n_clusters, rng, max_iter=30):
         labels = new_labels
         mass = np.bincount(labels, weights=w, minlength=n_clusters)
         for dim in range(Z.shape[1]):
-            centers[:, dim] = np.bincount(labels, weights=w * Z[:, dim], minlength=n_clusters)
+            centers[:, dim] = np.bincount(
+                labels, weights=w * Z[:, dim], minlength=n_clusters
+            )
         centers /= mass[:, None]
 
     full = np.zeros(weight.size, dtype=np.intp)
@@ -250,12 +259,14 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         n_positive = int(np.count_nonzero(sample_weight > 0))
         if n_positive == 0:
             raise ValueError(
-                "The sample weights sum to zero: give at least one row a positive weight."
+                "The sample weights sum to zero: give at least one row a "
+                "positive weight."
             )
         if self.n_experts > n_positive:
             raise ValueError(
                 f"n_experts={self.n_experts} must be at most the number of samples "
-                f"with positive weight (n_samples={n_positive}): each expert needs data."
+                f"with positive weight (n_samples={n_positive}): each expert "
+                "needs data."
             )
         templates = _check_expert_templates(
             self.expert, self.n_experts, self._default_expert(), self._classifier
@@ -529,7 +540,9 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         responsibilities : ndarray of shape (n_samples, n_experts)
         """
         X, y = self._check_X_y(X, y)
-        resp, _ = self._e_step(self._get_state(), X, self._expert_log_likelihood(self._get_state(), X, y))
+        resp, _ = self._e_step(
+            self._get_state(), X, self._expert_log_likelihood(self._get_state(), X, y)
+        )
         return resp
 
     def score_samples(self, X, y):
@@ -551,7 +564,9 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
 
     def _n_parameters(self):
         n_experts = sum(_n_expert_parameters(e) for e in self.experts_)
-        return self._n_gate_parameters(self.gate_) + n_experts + self._n_extra_parameters()
+        return (
+            self._n_gate_parameters(self.gate_) + n_experts + self._n_extra_parameters()
+        )
 
     def bic(self, X, y):
         """Bayesian information criterion on (X, y); lower is better.

@@ -4,7 +4,9 @@ import numbers
 
 import numpy as np
 from joblib import Parallel, delayed
+from scipy import linalg
 from sklearn.base import clone, is_classifier
+from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.utils import check_random_state
 from sklearn.utils.metadata_routing import _routing_enabled, get_routing_for_object
 from sklearn.utils.validation import has_fit_parameter
@@ -52,7 +54,8 @@ def _check_expert_templates(expert, n_experts, default, classifier):
         if missing or not hasattr(est, "get_params"):
             raise TypeError(
                 f"Each expert must be a scikit-learn {kind} with "
-                f"{' and '.join(needed)}; {name} lacks {', '.join(missing) or 'get_params'}."
+                f"{' and '.join(needed)}; {name} lacks "
+                f"{', '.join(missing) or 'get_params'}."
             )
         if not classifier and is_classifier(est):
             raise TypeError(
@@ -105,20 +108,103 @@ def _fit_one(expert, X, y, weight, min_responsibility, classifier):
     return est.fit(X[keep], y[keep], sample_weight=weight[keep])
 
 
-def _fit_experts(experts, X, y, weights, min_responsibility, classifier, n_jobs):
-    """Fit expert k on ``weights[:, k]``; returns new fitted estimators."""
-    n_experts = len(experts)
-    if n_jobs in (None, 1) or n_experts == 1:
-        return [
-            _fit_one(experts[k], X, y, weights[:, k], min_responsibility, classifier)
-            for k in range(n_experts)
-        ]
-    return Parallel(n_jobs=n_jobs, prefer="threads")(
-        delayed(_fit_one)(
-            experts[k], X, y, weights[:, k], min_responsibility, classifier
+def _is_plain_linear(expert):
+    """Whether the expert is a LinearRegression or Ridge that EM may fit directly.
+
+    Their weighted least-squares fit has a closed form that needs a d x d
+    solve per expert; scikit-learn's ``fit`` adds input validation and copies
+    that cost several times more at every EM iteration.
+    """
+    if type(expert) is LinearRegression:
+        return not expert.positive
+    if type(expert) is Ridge:
+        return (
+            not expert.positive
+            and np.ndim(expert.alpha) == 0
+            and expert.solver in ("auto", "cholesky")
         )
-        for k in range(n_experts)
-    )
+    return False
+
+
+def _fit_linear(expert, X, y, weight):
+    """Weighted least squares (ridge) with an unpenalised intercept.
+
+    Returns a clone of ``expert`` with the attributes its own ``fit`` sets, and
+    the same solution: centring by the weighted means, then the normal
+    equations (or ``lstsq`` when they are singular or ill-conditioned).
+    """
+    est = clone(expert)
+    wsum = weight.sum()
+    if expert.fit_intercept:
+        x_mean = weight @ X / wsum
+        y_mean = weight @ y / wsum
+    else:
+        x_mean, y_mean = np.zeros(X.shape[1]), 0.0
+    Xc = X - x_mean
+    gram = (Xc.T * weight) @ Xc
+    rhs = Xc.T @ (weight * (y - y_mean))
+    alpha = float(expert.alpha) if type(expert) is Ridge else 0.0
+    gram_reg = gram + alpha * np.eye(X.shape[1])
+    eig = linalg.eigvalsh(gram_reg)
+    # The normal equations square the condition number: past 1e10 (1e5 for
+    # the data) fall back to lstsq on the weighted data, as sklearn does.
+    if eig[0] > 1e-10 * eig[-1]:
+        coef = linalg.solve(gram_reg, rhs, assume_a="pos", check_finite=False)
+    else:
+        root = np.sqrt(weight)
+        A, b = Xc * root[:, None], (y - y_mean) * root
+        if alpha > 0:
+            A = np.vstack([A, np.sqrt(alpha) * np.eye(X.shape[1])])
+            b = np.concatenate([b, np.zeros(X.shape[1])])
+        coef = linalg.lstsq(
+            A, b, cond=max(A.shape) * np.finfo(float).eps, check_finite=False
+        )[0]
+    est.coef_ = coef
+    est.intercept_ = float(y_mean - x_mean @ coef) if expert.fit_intercept else 0.0
+    est.n_features_in_ = X.shape[1]
+    if type(expert) is LinearRegression:
+        singular = np.sqrt(np.clip(eig, 0, None))[::-1]
+        est.singular_ = singular
+        est.rank_ = int(
+            np.sum(singular > singular[0] * max(X.shape) * np.finfo(float).eps)
+        )
+    else:
+        est.n_iter_ = None
+        est.solver_ = "cholesky"
+    return est
+
+
+def _fit_experts(experts, X, y, weights, min_responsibility, classifier, n_jobs):
+    """Fit expert k on ``weights[:, k]``; returns new fitted estimators.
+
+    ``X`` must be a float64 ndarray (the driver validates it) and carry no
+    feature names, so the fitted experts carry none either.
+    """
+    n_experts = len(experts)
+    fitted = [None] * n_experts
+    generic = []
+    for k, est in enumerate(experts):
+        if weights[:, k].sum() <= 0 and hasattr(est, "n_features_in_"):
+            fitted[k] = est  # no data: keep the previous fit (generalised EM)
+        elif not classifier and _is_plain_linear(est):
+            fitted[k] = _fit_linear(est, X, y, weights[:, k])
+        else:
+            generic.append(k)
+    if n_jobs in (None, 1) or len(generic) <= 1:
+        results = [
+            _fit_one(experts[k], X, y, weights[:, k], min_responsibility, classifier)
+            for k in generic
+        ]
+    else:
+        results = Parallel(n_jobs=n_jobs, prefer="threads")(
+            delayed(_fit_one)(
+                experts[k], X, y, weights[:, k], min_responsibility, classifier
+            )
+            for k in generic
+        )
+    for k, est in zip(generic, results, strict=True):
+        fitted[k] = est
+    return fitted
 
 
 def _class_columns(expert, classes):

@@ -16,6 +16,8 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._kernels import softmax_cross_entropy
+
 __all__ = ["SoftmaxGate"]
 
 
@@ -52,7 +54,7 @@ class _SoftTargetLoss:
     """
 
     def __init__(self, X, targets, sample_weight, C, fit_intercept):
-        self.X = X
+        self.X = np.ascontiguousarray(X, dtype=np.float64)
         self.weighted_targets = targets * sample_weight[:, None]
         self.sample_weight = sample_weight
         self.row_mass = self.weighted_targets.sum(axis=1)
@@ -70,23 +72,13 @@ class _SoftTargetLoss:
 
     def loss_gradient(self, params):
         W, b = self.unpack(params)
-        z = self.X @ W
-        z += b
-        z -= z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        norm = p.sum(axis=1)
-        p /= norm[:, None]
-        # -sum_k t_k log p_k = (sum_k t_k) log(norm) - sum_k t_k z_k
-        loss = self.row_mass @ np.log(norm) - np.vdot(self.weighted_targets, z)
+        loss, grad = softmax_cross_entropy(
+            self.X, W, b, self.weighted_targets, self.row_mass
+        )
         loss += 0.5 * self.l2 * np.vdot(W, W)
-        # d/dz of -sum_k t_k log p_k is (sum_k t_k) p - t.
-        p *= self.row_mass[:, None]
-        p -= self.weighted_targets
-        grad_W = self.X.T @ p + self.l2 * W
-        parts = [grad_W.ravel()]
-        if self.fit_intercept:
-            parts.append(p.sum(axis=0))
-        return loss / self.wsum, np.concatenate(parts) / self.wsum
+        grad[:-1] += self.l2 * W
+        flat = grad.ravel() if self.fit_intercept else grad[:-1].ravel()
+        return loss / self.wsum, flat / self.wsum
 
     def penalty(self, W):
         return 0.5 * self.l2 * np.sum(W * W)

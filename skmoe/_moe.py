@@ -28,8 +28,9 @@ _COMMON_PARAMS_DOC = """
     gate : SoftmaxGate or None, default=None
         The gate, ``g(x) = softmax(x @ V + b)``; ``None`` uses
         ``SoftmaxGate()`` (a weak L2 penalty, ``C=100``, on standardised
-        features, so the fit does not depend on the features' scale). It is refitted every
-        M-step on the responsibilities, warm-started from the last iteration.
+        features, so the fit does not depend on the features' scale). It is
+        refitted every M-step on the responsibilities, warm-started from the
+        last iteration.
     max_iter : int, default=300
         Maximum number of EM iterations per run.
     tol : float, default=1e-6

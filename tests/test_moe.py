@@ -75,9 +75,7 @@ def test_recovers_known_mixture_of_linear_experts(moe_data):
     )
     assert_allclose(coef[perm], params["expert_coef"], atol=0.08)
     assert_allclose(intercept[perm], params["expert_intercept"], atol=0.08)
-    assert_allclose(
-        np.sqrt(moe.noise_variance_[perm]), params["noise_std"], rtol=0.15
-    )
+    assert_allclose(np.sqrt(moe.noise_variance_[perm]), params["noise_std"], rtol=0.15)
     # The gate's partition: the most probable expert agrees with the true
     # (sampled) expert about as often as the true gate's argmax does.
     true_logits = X @ params["gate_coef"] + params["gate_intercept"]
@@ -102,7 +100,12 @@ def test_mcycle_reaches_reference_optima():
     gate = SoftmaxGate(C=1e6)
     for k, reference, init in [(2, -614.537, "random"), (3, -580.517, "kmeans")]:
         moe = MixtureOfExpertsRegressor(
-            k, gate=gate, n_init=8, init_params=init, random_state=0, max_iter=2000,
+            k,
+            gate=gate,
+            n_init=8,
+            init_params=init,
+            random_state=0,
+            max_iter=2000,
             tol=1e-9,
         ).fit(X, y)
         assert moe.log_likelihood_ >= reference - 0.01, (k, moe.log_likelihood_)
@@ -115,7 +118,11 @@ def test_em_reaches_a_stationary_point():
 
     X, y = load_mcycle(return_X_y=True)
     moe = MixtureOfExpertsRegressor(
-        2, gate=SoftmaxGate(C=np.inf), n_init=3, random_state=0, tol=1e-10,
+        2,
+        gate=SoftmaxGate(C=np.inf),
+        n_init=3,
+        random_state=0,
+        tol=1e-10,
         max_iter=5000,
     ).fit(X, y)
     x = X[:, 0]
@@ -141,8 +148,12 @@ def test_em_reaches_a_stationary_point():
     )
     start = -neg_loglik(theta0)
     assert_allclose(start, moe.log_likelihood_, rtol=1e-8)
-    res = minimize(neg_loglik, theta0, method="Nelder-Mead",
-                   options={"maxiter": 4000, "xatol": 1e-8, "fatol": 1e-10})
+    res = minimize(
+        neg_loglik,
+        theta0,
+        method="Nelder-Mead",
+        options={"maxiter": 4000, "xatol": 1e-8, "fatol": 1e-10},
+    )
     assert -res.fun - start < 1e-3
 
 
@@ -156,7 +167,7 @@ def test_scale_of_features_does_not_change_the_optimum():
     ]
     bounds = [f.log_likelihood_ for f in fits]
     assert_allclose(bounds, bounds[0], rtol=1e-4)
-    for f, Z in zip(fits[1:], (year, thousands)):
+    for f, Z in zip(fits[1:], (year, thousands), strict=True):
         assert_allclose(f.predict(Z), fits[0].predict(X), atol=1e-3 * np.std(y))
 
 
@@ -220,8 +231,10 @@ def test_sample_weight_equals_repetition(Est):
 def test_random_state_reproduces_a_fit(moe_data):
     X, y, _ = moe_data
     est = MixtureOfExpertsRegressor(
-        3, expert=DecisionTreeRegressor(max_depth=3, max_features=1),
-        n_init=2, random_state=42,
+        3,
+        expert=DecisionTreeRegressor(max_depth=3, max_features=1),
+        n_init=2,
+        random_state=42,
     )
     a, b = clone(est).fit(X, y), clone(est).fit(X, y)
     assert_array_equal(a.predict(X), b.predict(X))
@@ -247,7 +260,8 @@ def test_tree_and_heterogeneous_experts():
     assert mixed.score(X, y) > 0.9
     Xc, yc = make_xor(n_samples=400, random_state=0)
     clf = MixtureOfExpertsClassifier(
-        2, expert=[LogisticRegression(), DecisionTreeClassifier(max_depth=2)],
+        2,
+        expert=[LogisticRegression(), DecisionTreeClassifier(max_depth=2)],
         random_state=0,
     ).fit(Xc, yc)
     assert clf.score(Xc, yc) > 0.9
@@ -269,11 +283,15 @@ def test_gate_equals_logistic_regression_on_repeated_rows():
     X = rng.normal(size=(200, 3))
     resp = rng.dirichlet(np.ones(4), size=200)
     sw = rng.uniform(0.5, 2.0, size=200)
-    gate = SoftmaxGate(C=0.5, standardize=False, tol=1e-10).fit(X, resp, sample_weight=sw)
+    gate = SoftmaxGate(C=0.5, standardize=False, tol=1e-10).fit(
+        X, resp, sample_weight=sw
+    )
     X_rep = np.tile(X, (4, 1))
     y_rep = np.repeat(np.arange(4), 200)
     w_rep = (resp * sw[:, None]).T.ravel()
-    lr = LogisticRegression(C=0.5, tol=1e-12, max_iter=10000).fit(X_rep, y_rep, sample_weight=w_rep)
+    lr = LogisticRegression(C=0.5, tol=1e-12, max_iter=10000).fit(
+        X_rep, y_rep, sample_weight=w_rep
+    )
     assert_allclose(gate.coef_, lr.coef_.T, atol=1e-5)
     assert_allclose(gate.intercept_, lr.intercept_, atol=1e-5)
     assert_allclose(gate.predict_proba(X), lr.predict_proba(X), atol=1e-6)
@@ -285,7 +303,11 @@ def test_gate_standardize_is_scale_invariant():
     resp = rng.dirichlet(np.ones(3), size=300)
     a = SoftmaxGate(tol=1e-10).fit(X, resp)
     b = SoftmaxGate(tol=1e-10).fit(X * [1000.0, 1.0] + [2000.0, 0.0], resp)
-    assert_allclose(a.predict_proba(X), b.predict_proba(X * [1000.0, 1.0] + [2000.0, 0.0]), atol=1e-7)
+    assert_allclose(
+        a.predict_proba(X),
+        b.predict_proba(X * [1000.0, 1.0] + [2000.0, 0.0]),
+        atol=1e-7,
+    )
 
 
 def test_gate_rejects_invalid_soft_targets():
@@ -344,7 +366,9 @@ def test_soft_prediction_and_std_match_the_mixture_density():
     dens = (g * norm.pdf(y[:50, None], f, np.sqrt(moe.noise_variance_))).sum(1)
     assert_allclose(moe.score_samples(X[:50], y[:50]), np.log(dens), rtol=1e-8)
     resp = moe.predict_responsibilities(X[:50], y[:50])
-    expected = g * norm.pdf(y[:50, None], f, np.sqrt(moe.noise_variance_)) / dens[:, None]
+    expected = (
+        g * norm.pdf(y[:50, None], f, np.sqrt(moe.noise_variance_)) / dens[:, None]
+    )
     assert_allclose(resp, expected, rtol=1e-6, atol=1e-12)
 
 
@@ -483,7 +507,10 @@ def test_pipeline_with_column_transformer_on_dataframe():
     assert pipe.score(X.iloc[3000:], y[3000:]) > 0.45
     moe = pipe[-1]
     assert moe.n_features_in_ == 10
-    assert list(moe.feature_names_in_[:2]) == ["num__" + numeric[0], "num__" + numeric[1]]
+    assert list(moe.feature_names_in_[:2]) == [
+        "num__" + numeric[0],
+        "num__" + numeric[1],
+    ]
 
 
 def test_dataframe_feature_names_are_kept():
@@ -548,7 +575,11 @@ class _NoPredictProba(LinearRegression):
     [
         ({"n_experts": 0}, InvalidParameterError, "n_experts"),
         ({"n_experts": 500}, ValueError, "n_experts=500 must be at most"),
-        ({"expert": KNeighborsRegressor()}, ValueError, "does not accept sample_weight"),
+        (
+            {"expert": KNeighborsRegressor()},
+            ValueError,
+            "does not accept sample_weight",
+        ),
         ({"expert": DecisionTreeClassifier()}, TypeError, "is a classifier"),
         ({"expert": "linear"}, InvalidParameterError, "expert"),
         ({"gate": LogisticRegression()}, InvalidParameterError, "gate"),
@@ -582,9 +613,7 @@ def test_bad_data_raises():
     with pytest.raises(ValueError, match="at least 2 classes"):
         MixtureOfExpertsClassifier(2).fit(X, np.zeros(100))
     with pytest.raises(TypeError, match="predict_proba"):
-        MixtureOfExpertsClassifier(2, expert=_NoPredictProba()).fit(
-            X, y > np.median(y)
-        )
+        MixtureOfExpertsClassifier(2, expert=_NoPredictProba()).fit(X, y > np.median(y))
     fitted = MixtureOfExpertsRegressor(2, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="features"):
         fitted.predict(np.zeros((3, 2)))
@@ -604,3 +633,23 @@ def test_inputs_are_not_modified():
     assert_array_equal(y, y0)
     assert_array_equal(sw, sw0)
     assert_array_equal(init, init0)
+
+
+@pytest.mark.parametrize(
+    "expert",
+    [LinearRegression(), Ridge(alpha=3.0), LinearRegression(fit_intercept=False)],
+)
+def test_direct_linear_fit_equals_sklearn_fit(expert):
+    """EM solves the weighted least squares of LinearRegression/Ridge itself."""
+    from skmoe._experts import _fit_experts
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 3)) * [1.0, 50.0, 0.01] + [0.0, 2000.0, 0.0]
+    y = X @ [1.0, 0.1, 30.0] + rng.normal(size=300)
+    w = rng.uniform(size=(300, 2))
+    fitted = _fit_experts([expert, expert], X, y, w, 0.0, False, None)
+    for k, est in enumerate(fitted):
+        ref = clone(expert).fit(X, y, sample_weight=w[:, k])
+        assert_allclose(est.predict(X), ref.predict(X), rtol=1e-8, atol=1e-8)
+        assert_allclose(est.coef_, ref.coef_, rtol=1e-6, atol=1e-8)
+        assert est.n_features_in_ == 3
