@@ -1,0 +1,22 @@
+"""Numerical kernels of skmoe: the only place with numba code.
+
+Each kernel has one dispatch function (NumPy arrays -> numba, other array-API
+namespaces -> the array-API twin) and a plain NumPy/SciPy reference twin used
+as the test oracle.  Nothing is compiled at import: numba compiles each kernel
+on its first call (serial kernels are then cached on disk).
+"""
+
+from ._config import FASTMATH_FLAGS
+from ._dispatch import e_step, gaussian_log_likelihood
+from ._reference import e_step_reference, gaussian_log_likelihood_reference
+from ._softmax import softmax_cross_entropy, softmax_cross_entropy_reference
+
+__all__ = [
+    "FASTMATH_FLAGS",
+    "e_step",
+    "e_step_reference",
+    "gaussian_log_likelihood",
+    "gaussian_log_likelihood_reference",
+    "softmax_cross_entropy",
+    "softmax_cross_entropy_reference",
+]

@@ -1,0 +1,229 @@
+"""Public kernel entry points: validation, allocation and dispatch.
+
+NumPy arrays go to the numba kernels of :mod:`._numba` (serial below
+``PARALLEL_MIN_ENTRIES`` entries, ``parallel=True`` above); arrays of any other
+array-API namespace (CuPy, PyTorch, array_api_strict, ...) go to the
+array-API twins of :mod:`._reference`.  CuPy is never imported here: the
+namespace is read from the inputs.
+"""
+
+import numpy as np
+
+from . import _config
+from ._reference import (
+    _e_step_xp,
+    _float_dtype,
+    _gaussian_log_likelihood_xp,
+)
+
+__all__ = ["e_step", "gaussian_log_likelihood"]
+
+
+def _numba_kernels():
+    """The numba kernels module, imported on first use.
+
+    Importing numba costs most of a second; deferring it keeps ``import
+    skmoe`` fast.  (After the first call this is a ``sys.modules`` lookup.)
+    """
+    from . import _numba
+
+    return _numba
+
+
+def _array_namespace(*arrays):
+    try:
+        from array_api_compat import array_namespace
+    except ImportError:  # pragma: no cover - depends on the environment
+        try:
+            from sklearn.externals.array_api_compat import array_namespace
+        except ImportError:
+            from sklearn.utils._array_api import get_namespace
+
+            def array_namespace(*arrays):
+                return get_namespace(*arrays)[0]
+
+    return array_namespace(*arrays)
+
+
+def _foreign_namespace(*arrays):
+    """The array namespace of the inputs, or None to use NumPy + numba.
+
+    NumPy arrays (and lists, scalars: anything array_api_compat does not
+    recognise as an array) give None.
+    """
+    if all(isinstance(a, np.ndarray) for a in arrays):
+        return None
+    try:
+        xp = _array_namespace(*arrays)
+    except TypeError:
+        if any(hasattr(a, "__array_namespace__") for a in arrays):
+            raise  # e.g. arrays from two different namespaces
+        return None
+    name = getattr(xp, "__name__", "")
+    if name == "numpy" or name.endswith(".numpy"):
+        return None
+    return xp
+
+
+def _use_parallel(shape, parallel):
+    """Serial kernel for small problems, ``parallel=True`` one for large."""
+    if parallel is None:
+        return shape[0] * shape[1] >= _config.PARALLEL_MIN_ENTRIES
+    return bool(parallel)
+
+
+def e_step(log_gate, log_lik, *, out=None):
+    """Responsibilities and per-sample log-likelihood in one fused pass.
+
+    With ``a = log_gate + log_lik``, computes in log-space
+
+    * ``log_prob_i = logsumexp_k a_ik`` (max-subtracted, so values such as
+      ``1e300`` and ``-1e300`` are exact), and
+    * ``resp_ik = exp(a_ik - log_prob_i)``,
+
+    reading each input once and writing each output once: the rows are taken
+    in cache-sized blocks, and each block goes through sum, max, exp,
+    normalise and log while it stays in cache (see ``_numba._e_step_block``).
+    NumPy arrays use numba kernels (parallel over blocks of rows once
+    ``n_samples * n_experts >= _config.PARALLEL_MIN_ENTRIES``; the results do
+    not depend on the number of threads); other array-API arrays (CuPy, ...)
+    use the array-API twin.
+
+    Special rows: a row whose entries are all ``-inf`` (no expert gives the
+    target any probability) gets ``log_prob = -inf`` and uniform
+    responsibilities ``1/K`` (no evidence, so the posterior equals a flat
+    prior), never NaN.  A row with ``+inf`` entries gets ``log_prob = +inf``
+    and splits its responsibility equally between them.  NaN in a row is
+    propagated: that row's outputs are NaN.
+
+    Parameters
+    ----------
+    log_gate : array of shape (n_samples, n_experts)
+        Gate log-probabilities ``log g_k(x_i)``.
+    log_lik : array of shape (n_samples, n_experts)
+        Per-expert log-likelihoods ``log p_k(y_i | x_i)`` of each target.
+    out : tuple of two ndarrays, optional
+        Preallocated ``(resp, log_prob)`` (C-contiguous, the result dtype, not
+        overlapping the inputs), NumPy inputs only.  Lets an EM loop reuse
+        its buffers instead of allocating (and page-faulting) new ones.
+
+    Returns
+    -------
+    resp : array of shape (n_samples, n_experts)
+    log_prob : array of shape (n_samples,)
+        Same namespace as the inputs; float32 only if both inputs are
+        float32, float64 otherwise.  Inputs are never modified.
+    """
+    xp = _foreign_namespace(log_gate, log_lik)
+    if xp is not None:
+        if out is not None:
+            raise ValueError("out is only supported for NumPy inputs")
+        return _e_step_xp(log_gate, log_lik, xp)
+    return _e_step_numpy(log_gate, log_lik, out=out)
+
+
+def _e_step_numpy(log_gate, log_lik, out=None, parallel=None):
+    """NumPy/numba E-step; ``parallel`` forces the kernel (None: by size)."""
+    log_gate = np.asarray(log_gate)
+    log_lik = np.asarray(log_lik)
+    if log_gate.ndim != 2 or log_gate.shape != log_lik.shape:
+        raise ValueError(
+            "log_gate and log_lik must be 2-D arrays of the same shape, got "
+            f"{log_gate.shape} and {log_lik.shape}"
+        )
+    dtype = _float_dtype(log_gate, log_lik)
+    n, n_experts = log_gate.shape
+    # Copies only when the layout or dtype requires it.
+    log_gate = np.ascontiguousarray(log_gate, dtype=dtype)
+    log_lik = np.ascontiguousarray(log_lik, dtype=dtype)
+    if out is None:
+        resp = np.empty((n, n_experts), dtype=dtype)
+        log_prob = np.empty(n, dtype=dtype)
+    else:
+        resp, log_prob = out
+        _check_out(resp, (n, n_experts), dtype, "resp", log_gate, log_lik)
+        _check_out(log_prob, (n,), dtype, "log_prob", log_gate, log_lik)
+    if n_experts == 0:  # logsumexp of nothing
+        log_prob.fill(-np.inf)
+        return resp, log_prob
+    if n == 0:
+        return resp, log_prob
+    kernels = _numba_kernels()
+    if _use_parallel((n, n_experts), parallel):
+        kernels._e_step_parallel(log_gate, log_lik, resp, log_prob)
+    else:
+        kernels._e_step_serial(log_gate, log_lik, resp, log_prob)
+    return resp, log_prob
+
+
+def _check_out(arr, shape, dtype, name, *inputs):
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"out {name} must be a numpy.ndarray")
+    if arr.shape != shape or arr.dtype != dtype or not arr.flags.c_contiguous:
+        raise ValueError(
+            f"out {name} must be a C-contiguous {dtype} array of shape {shape}, "
+            f"got {arr.dtype} {arr.shape}"
+        )
+    if not arr.flags.writeable:
+        raise ValueError(f"out {name} is read-only")
+    if any(np.may_share_memory(arr, x) for x in inputs):
+        raise ValueError(f"out {name} must not overlap the inputs")
+
+
+def gaussian_log_likelihood(y, means, variances):
+    """Gaussian log-density of each target under each expert.
+
+    ``out[i, k] = -0.5 * log(2 * pi * var_k) - (y_i - means_ik)**2 / (2 var_k)``
+
+    Variances must be positive (the caller applies its variance floor); a zero
+    or negative variance gives NaN/inf entries, as the formula does.
+
+    Parameters
+    ----------
+    y : array of shape (n_samples,)
+        Targets.
+    means : array of shape (n_samples, n_experts)
+        Each expert's prediction for each sample.
+    variances : array of shape (n_experts,)
+        Each expert's noise variance.
+
+    Returns
+    -------
+    log_lik : array of shape (n_samples, n_experts)
+        Same namespace as the inputs; float32 only if all inputs are float32.
+    """
+    xp = _foreign_namespace(y, means, variances)
+    if xp is not None:
+        return _gaussian_log_likelihood_xp(y, means, variances, xp)
+    return _gaussian_log_likelihood_numpy(y, means, variances)
+
+
+def _gaussian_log_likelihood_numpy(y, means, variances, parallel=None):
+    y = np.asarray(y)
+    means = np.asarray(means)
+    variances = np.asarray(variances)
+    if (
+        means.ndim != 2
+        or y.shape != means.shape[:1]
+        or variances.shape != (means.shape[1],)
+    ):
+        raise ValueError(
+            "expected y (n,), means (n, K) and variances (K,), got "
+            f"{y.shape}, {means.shape} and {variances.shape}"
+        )
+    dtype = _float_dtype(y, means, variances)
+    y = np.ascontiguousarray(y, dtype=dtype)
+    means = np.ascontiguousarray(means, dtype=dtype)
+    variances = variances.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_norm = (-0.5 * np.log(2 * np.pi * variances)).astype(dtype)
+        half_prec = (0.5 / variances).astype(dtype)
+    out = np.empty(means.shape, dtype=dtype)
+    if out.size == 0:
+        return out
+    kernels = _numba_kernels()
+    if _use_parallel(means.shape, parallel):
+        kernels._gaussian_parallel(y, means, log_norm, half_prec, out)
+    else:
+        kernels._gaussian_serial(y, means, log_norm, half_prec, out)
+    return out
