@@ -6,14 +6,22 @@ fitted by EM, with any scikit-learn estimator as an expert and a softmax gate.
 
 from ._base import DeadExpertWarning
 from ._gate import SoftmaxGate
+from ._hierarchical import (
+    HierarchicalMixtureOfExpertsClassifier,
+    HierarchicalMixtureOfExpertsRegressor,
+    export_text,
+)
 from ._moe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DeadExpertWarning",
+    "HierarchicalMixtureOfExpertsClassifier",
+    "HierarchicalMixtureOfExpertsRegressor",
     "MixtureOfExpertsClassifier",
     "MixtureOfExpertsRegressor",
     "SoftmaxGate",
     "__version__",
+    "export_text",
 ]

@@ -25,6 +25,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from . import _gradient
 from ._experts import (
     _check_expert_templates,
     _make_experts,
@@ -134,8 +135,17 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         "n_experts": [Interval(Integral, 1, None, closed="left")],
         "expert": [HasMethods(["fit"]), list, tuple, None],
         "gate": [SoftmaxGate, None],
+        # --- gradient solver (skmoe/_gradient.py) ---
+        "solver": [StrOptions({"em", "gradient"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "shuffle": ["boolean"],
+        # --- end gradient solver ---
         "n_init": [Interval(Integral, 1, None, closed="left")],
         "init_params": [
             StrOptions({"kmeans", "random", "random_from_data"}),
@@ -158,8 +168,12 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         *,
         expert=None,
         gate=None,
+        solver="em",
         max_iter=300,
         tol=1e-6,
+        batch_size="auto",
+        learning_rate_init=0.01,
+        shuffle=True,
         n_init=1,
         init_params="kmeans",
         routing="soft",
@@ -174,8 +188,12 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         self.n_experts = n_experts
         self.expert = expert
         self.gate = gate
+        self.solver = solver
         self.max_iter = max_iter
         self.tol = tol
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.shuffle = shuffle
         self.n_init = n_init
         self.init_params = init_params
         self.routing = routing
@@ -271,6 +289,12 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         templates = _check_expert_templates(
             self.expert, self.n_experts, self._default_expert(), self._classifier
         )
+        # --- gradient solver: check the experts before any work ---
+        gradient = getattr(self, "solver", "em") == "gradient"
+        if gradient:
+            _gradient.check_solver_support(self, templates)
+        run_once = _gradient.gradient_run if gradient else type(self)._em_run
+        # --- end gradient solver ---
         init_resp = self._check_init_responsibilities(X)
         self._prepare_targets(X, y, sample_weight)
 
@@ -288,12 +312,12 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         run_args = (X, y, sample_weight, templates, init_resp, start)
         if n_init > 1 and self.n_jobs not in (None, 1):
             runs = Parallel(n_jobs=self.n_jobs)(
-                delayed(self._em_run)(*run_args, seed, i, inner_jobs=1)
+                delayed(run_once)(self, *run_args, seed, i, inner_jobs=1)
                 for i, seed in enumerate(seeds)
             )
         else:
             runs = [
-                self._em_run(*run_args, seed, i, inner_jobs=self.n_jobs)
+                run_once(self, *run_args, seed, i, inner_jobs=self.n_jobs)
                 for i, seed in enumerate(seeds)
             ]
         best = max(runs, key=lambda run: run["lower_bound"])
@@ -452,8 +476,11 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             )
             n_runs = len(runs)
             which = "the best of the" if n_runs > 1 else "the"
+            method = (
+                "EM" if getattr(self, "solver", "em") == "em" else "Gradient fitting"
+            )
             warnings.warn(
-                f"EM did not converge: {which} {n_runs} run(s) stopped at "
+                f"{method} did not converge: {which} {n_runs} run(s) stopped at "
                 f"max_iter={self.max_iter} with the objective still changing by "
                 f"{change:.3g} per iteration (tol={self.tol}). Increase max_iter, "
                 "increase tol, or try fewer experts or init_params='kmeans'.",

@@ -5,10 +5,12 @@ from numbers import Real
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d, validate_data
 
+from . import _gradient
 from ._base import BaseMixtureOfExperts
 from ._experts import PROBA_FLOOR, _expert_outputs, _expert_proba, _fit_experts
 from ._kernels import gaussian_log_likelihood
@@ -31,14 +33,49 @@ _COMMON_PARAMS_DOC = """
         features, so the fit does not depend on the features' scale). It is
         refitted every M-step on the responsibilities, warm-started from the
         last iteration.
+    solver : {'em', 'gradient'}, default='em'
+        How ``fit`` maximises the likelihood. ``'em'``: expectation-
+        maximisation, any expert that accepts ``sample_weight``.
+        ``'gradient'``: gradient ascent on the log-likelihood (the 1991
+        paper's method). With differentiable experts only ({differentiable})
+        and ``batch_size='auto'`` it is full-batch L-BFGS over the gate, the
+        experts{variances} jointly, with analytic gradients; otherwise it is
+        minibatch gradient ascent: Adam steps on the gate (and on the
+        differentiable experts), and each other expert's ``partial_fit``
+        called with the responsibilities as ``sample_weight``. Any other
+        expert raises a ``ValueError`` before fitting. See the user guide's
+        "Choosing a solver". :meth:`partial_fit` always takes minibatch
+        gradient steps, whatever ``solver``.
     max_iter : int, default=300
-        Maximum number of EM iterations per run.
+        Maximum number of iterations per run: EM iterations
+        (``solver='em'``), L-BFGS iterations (full-batch gradient), or epochs
+        (passes over the data) of minibatch gradient fitting.
     tol : float, default=1e-6
         EM stops when the objective (average log-likelihood per unit of
         sample weight, minus the gate penalty) changes by less than ``tol``
         between iterations, or has not improved on its best value by more
         than ``tol`` for 10 iterations (the rule for experts, such as trees,
-        that do not maximise their weighted likelihood exactly).
+        that do not maximise their weighted likelihood exactly). Full-batch
+        gradient fitting passes ``tol`` to L-BFGS as both ``ftol`` (relative
+        decrease of the objective) and ``gtol`` (largest gradient component
+        of the objective per unit weight); minibatch fitting stops when the
+        objective has not improved on its best value by more than ``tol`` for
+        5 epochs, as scikit-learn's SGD estimators do.
+    batch_size : int or 'auto', default='auto'
+        Minibatch size of gradient fitting (``solver='gradient'`` and
+        :meth:`partial_fit`). ``'auto'``: full batch (L-BFGS) in ``fit`` when
+        every expert is differentiable, else minibatches of
+        ``min(200, n_samples)`` rows, as ``MLPRegressor``. An int always gives
+        minibatches (also with differentiable experts). Ignored by EM.
+    learning_rate_init : float, default=0.01
+        Step size of the Adam updates of minibatch gradient fitting (the gate
+        and the differentiable experts, in internally standardised
+        coordinates). Experts updated through their own ``partial_fit`` use
+        their own learning rate (e.g. ``SGDRegressor(eta0=...)``).
+    shuffle : bool, default=True
+        Whether minibatch gradient fitting shuffles the rows at every epoch
+        (and within each :meth:`partial_fit` chunk), drawing from
+        ``random_state``.
     n_init : int, default=1
         Number of EM runs from different initialisations; the run with the
         highest objective is kept. With ``n_jobs``, runs go in parallel.
@@ -92,7 +129,9 @@ _COMMON_ATTRS_DOC = """
     expert_shares_ : ndarray of shape (n_experts,)
         Share of the (weighted) training data each expert is responsible for.
     n_iter_ : int
-        EM iterations of the best run.
+        Iterations of the best run: EM iterations, L-BFGS iterations or
+        epochs (see ``max_iter``); after :meth:`partial_fit`, the number of
+        ``partial_fit`` calls.
     converged_ : bool
         Whether the best run met the stopping rule before ``max_iter``.
     lower_bound_ : float
@@ -101,7 +140,10 @@ _COMMON_ATTRS_DOC = """
         weight. This is the quantity EM never decreases (with experts that
         fit their weighted likelihood exactly).
     lower_bounds_ : ndarray of shape (n_iter_,)
-        The objective after each EM iteration of the best run.
+        The objective after each iteration (or epoch) of the best run. After
+        :meth:`partial_fit`, one value per call: the chunk's progressive
+        objective, each minibatch scored before the step that learns from
+        it.
     log_likelihood_ : float
         Total (weighted) log-likelihood ``sum_i w_i log p(y_i | x_i)`` of the
         training data at the best iterate.
@@ -175,8 +217,12 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         *,
         expert=None,
         gate=None,
+        solver="em",
         max_iter=300,
         tol=1e-6,
+        batch_size="auto",
+        learning_rate_init=0.01,
+        shuffle=True,
         n_init=1,
         init_params="kmeans",
         routing="soft",
@@ -193,8 +239,12 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             n_experts,
             expert=expert,
             gate=gate,
+            solver=solver,
             max_iter=max_iter,
             tol=tol,
+            batch_size=batch_size,
+            learning_rate_init=learning_rate_init,
+            shuffle=shuffle,
             n_init=n_init,
             init_params=init_params,
             routing=routing,
@@ -295,6 +345,39 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         """
         return self._fit(X, y, sample_weight)
 
+    @available_if(_gradient.has_flat_gate)
+    @_fit_context(prefer_skip_nested_validation=False)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Update the mixture with one pass of minibatch gradient steps over a chunk.
+
+        For data that arrive in chunks or do not fit in memory. The first call
+        initialises the model on its chunk (``init_params``, then one M-step);
+        every call then makes one pass over the chunk in minibatches of
+        ``batch_size`` rows: the E-step of the minibatch, an Adam step on the
+        gate (and on ``LinearRegression``/``Ridge`` experts), the
+        ``partial_fit`` of every other expert with the responsibilities times
+        ``sample_weight`` as its sample weights, and running averages of the
+        noise variances. Works whatever ``solver``; after ``fit`` it continues
+        from the fitted model. Experts must be ``LinearRegression``, ``Ridge``
+        or have ``partial_fit(X, y, sample_weight)`` (``SGDRegressor``,
+        ``MLPRegressor``, ...).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A chunk of training data.
+        y : array-like of shape (n_samples,)
+            Its target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights.
+
+        Returns
+        -------
+        self : MixtureOfExpertsRegressor
+            The updated estimator.
+        """
+        return _gradient.partial_fit(self, X, y, sample_weight)
+
     def predict(self, X, return_std=False):
         """Predict with the mixture (gate-weighted experts, per ``routing``).
 
@@ -383,8 +466,12 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         *,
         expert=None,
         gate=None,
+        solver="em",
         max_iter=300,
         tol=1e-6,
+        batch_size="auto",
+        learning_rate_init=0.01,
+        shuffle=True,
         n_init=1,
         init_params="kmeans",
         routing="soft",
@@ -400,8 +487,12 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
             n_experts,
             expert=expert,
             gate=gate,
+            solver=solver,
             max_iter=max_iter,
             tol=tol,
+            batch_size=batch_size,
+            learning_rate_init=learning_rate_init,
+            shuffle=shuffle,
             n_init=n_init,
             init_params=init_params,
             routing=routing,
@@ -498,6 +589,43 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         finally:
             self._y_cache = None
 
+    @available_if(_gradient.has_flat_gate)
+    @_fit_context(prefer_skip_nested_validation=False)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """Update the mixture with one pass of minibatch gradient steps over a chunk.
+
+        For data that arrive in chunks or do not fit in memory. The first call
+        needs ``classes`` and initialises the model on its chunk
+        (``init_params``, then one M-step); every call then makes one pass over
+        the chunk in minibatches of ``batch_size`` rows: the E-step of the
+        minibatch, an Adam step on the gate (and on ``LogisticRegression``
+        experts), and the ``partial_fit`` of every other expert with the
+        responsibilities times ``sample_weight`` as its sample weights. Works
+        whatever ``solver``; after ``fit`` it continues from the fitted model.
+        Experts must be ``LogisticRegression`` (L2 or no penalty) or have
+        ``partial_fit(X, y, sample_weight, classes)`` and ``predict_proba``
+        (``SGDClassifier(loss='log_loss')``, ``MLPClassifier``, ...).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A chunk of training data.
+        y : array-like of shape (n_samples,)
+            Its class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights.
+        classes : array-like of shape (n_classes,), default=None
+            Every class of the whole stream. Required on the first call (a
+            ``ValueError`` otherwise), optional later (it must then be the
+            same).
+
+        Returns
+        -------
+        self : MixtureOfExpertsClassifier
+            The updated estimator.
+        """
+        return _gradient.partial_fit(self, X, y, sample_weight, classes)
+
     def predict_proba(self, X):
         """Class probabilities of the mixture (per ``routing``).
 
@@ -574,7 +702,22 @@ _KMEANS_EXTRA = {
     MixtureOfExpertsRegressor: " and the target",
     MixtureOfExpertsClassifier: "",
 }
+_GRADIENT_DOC = {
+    MixtureOfExpertsRegressor: (
+        "``LinearRegression`` or\n        ``Ridge``",
+        " and the noise\n        variances",
+    ),
+    MixtureOfExpertsClassifier: (
+        "``LogisticRegression``\n        with an L2 penalty or none",
+        "",
+    ),
+}
 for _cls, _extra in _KMEANS_EXTRA.items():
-    _cls.__doc__ = _cls.__doc__.replace(
-        "{params}", _COMMON_PARAMS_DOC.replace("{kmeans_extra}", _extra).rstrip("\n")
-    ).replace("{attrs}", _COMMON_ATTRS_DOC.rstrip("\n"))
+    _params = (
+        _COMMON_PARAMS_DOC.replace("{kmeans_extra}", _extra)
+        .replace("{differentiable}", _GRADIENT_DOC[_cls][0])
+        .replace("{variances}", _GRADIENT_DOC[_cls][1])
+    )
+    _cls.__doc__ = _cls.__doc__.replace("{params}", _params.rstrip("\n")).replace(
+        "{attrs}", _COMMON_ATTRS_DOC.rstrip("\n")
+    )

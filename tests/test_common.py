@@ -6,7 +6,13 @@ with its reason. Keep it short and every reason true.
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor, SoftmaxGate
+from skmoe import (
+    HierarchicalMixtureOfExpertsClassifier,
+    HierarchicalMixtureOfExpertsRegressor,
+    MixtureOfExpertsClassifier,
+    MixtureOfExpertsRegressor,
+    SoftmaxGate,
+)
 
 _INIT_SAMPLING = (
     "The k-means initialisation draws its seeds by inverting the cumulative "
@@ -30,9 +36,27 @@ _MIXTURE_FAILURES = {
     "check_methods_subset_invariance": _SCORE_SAMPLES_NEEDS_Y,
 }
 
+_HIERARCHICAL_INIT_COUNTS_ROWS = (
+    "The hierarchical initialisation must give every leaf a row of positive "
+    "weight, so it decides from numbers of rows, not weights, whether a node "
+    "is large enough to search for a split: on this check's 9 distinct "
+    "weighted rows it takes the fall-back split while the 27 repeated rows "
+    "are searched, and EM then stops at different points of a nearly flat "
+    "likelihood (30 features for 9 distinct rows). The EM updates honour "
+    "weights exactly: see "
+    "tests/test_hierarchical.py::test_sample_weight_equals_repetition."
+)
+
+_HIERARCHICAL_FAILURES = {
+    **_MIXTURE_FAILURES,
+    "check_sample_weight_equivalence_on_dense_data": _HIERARCHICAL_INIT_COUNTS_ROWS,
+}
+
 EXPECTED_FAILURES = {
     "MixtureOfExpertsRegressor": _MIXTURE_FAILURES,
     "MixtureOfExpertsClassifier": _MIXTURE_FAILURES,
+    "HierarchicalMixtureOfExpertsRegressor": _HIERARCHICAL_FAILURES,
+    "HierarchicalMixtureOfExpertsClassifier": _HIERARCHICAL_FAILURES,
 }
 
 
@@ -44,6 +68,8 @@ ESTIMATORS = [
     SoftmaxGate(),
     MixtureOfExpertsRegressor(n_experts=2, random_state=0),
     MixtureOfExpertsClassifier(n_experts=2, random_state=0),
+    HierarchicalMixtureOfExpertsRegressor(depth=2, random_state=0),
+    HierarchicalMixtureOfExpertsClassifier(depth=2, random_state=0),
 ]
 
 

@@ -11,14 +11,18 @@ FASTMATH_FLAGS = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 # Flags for the hand-written vectorisable ``exp`` (see ``_numba._exp_nonpos``).
 # ``reassoc`` is dropped because it would let LLVM fold the Cody-Waite range
-# reduction ``(x - k*ln2_hi) - k*ln2_lo`` into ``x - k*ln2`` and lose ~50 ulp;
+# reduction ``(x - k*ln2_hi) - k*ln2_lo`` into ``x - k*ln2`` (~100 ulp lost);
 # ``afn`` has nothing to approximate there.  Still no ``nnan``/``ninf``.
 EXP_FASTMATH_FLAGS = FASTMATH_FLAGS - {"reassoc", "afn"}
 
 # Problem size (rows * experts) from which the ``parallel=True`` kernels are
 # used instead of the serial (cached) ones.  The parallel kernels split the
-# rows into blocks of ~8192 entries, so below two blocks they cannot help;
-# measured on a 2-core machine (K = 2, 8, 32, float32 and float64) they start
-# to win at 2 blocks.  Four blocks keep a margin for busy machines, where
-# waking a second thread can cost more than the work.
-PARALLEL_MIN_ENTRIES = 32_768
+# rows into blocks of ~8192 entries, so below two blocks they cannot help.
+# Measured on an idle 2-core machine (K = 2, 8, 32, float32 and float64) they
+# win from 2 blocks, by ~2x from 4.  On an oversubscribed machine, though,
+# every parallel call waits for its second thread to be scheduled (measured:
+# 4-12 ms instead of 0.3 ms for 10**4 x 8 at load 7 on 2 cores), so the
+# threshold is set at 8 blocks, where serial calls take ~0.25 ms (float64,
+# K = 8) and the worst case stall is amortised on larger problems.  Serial and
+# parallel results are bitwise equal, so this only affects speed.
+PARALLEL_MIN_ENTRIES = 65_536

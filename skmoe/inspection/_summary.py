@@ -1,0 +1,232 @@
+"""A plain-text summary of a fitted mixture of experts."""
+
+import numpy as np
+
+from ._utils import _FittedMixture
+
+__all__ = ["summary"]
+
+
+def _fmt(value, precision):
+    """A number with ``precision`` significant digits (``nan``/``inf`` as is)."""
+    return f"{float(value):.{precision}g}"
+
+
+def _table(header, rows, left=(), indent="  "):
+    """Columns of text: numbers right-aligned, columns in ``left`` left-aligned."""
+    cells = [list(map(str, header))] + [list(map(str, row)) for row in rows]
+    widths = [max(len(row[j]) for row in cells) for j in range(len(header))]
+    lines = []
+    for row in cells:
+        parts = [
+            cell.ljust(width) if j in left else cell.rjust(width)
+            for j, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append(indent + "  ".join(parts).rstrip())
+    return lines
+
+
+def _moe_feature_names(fitted):
+    """Names of the features the mixture itself sees (after preprocessing)."""
+    names = getattr(fitted.moe, "feature_names_in_", None)
+    if names is not None:
+        return [str(n) for n in names]
+    n_features = fitted.moe.n_features_in_
+    if fitted.pre is not None:
+        try:
+            names = fitted.pre.get_feature_names_out()
+            if len(names) == n_features:
+                return [str(n) for n in names]
+        except (AttributeError, TypeError, ValueError):
+            pass
+    elif fitted.feature_names_in_ is not None:
+        return [str(n) for n in fitted.feature_names_in_]
+    return [f"x{j}" for j in range(n_features)]
+
+
+def _describe_expert(expert):
+    """Short description of a fitted expert beyond its type."""
+    if hasattr(expert, "tree_") and hasattr(expert, "get_depth"):
+        return f"depth {expert.get_depth()}, {expert.get_n_leaves()} leaves"
+    if hasattr(expert, "coef_"):
+        return "linear (coefficients below)"
+    return ""
+
+
+def _coefficient_rows(experts, classes, precision, max_features):
+    """Rows of (expert, [class,] intercept, coefficients...) for linear experts."""
+    rows = []
+    for k, expert in enumerate(experts):
+        if not hasattr(expert, "coef_"):
+            continue
+        coef = np.atleast_2d(np.asarray(expert.coef_, dtype=np.float64))
+        intercept = np.ravel(np.asarray(getattr(expert, "intercept_", 0.0), dtype=float))
+        if intercept.size == 1 and coef.shape[0] > 1:
+            intercept = np.repeat(intercept, coef.shape[0])
+        if coef.shape[1] > max_features:
+            return None
+        expert_classes = getattr(expert, "classes_", None)
+        for r in range(coef.shape[0]):
+            if classes is None:
+                label = ""
+            elif coef.shape[0] == 1 and expert_classes is not None:
+                # Binary logistic regression: log-odds of the second class.
+                label = f"{expert_classes[-1]} vs {expert_classes[0]}"
+            elif expert_classes is not None:
+                label = str(expert_classes[r])
+            else:
+                label = str(r)
+            row = [str(k)] + ([label] if classes is not None else [])
+            row.append(_fmt(intercept[r], precision))
+            row += [_fmt(c, precision) for c in coef[r]]
+            rows.append(row)
+    return rows
+
+
+def summary(estimator, X=None, y=None, *, precision=4, max_features=12):
+    """A plain-text summary of a fitted mixture of experts.
+
+    The fit (iterations, convergence, log-likelihood), each expert's share of
+    the training data, type and (for a regressor) noise standard deviation,
+    the coefficients of linear experts and the gate's coefficients.
+
+    Parameters
+    ----------
+    estimator : fitted mixture of experts or Pipeline ending in one
+        For a pipeline, the coefficients refer to the features the mixture
+        sees (the output of the preprocessing steps).
+    X : array-like of shape (n_samples, n_features), default=None
+        Data on which to report the log-likelihood, BIC and AIC (with ``y``).
+    y : array-like of shape (n_samples,), default=None
+        Their targets.
+    precision : int, default=4
+        Significant digits of the numbers.
+    max_features : int, default=12
+        Coefficient tables are left out when there are more features.
+
+    Returns
+    -------
+    text : str
+        Lines separated by ``"\\n"``; print it.
+
+    Examples
+    --------
+    >>> from skmoe import MixtureOfExpertsRegressor
+    >>> from skmoe.datasets import load_mcycle
+    >>> from skmoe.inspection import summary
+    >>> X, y = load_mcycle(return_X_y=True)
+    >>> moe = MixtureOfExpertsRegressor(n_experts=3, random_state=0).fit(X, y)
+    >>> print(summary(moe))  # doctest: +SKIP
+    MixtureOfExpertsRegressor: 3 experts, 1 feature
+    ...
+    """
+    fitted = _FittedMixture(estimator, "summary")
+    moe = fitted.moe
+    experts = list(moe.experts_)
+    n_experts = len(experts)
+    features = _moe_feature_names(fitted)
+    n_features = len(features)
+    lines = [
+        f"{fitted.name}: {n_experts} expert{'s' * (n_experts != 1)}, "
+        f"{n_features} feature{'s' * (n_features != 1)}"
+    ]
+    if fitted.pre is not None:
+        steps = ", ".join(type(step).__name__ for _, step in fitted.pre.steps)
+        lines.append(
+            f"  preprocessing: {steps} (coefficients refer to the features after it)"
+        )
+    classes = getattr(moe, "classes_", None) if fitted.is_classifier else None
+    if classes is not None:
+        lines.append(f"  classes: {', '.join(map(str, classes))}")
+
+    # -- the fit ----------------------------------------------------------
+    status = "converged" if getattr(moe, "converged_", False) else "did NOT converge"
+    n_init = moe.get_params().get("n_init", 1)
+    fit_line = f"Fit: {moe.n_iter_} EM iterations, {status}"
+    if n_init and n_init > 1:
+        fit_line += f" (best of n_init={n_init} runs)"
+    lines += ["", fit_line]
+    if hasattr(moe, "log_likelihood_"):
+        lines.append(
+            f"  training log-likelihood: {_fmt(moe.log_likelihood_, precision)}"
+        )
+    if hasattr(moe, "lower_bound_"):
+        lines.append(
+            "  objective (mean log-likelihood minus gate penalty): "
+            f"{_fmt(moe.lower_bound_, precision)}"
+        )
+    reinit = getattr(moe, "reinitialized_experts_", None)
+    if reinit:
+        lines.append(f"  re-initialised experts (iteration, expert): {reinit}")
+    dead = getattr(moe, "dead_experts_", None)
+    if dead is not None and len(dead):
+        lines.append(f"  dead experts: {list(map(int, dead))}")
+    if X is not None and y is not None:
+        X_in = fitted.transform(X)
+        log_prob = moe.score_samples(X_in, y)
+        lines.append(
+            f"  on the given data ({log_prob.size} rows): log-likelihood "
+            f"{_fmt(log_prob.sum(), precision)}, BIC {_fmt(moe.bic(X_in, y), precision)}, "
+            f"AIC {_fmt(moe.aic(X_in, y), precision)}"
+        )
+
+    # -- the experts ------------------------------------------------------
+    shares = getattr(moe, "expert_shares_", None)
+    noise = getattr(moe, "noise_variance_", None)
+    header = ["expert", "share"]
+    if noise is not None:
+        header.append("noise std")
+    header += ["type", "details"]
+    rows = []
+    for k, expert in enumerate(experts):
+        row = [str(k), "" if shares is None else _fmt(shares[k], precision)]
+        if noise is not None:
+            row.append(_fmt(np.sqrt(noise[k]), precision))
+        row += [type(expert).__name__, _describe_expert(expert)]
+        rows.append(row)
+    lines += ["", "Experts (share: fraction of the training data's responsibility)"]
+    lines += _table(header, rows, left=(len(header) - 2, len(header) - 1))
+
+    coef_rows = _coefficient_rows(experts, classes, precision, max_features)
+    if coef_rows is None:
+        lines += [
+            "",
+            f"Expert coefficients: not shown ({n_features} features > "
+            f"max_features={max_features}); see experts_[k].coef_.",
+        ]
+    elif coef_rows:
+        header = ["expert"] + (["class"] if classes is not None else [])
+        header += ["intercept"] + features
+        lines += ["", "Expert coefficients (linear experts)"]
+        lines += _table(header, coef_rows, left=(1,) if classes is not None else ())
+
+    # -- the gate ---------------------------------------------------------
+    gate = getattr(moe, "gate_", None)
+    coef = getattr(gate, "coef_", None)
+    intercept = getattr(gate, "intercept_", None)
+    if (
+        coef is not None
+        and intercept is not None
+        and np.ndim(coef) == 2
+        and np.shape(coef) == (n_features, n_experts)
+    ):
+        lines += [
+            "",
+            "Gate: g(x) = softmax(x @ coef + intercept), one column per expert "
+            "(identifiable up to a common shift)",
+        ]
+        if n_features > max_features:
+            lines.append(
+                f"  coefficients not shown ({n_features} features > "
+                f"max_features={max_features}); see gate_.coef_."
+            )
+        else:
+            rows = [
+                [str(k), _fmt(intercept[k], precision)]
+                + [_fmt(coef[j, k], precision) for j in range(n_features)]
+                for k in range(n_experts)
+            ]
+            lines += _table(["expert", "intercept"] + features, rows)
+    elif gate is not None:
+        lines += ["", f"Gate: {type(gate).__name__} (see gate_)"]
+    return "\n".join(lines)
