@@ -9,6 +9,8 @@ For each number of rows ``n`` (and ``K`` experts) this times, best of
 * ``e_step``: ``skmoe._kernels.e_step(log_gate, log_lik, out=(resp, log_prob))``
   into preallocated buffers, as an EM loop reuses them (same conditions as the
   floor), compiled beforehand so compilation is excluded;
+* ``serial``: the same call forced onto the serial kernel (one thread, like
+  the floor), to separate the kernel's own cost from the threading;
 * ``e_step+alloc``: the same call allocating fresh outputs (its default), which
   adds the kernel's page-zeroing of the new output pages;
 * ``reference``: ``e_step_reference`` (``scipy.special.logsumexp`` and
@@ -38,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from skmoe._kernels import (  # noqa: E402
     _config,
+    _dispatch,
     e_step,
     e_step_reference,
 )
@@ -92,6 +95,12 @@ def bench_one(n, K, dtype, repeat):
 
     t_floor = best_time(lambda: np.add(log_gate, log_lik, out=floor_out), repeat)
     t_estep = best_time(lambda: e_step(log_gate, log_lik, out=(resp, log_prob)), repeat)
+    t_serial = best_time(
+        lambda: _dispatch._e_step_numpy(
+            log_gate, log_lik, out=(resp, log_prob), parallel=False
+        ),
+        repeat,
+    )
     t_alloc = best_time(lambda: e_step(log_gate, log_lik), repeat)
     # the reference is 10-50x slower: fewer repeats keep the default run short
     t_ref = best_time(lambda: e_step_reference(log_gate, log_lik), min(repeat, 3))
@@ -105,9 +114,11 @@ def bench_one(n, K, dtype, repeat):
         "kernel": "parallel" if n * K >= _config.PARALLEL_MIN_ENTRIES else "serial",
         "floor_ms": 1e3 * t_floor,
         "e_step_ms": 1e3 * t_estep,
+        "e_step_serial_ms": 1e3 * t_serial,
         "e_step_alloc_ms": 1e3 * t_alloc,
         "reference_ms": 1e3 * t_ref,
         "e_step_over_floor": t_estep / t_floor,
+        "serial_over_floor": t_serial / t_floor,
         "reference_over_e_step": t_ref / t_estep,
         "e_step_GBps": bytes_estep / t_estep / 1e9,
         "floor_GBps": bytes_floor / t_floor / 1e9,
@@ -118,21 +129,23 @@ def bench_one(n, K, dtype, repeat):
 def print_table(rows):
     header = (
         f"{'n':>9} {'K':>3} {'kernel':>8} {'floor':>8} {'e_step':>8} "
-        f"{'+alloc':>8} {'reference':>10} {'e/floor':>8} {'ref/e':>7} "
-        f"{'e GB/s':>7} {'fl GB/s':>7}"
+        f"{'serial':>8} {'+alloc':>8} {'reference':>10} {'e/floor':>8} "
+        f"{'ser/fl':>7} {'ref/e':>7} {'e GB/s':>7} {'fl GB/s':>7}"
     )
     print(header)
     print("-" * len(header))
     for r in rows:
         print(
             f"{r['n']:>9} {r['K']:>3} {r['kernel']:>8} {r['floor_ms']:>8.3f} "
-            f"{r['e_step_ms']:>8.3f} {r['e_step_alloc_ms']:>8.3f} "
-            f"{r['reference_ms']:>10.3f} {r['e_step_over_floor']:>7.2f}x "
+            f"{r['e_step_ms']:>8.3f} {r['e_step_serial_ms']:>8.3f} "
+            f"{r['e_step_alloc_ms']:>8.3f} {r['reference_ms']:>10.3f} "
+            f"{r['e_step_over_floor']:>7.2f}x {r['serial_over_floor']:>6.2f}x "
             f"{r['reference_over_e_step']:>6.1f}x {r['e_step_GBps']:>7.2f} "
             f"{r['floor_GBps']:>7.2f}"
         )
-    print("(times in ms, best of --repeat; e_step into preallocated outputs,")
-    print(" +alloc = allocating fresh outputs; GB/s = bytes read + written / time)")
+    print("(times in ms, best of --repeat; e_step and serial write into")
+    print(" preallocated outputs, +alloc allocates fresh ones; kernel = what e_step")
+    print(" dispatched to; GB/s = bytes read + written / time)")
 
 
 def main(argv=None):

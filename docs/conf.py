@@ -5,6 +5,7 @@ Build with ``sphinx-build -W -b html docs docs/_build/html`` (needs the
 ``examples/plot_*.py`` script.
 """
 
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -17,17 +18,17 @@ import skmoe  # noqa: E402
 
 # -- Pages written by other contributors -------------------------------------
 # The user guide's toctree lists them; until they exist, a stub with a title
-# keeps the build (and its -W) working. An existing page is never touched.
+# (and the label the estimators' docstrings refer to) keeps the build, and its
+# -W, working. An existing page is never touched.
 _PLACEHOLDERS = {
     "user_guide/hierarchical.rst": (
+        ".. _hierarchical:\n\n"
         "Hierarchical mixtures of experts\n"
         "================================\n\n"
         "This page is being written.\n"
     ),
     "user_guide/solvers.rst": (
-        "Choosing a solver\n"
-        "=================\n\n"
-        "This page is being written.\n"
+        "Choosing a solver\n=================\n\nThis page is being written.\n"
     ),
 }
 for _name, _text in _PLACEHOLDERS.items():
@@ -100,16 +101,53 @@ html_theme_options = {
 html_sidebars = {"index": [], "install": [], "quickstart": [], "benchmarks": []}
 
 
-def _skip_metadata_request_methods(app, what, name, obj, skip, options):
-    """Leave out scikit-learn's generated ``set_*_request`` methods.
+def _skip_scikit_learn_members(app, what, name, obj, skip, options):
+    """Leave out the members inherited from scikit-learn's base classes.
 
-    They belong to scikit-learn's metadata routing; their docstrings point to
-    scikit-learn's own user guide.
+    ``get_params``, ``score``, the generated ``set_*_request`` methods and the
+    like are documented by scikit-learn (their docstrings point to its own
+    user guide); the pages of skmoe's classes list skmoe's methods, including
+    those inherited from skmoe's base classes.
     """
     if name.startswith("set_") and name.endswith("_request"):
+        return True
+    module = getattr(obj, "__module__", None) or ""
+    if module.startswith("sklearn."):
         return True
     return skip
 
 
+_SHAPE = re.compile(r"of shape \(([^)]*)\)")
+_TYPE_LINE = re.compile(r"^(\s*\*{0,2}\w[\w, ]* : )(.*)$")
+_TRAILING_UNDERSCORE = re.compile(r"(?<![`\w])([A-Za-z]\w*_)(?![`\w])")
+
+
+def _quote_fitted_names(app, what, name, obj, options, lines):
+    """Write fitted-attribute names in types and shapes as literals.
+
+    In reStructuredText ``n_iter_`` is a reference to a target named
+    ``n_iter``; numpydoc types (scikit-learn's style) use such names bare, as
+    in ``ndarray of shape (n_iter_,)`` or ``list of length n_features_in_``.
+    """
+
+    def quote(text):
+        return _TRAILING_UNDERSCORE.sub(r"``\1``", text)
+
+    def quote_shape(match):
+        return f"of shape ({quote(match.group(1))})"
+
+    out = []
+    for line in lines:
+        match = _TYPE_LINE.match(line)
+        if match:
+            line = match.group(1) + quote(match.group(2))
+        else:
+            line = _SHAPE.sub(quote_shape, line)
+        out.append(line)
+    lines[:] = out
+
+
 def setup(app):
-    app.connect("autodoc-skip-member", _skip_metadata_request_methods)
+    app.connect("autodoc-skip-member", _skip_scikit_learn_members)
+    # Before numpydoc (priority 500) turns the sections into reST.
+    app.connect("autodoc-process-docstring", _quote_fitted_names, priority=400)

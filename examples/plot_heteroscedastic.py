@@ -52,7 +52,9 @@ disp.ax_.set_title("Two experts with different noise levels")
 mean, std = moe.predict(X_new, return_std=True)
 inside = np.abs(y_new - mean) <= 2 * std
 for name, mask in (("x < 0", X_new[:, 0] < 0), ("x >= 0", X_new[:, 0] >= 0)):
-    print(f"{name:7s} coverage {inside[mask].mean():.3f}, mean std {std[mask].mean():.2f}")
+    print(
+        f"{name:7s} coverage {inside[mask].mean():.3f}, mean std {std[mask].mean():.2f}"
+    )
 
 fig, ax = plt.subplots(figsize=(6, 3))
 order = np.argsort(X_new[:, 0])

@@ -14,7 +14,8 @@ This example fits three linear experts and draws:
 
 * the experts' lines, thick where the gate trusts them, the data coloured by
   the expert most responsible for each point, and the mixture's predictive
-  mean with a band of +- 2 standard deviations (:class:`~skmoe.inspection.ExpertsDisplay`);
+  mean with a band of +- 2 standard deviations
+  (:class:`~skmoe.inspection.ExpertsDisplay`);
 * the gate probabilities against time (:class:`~skmoe.inspection.GateDisplay`);
 * a text summary of the fit (:func:`~skmoe.inspection.summary`).
 """
@@ -43,7 +44,7 @@ fig, (ax_top, ax_bottom) = plt.subplots(
     2, 1, figsize=(7, 7), sharex=True, height_ratios=(3, 1.4)
 )
 ExpertsDisplay.from_estimator(moe, X, y, ax=ax_top)
-ax_top.set_ylabel("head acceleration (g)")
+ax_top.set(xlabel="", ylabel="head acceleration (g)")
 GateDisplay.from_estimator(moe, X, ax=ax_bottom)
 ax_bottom.set_title("")
 ax_bottom.set_xlabel("time after impact (ms)")

@@ -57,7 +57,9 @@ ax.set_ylabel("prediction")
 ax.set_title("Predictions under soft, hard and top-2 routing")
 for routing in ("hard", "top_k"):
     ax_diff.plot(
-        grid[:, 0], predictions[routing] - predictions["soft"], label=f"{routing} - soft"
+        grid[:, 0],
+        predictions[routing] - predictions["soft"],
+        label=f"{routing} - soft",
     )
 ax_diff.set(xlabel="x", ylabel="difference")
 ax_diff.legend()

@@ -47,7 +47,7 @@ fits = {
 # The experts with and without the weights
 # ----------------------------------------
 fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-for ax, (name, moe) in zip(axes, fits.items()):
+for ax, (name, moe) in zip(axes, fits.items(), strict=True):
     ExpertsDisplay.from_estimator(moe, X_all, y_all, ax=ax, legend=False)
     ax.scatter(
         X_out[:, 0], y_out, s=40, facecolor="none", edgecolor="r", label="outliers"

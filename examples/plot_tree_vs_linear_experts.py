@@ -59,8 +59,7 @@ for row, (data_name, X, y) in enumerate(
             moe, X_train, y_train, ax=ax, show_band=False, legend=False
         )
         ax.set_title(
-            f"{data_name}, {expert_name}\n"
-            f"test $R^2$ = {moe.score(X_test, y_test):.3f}",
+            f"{data_name}, {expert_name}\ntest $R^2$ = {moe.score(X_test, y_test):.3f}",
             fontsize="medium",
         )
         ax.set_xlabel("x" if row == 1 else "")
@@ -80,5 +79,5 @@ mixed = MixtureOfExpertsRegressor(
     ],
     random_state=0,
 ).fit(X_step, y_step)
-for expert, share in zip(mixed.experts_, mixed.expert_shares_):
+for expert, share in zip(mixed.experts_, mixed.expert_shares_, strict=True):
     print(f"{type(expert).__name__:<22s} share {share:.2f}")

@@ -20,9 +20,11 @@ Full batch (L-BFGS)
     scale: ``alpha ||beta_k||^2 / (2 sigma_k^2)`` for a ``Ridge`` expert (the
     penalty whose maximiser, for fixed responsibilities and variance, is
     ``Ridge`` fitted with the responsibilities as sample weights, which is
-    what an EM M-step does) and ``||B_k||^2 / (2 C)`` for a
-    ``LogisticRegression`` expert (scikit-learn's objective, ``C sum_i s_i
-    loss_i + ||B||^2 / 2``, divided by ``C``).
+    what an EM M-step does; EM's variance update leaves it out, so with
+    Ridge experts the two solvers' optima differ slightly) and
+    ``||B_k||^2 / (2 C)`` for a ``LogisticRegression`` expert
+    (scikit-learn's objective, ``C sum_i s_i loss_i + ||B||^2 / 2``, divided
+    by ``C``; EM maximises the same).
 
 Minibatches (Adam and ``partial_fit``)
     Each step takes the E-step of a minibatch under the current model, then
@@ -34,6 +36,11 @@ Minibatches (Adam and ``partial_fit``)
     squared residuals (exponential forgetting over about
     ``_VARIANCE_MEMORY`` rows), and are set to their exact weighted average
     over the training data at the end of every epoch of ``fit``.
+
+Both start from a warm-up on at most ``_INIT_ROWS`` random rows of the
+training data (``partial_fit``: on the first chunk): the ``init_params``
+responsibilities of those rows, an M-step and ``_INIT_EM_ITER`` EM
+iterations there (:func:`_warm_up`).
 
 Both work in internally standardised coordinates: features standardised by
 their weighted mean and scale (for ``partial_fit``, running estimates over
@@ -100,8 +107,7 @@ _LR_DECAY = 5.0
 #: after a few thousand rows.
 _VARIANCE_MEMORY = 2048.0
 
-#: L-BFGS iterations of the initial M-step (from the initial
-#: responsibilities) before the full-batch gradient fit.
+#: L-BFGS iterations of each M-step of the warm-up.
 _INIT_MAX_ITER = 100
 
 #: Full-batch L-BFGS stops when an iteration decreases the objective by less
@@ -112,9 +118,9 @@ _INIT_MAX_ITER = 100
 #: solution does not improve it by more than ``tol``.
 _FTOL_FACTOR = 1e-2
 
-#: EM iterations after the initial M-step of minibatch fitting, on the
-#: first ``partial_fit`` chunk or on at most ``_INIT_ROWS`` random rows of
-#: the training data in ``fit``.
+#: EM iterations after the initial M-step of the warm-up that starts both
+#: gradient solvers, on at most ``_INIT_ROWS`` random rows of the training
+#: data in ``fit`` (on the first chunk in ``partial_fit``).
 _INIT_EM_ITER = 5
 _INIT_ROWS = 10_000
 
@@ -124,6 +130,15 @@ _LBFGS_MEMORY = 30
 #: Minibatch size used by ``batch_size="auto"`` with the minibatch solver
 #: (``min(200, n_samples)``, as ``MLPRegressor``).
 _AUTO_BATCH = 200
+
+#: Benchmarks and debugging only: a callable that, when set, is called as
+#: ``_TRACE(get_state)`` after every L-BFGS iteration and every
+#: ``_TRACE_EVERY`` minibatches (0: at the end of every epoch) of ``fit``;
+#: ``get_state()`` returns the current parameters as fitted experts, gate and
+#: noise variances (a state dict of the EM driver). The time spent in it is
+#: the caller's to subtract.
+_TRACE = None
+_TRACE_EVERY = 0
 
 # Intercept modes of a column of the parameter stack.
 _FREE, _ZERO, _TIED = 0, 1, 2
@@ -249,6 +264,23 @@ def check_solver_support(estimator, templates, *, context="solver='gradient'"):
                 "or an expert with partial_fit."
             )
     return kinds
+
+
+def _softmax_pair(Z):
+    """Row-wise ``(log_softmax(Z), softmax(Z))`` with one pass of ``exp``.
+
+    Column-by-column maxima and a matrix-vector product for the row sums:
+    much faster than axis-1 reductions for the few columns of a gate.
+    """
+    top = Z[:, 0].copy()
+    for k in range(1, Z.shape[1]):
+        np.maximum(top, Z[:, k], out=top)
+    log_p = Z - top[:, None]
+    p = np.exp(log_p)
+    total = p @ np.ones(Z.shape[1])
+    p /= total[:, None]
+    log_p -= np.log(total)[:, None]
+    return log_p, p
 
 
 # ----------------------------------------------------------------------
@@ -498,7 +530,7 @@ class _Model:
         # intercepts, and one product the gradients (summing G's columns
         # along the rows is several times slower than a matrix product).
         O = Xs @ np.vstack([W, self.full_intercept(W, b)])
-        log_gate = _log_softmax(O[:, :K])
+        log_gate, gate = _softmax_pair(O[:, :K])
         log_lik, preds = self.expert_terms(O, t, log_var, ext_out)
         if resp is None:
             h, log_prob = e_step(log_gate, log_lik)
@@ -507,7 +539,7 @@ class _Model:
             joint = log_gate + log_lik
             log_prob = np.sum(np.where(h > 0, h * joint, 0.0), axis=1)
         G = np.empty_like(O)
-        G[:, :K] = w[:, None] * (np.exp(log_gate) - h)
+        G[:, :K] = w[:, None] * (gate - h)
         wh = w[:, None] * h
         grad_log_var = np.zeros(K)
         if not self.classifier:
@@ -742,7 +774,7 @@ class _Objective:
         return lo + [(np.log(floor_std), None)] * self.var_idx.size
 
 
-def _lbfgs(objective, max_iter, tol, history=None, y_shift=0.0):
+def _lbfgs(objective, max_iter, tol, history=None, y_shift=0.0, trace=None):
     """Minimise ``objective`` with L-BFGS-B; stores the result in the model."""
     theta0 = objective.pack()
     floor = getattr(objective.model, "var_floor_std", None)
@@ -756,6 +788,8 @@ def _lbfgs(objective, max_iter, tol, history=None, y_shift=0.0):
         if history is not None:
             _, bound = objective.bound(intermediate_result.x)
             history.append(bound - y_shift)
+        if trace is not None:
+            trace(intermediate_result.x)
 
     # L-BFGS-B calls BLAS on vectors of a few dozen entries: several BLAS
     # threads only contend (100x slower on a busy 2-core machine).
@@ -822,6 +856,8 @@ class _Stream:
         self.rng = rng
         self.adam = None
         self.lr = estimator.learning_rate_init
+        self.n_steps = 0
+        self.trace = False
         K = len(templates)
         self.sq_sum = np.zeros(K)  # running (forgetting) sums for the variances
         self.mass_sum = np.zeros(K)
@@ -897,7 +933,7 @@ class _Stream:
         """E-step under the current model: log_prob (standardised), h, preds."""
         m = self.model
         O = Xs @ np.vstack([m.W, m.full_intercept(m.W, m.b)])
-        log_gate = _log_softmax(O[:, : m.n_experts])
+        log_gate = _softmax_pair(O[:, : m.n_experts])[0]
         ext = self.external_out(X, t)
         log_lik, preds = m.expert_terms(O, t, m.log_var_std(), ext)
         h, log_prob = e_step(log_gate, log_lik)
@@ -970,6 +1006,9 @@ class _Stream:
             m.b = m.full_intercept(m.W, m.b)
             if m.ext:
                 self.partial_fit_externals(X_b, y[idx], wh)
+            self.n_steps += 1
+            if self.trace and _TRACE_EVERY and self.n_steps % _TRACE_EVERY == 0:
+                _TRACE(lambda: copy.deepcopy(self.model.to_state(self.protos)))
             if not self.classifier:
                 forget = np.exp(-idx.size / _VARIANCE_MEMORY)
                 r2 = (t_b[:, None] - preds) ** 2 * m.y_scale**2
@@ -1082,18 +1121,26 @@ def _full_batch_run(estimator, X, y, w, templates, kinds, init_resp, start, rng)
     classes = _classes_of(estimator)
     t = np.searchsorted(classes, y) if classes is not None else y
     Xs, t = model.standardize(X, t)
-    # Same order of draws from the RNG as EM: experts, then the initialisation.
-    protos = _make_experts(templates, rng)
-    if start is not None:
-        model.set_from_state(start, classes)
+    if start is None:
+        stream = _warm_up(estimator, X, y, w, templates, kinds, init_resp, rng)
+        protos = stream.protos
+        start = stream.model.to_state(protos)
     else:
-        resp = estimator._initial_responsibilities(X, y, w, init_resp, rng)
-        model.var = np.ones(model.n_experts) * model.y_scale**2
-        _lbfgs(_Objective(model, Xs, t, w, resp=resp), _INIT_MAX_ITER, estimator.tol)
+        protos = _make_experts(templates, rng)
+    model.set_from_state(start, classes)
     history = []
     y_shift = 0.0 if estimator._classifier else np.log(model.y_scale)
     objective = _Objective(model, Xs, t, w)
-    result = _lbfgs(objective, estimator.max_iter, estimator.tol, history, y_shift)
+    trace = None
+    if _TRACE is not None:
+
+        def trace(u):
+            objective.store(u)
+            _TRACE(lambda: model.to_state(protos))
+
+    result = _lbfgs(
+        objective, estimator.max_iter, estimator.tol, history, y_shift, trace
+    )
     loglik, bound = objective.bound(result.x)
     loglik -= float(w.sum()) * y_shift
     bound -= y_shift
@@ -1104,46 +1151,64 @@ def _full_batch_run(estimator, X, y, w, templates, kinds, init_resp, start, rng)
     # search, at the precision of the objective) count as converged.
     converged = result.status != 1
     if not history:
+        # The warm-up already met the stopping rule: one entry, n_iter_ = 1.
         history = [bound]
     return {
         "state": model.to_state(protos, result.nit, converged),
         "lower_bound": bound,
         "log_likelihood": loglik,
         "history": history,
-        "n_iter": int(result.nit),
+        "n_iter": max(int(result.nit), len(history)),
         "converged": converged,
         "reinitialized": [],
     }
 
 
-def _minibatch_run(estimator, X, y, w, templates, kinds, init_resp, start, rng):
+def _warm_up(estimator, X, y, w, templates, kinds, init_resp, rng):
+    """A :class:`_Stream` initialised on at most ``_INIT_ROWS`` random rows.
+
+    The start of both gradient solvers: the ``init_params`` responsibilities
+    of the subsample, an M-step and ``_INIT_EM_ITER`` EM iterations on it
+    (see :meth:`_Stream.init_from_resp`); the scales are those of all rows.
+    Far cheaper than EM iterations on large data, and it leaves the plateau
+    near the k-means start that EM and L-BFGS otherwise cross slowly.
+    """
     classes = _classes_of(estimator)
     stream = _Stream(estimator, templates, kinds, rng, X.shape[1], classes)
     m = stream.model
     m.x_scaler.update(X, w)
     if not estimator._classifier:
         m.y_scaler.update(y[:, None], w)
-    t = stream.targets(y)
-    Xs, t = m.standardize(X, t)
-    if start is not None:
+    rows = np.arange(X.shape[0])
+    if X.shape[0] > _INIT_ROWS:
+        sub = np.sort(rng.choice(X.shape[0], _INIT_ROWS, replace=False))
+        if np.count_nonzero(w[sub] > 0) >= estimator.n_experts:
+            rows = sub
+    sub_resp = None if init_resp is None else init_resp[rows]
+    resp = estimator._initial_responsibilities(X[rows], y[rows], w[rows], sub_resp, rng)
+    stream.init_from_resp(X[rows], y[rows], w[rows], resp)
+    return stream
+
+
+def _minibatch_run(estimator, X, y, w, templates, kinds, init_resp, start, rng):
+    classes = _classes_of(estimator)
+    if start is None:
+        stream = _warm_up(estimator, X, y, w, templates, kinds, init_resp, rng)
+        m = stream.model
+        Xs, t = m.standardize(X, stream.targets(y))
+    else:
+        stream = _Stream(estimator, templates, kinds, rng, X.shape[1], classes)
+        m = stream.model
+        m.x_scaler.update(X, w)
+        if not estimator._classifier:
+            m.y_scaler.update(y[:, None], w)
+        Xs, t = m.standardize(X, stream.targets(y))
         m.set_from_state(copy.deepcopy(start), classes)
         stream.seen = float(w.sum())
         if not estimator._classifier:
             stream.exact_variances(X, Xs, t, y, w)
-    else:
-        # Initialise on a subsample: the point of minibatches is not to pay
-        # full passes over large data before the first step.
-        rows = np.arange(X.shape[0])
-        if X.shape[0] > _INIT_ROWS:
-            sub = np.sort(rng.choice(X.shape[0], _INIT_ROWS, replace=False))
-            if np.count_nonzero(w[sub] > 0) >= estimator.n_experts:
-                rows = sub
-        sub_resp = None if init_resp is None else init_resp[rows]
-        resp = estimator._initial_responsibilities(
-            X[rows], y[rows], w[rows], sub_resp, rng
-        )
-        stream.init_from_resp(X[rows], y[rows], w[rows], resp)
     total_weight = float(w.sum())
+    stream.trace = _TRACE is not None
     history, stall, converged, n_iter = [], 0, False, 0
     best = {"bound": -np.inf}
     for n_iter in range(1, estimator.max_iter + 1):
@@ -1152,6 +1217,8 @@ def _minibatch_run(estimator, X, y, w, templates, kinds, init_resp, start, rng):
             stream.exact_variances(X, Xs, t, y, w)
         bound, loglik = stream.objective(X, Xs, t, w)
         history.append(bound)
+        if _TRACE is not None and not _TRACE_EVERY:
+            _TRACE(lambda: copy.deepcopy(m.to_state(stream.protos)))
         if estimator.verbose >= 2:
             print(f"  epoch {n_iter}: objective {bound:.8f} (lr {stream.lr:.3g})")
         stall = 0 if bound > best["bound"] + estimator.tol else stall + 1

@@ -56,9 +56,10 @@ _COMMON_PARAMS_DOC = """
         between iterations, or has not improved on its best value by more
         than ``tol`` for 10 iterations (the rule for experts, such as trees,
         that do not maximise their weighted likelihood exactly). Full-batch
-        gradient fitting passes ``tol`` to L-BFGS as both ``ftol`` (relative
-        decrease of the objective) and ``gtol`` (largest gradient component
-        of the objective per unit weight); minibatch fitting stops when the
+        gradient fitting stops when an L-BFGS iteration decreases the
+        objective by less than ``tol / 100`` (relative; its iterations are
+        cheaper and shorter than EM's) or the largest gradient component of
+        the objective falls below ``tol``; minibatch fitting stops when the
         objective has not improved on its best value by more than ``tol`` for
         5 epochs, as scikit-learn's SGD estimators do.
     batch_size : int or 'auto', default='auto'
@@ -161,7 +162,7 @@ _COMMON_ATTRS_DOC = """
 
 
 class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
-    r"""Mixture of experts for regression, fitted by EM.
+    r"""Mixture of experts for regression, fitted by EM or gradient ascent.
 
     Models the conditional density
 
@@ -351,16 +352,16 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         """Update the mixture with one pass of minibatch gradient steps over a chunk.
 
         For data that arrive in chunks or do not fit in memory. The first call
-        initialises the model on its chunk (``init_params``, then one M-step);
-        every call then makes one pass over the chunk in minibatches of
-        ``batch_size`` rows: the E-step of the minibatch, an Adam step on the
-        gate (and on ``LinearRegression``/``Ridge`` experts), the
-        ``partial_fit`` of every other expert with the responsibilities times
-        ``sample_weight`` as its sample weights, and running averages of the
-        noise variances. Works whatever ``solver``; after ``fit`` it continues
-        from the fitted model. Experts must be ``LinearRegression``, ``Ridge``
-        or have ``partial_fit(X, y, sample_weight)`` (``SGDRegressor``,
-        ``MLPRegressor``, ...).
+        initialises the model on its chunk (``init_params``, an M-step and a
+        few EM iterations); every call then makes one pass over the chunk in
+        minibatches of ``batch_size`` rows: the E-step of the minibatch, an
+        Adam step on the gate (and on ``LinearRegression``/``Ridge``
+        experts), the ``partial_fit`` of every other expert with the
+        responsibilities times ``sample_weight`` as its sample weights, and
+        running averages of the noise variances. Works whatever ``solver``;
+        after ``fit`` it continues from the fitted model. Experts must be
+        ``LinearRegression``, ``Ridge`` or have ``partial_fit(X, y,
+        sample_weight)`` (``SGDRegressor``, ``MLPRegressor``, ...).
 
         Parameters
         ----------
@@ -422,7 +423,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
 
 
 class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
-    r"""Mixture of experts for classification, fitted by EM.
+    r"""Mixture of experts for classification, fitted by EM or gradient ascent.
 
     Models
 
@@ -596,12 +597,13 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
 
         For data that arrive in chunks or do not fit in memory. The first call
         needs ``classes`` and initialises the model on its chunk
-        (``init_params``, then one M-step); every call then makes one pass over
-        the chunk in minibatches of ``batch_size`` rows: the E-step of the
-        minibatch, an Adam step on the gate (and on ``LogisticRegression``
-        experts), and the ``partial_fit`` of every other expert with the
-        responsibilities times ``sample_weight`` as its sample weights. Works
-        whatever ``solver``; after ``fit`` it continues from the fitted model.
+        (``init_params``, an M-step and a few EM iterations); every call then
+        makes one pass over the chunk in minibatches of ``batch_size`` rows:
+        the E-step of the minibatch, an Adam step on the gate (and on
+        ``LogisticRegression`` experts), and the ``partial_fit`` of every
+        other expert with the responsibilities times ``sample_weight`` as its
+        sample weights. Works whatever ``solver``; after ``fit`` it continues
+        from the fitted model.
         Experts must be ``LogisticRegression`` (L2 or no penalty) or have
         ``partial_fit(X, y, sample_weight, classes)`` and ``predict_proba``
         (``SGDClassifier(loss='log_loss')``, ``MLPClassifier``, ...).

@@ -209,7 +209,7 @@ def test_full_batch_gradient_reaches_em_optimum_classification():
     # Two classes: here EM and gradient fitting reach the same optimum from
     # the same start (with three, each finds its own local optimum).
     X, y = make_moe_classification(
-        n_samples=2000, n_features=2, n_classes=2, n_experts=2, random_state=0
+        n_samples=800, n_features=2, n_classes=2, n_experts=2, random_state=0
     )
     expert = LogisticRegression(C=np.inf)
     em = MixtureOfExpertsClassifier(2, expert=expert, random_state=0).fit(X, y)
@@ -431,6 +431,16 @@ def test_reproducible_with_random_state(regression_data, params):
     assert_array_equal(a.lower_bounds_, b.lower_bounds_)
     assert_array_equal(a.predict(X), b.predict(X))
     assert not np.array_equal(a.predict(X), c.predict(X))
+
+
+def test_restarts_in_parallel_equal_sequential(regression_data):
+    X, y = regression_data
+    X, y = X[:1000], y[:1000]
+    params = dict(solver="gradient", n_init=2, random_state=0)
+    sequential = MixtureOfExpertsRegressor(3, **params).fit(X, y)
+    parallel = MixtureOfExpertsRegressor(3, n_jobs=2, **params).fit(X, y)
+    assert_allclose(parallel.lower_bound_, sequential.lower_bound_, rtol=1e-12)
+    assert_allclose(parallel.predict(X), sequential.predict(X), rtol=1e-10)
 
 
 def test_partial_fit_reproducible(regression_data):

@@ -21,8 +21,10 @@ EXP_FASTMATH_FLAGS = FASTMATH_FLAGS - {"reassoc", "afn"}
 # Measured on an idle 2-core machine (K = 2, 8, 32, float32 and float64) they
 # win from 2 blocks, by ~2x from 4.  On an oversubscribed machine, though,
 # every parallel call waits for its second thread to be scheduled (measured:
-# 4-12 ms instead of 0.3 ms for 10**4 x 8 at load 7 on 2 cores), so the
-# threshold is set at 8 blocks, where serial calls take ~0.25 ms (float64,
-# K = 8) and the worst case stall is amortised on larger problems.  Serial and
-# parallel results are bitwise equal, so this only affects speed.
-PARALLEL_MIN_ENTRIES = 65_536
+# 3-12 ms instead of 0.3 ms serial for 10**4 x 8 at load 7-9 on 2 cores).  The
+# gain on an idle machine is at most half the serial time, the loss on a busy
+# one a few scheduler slices, so parallel kernels start at 32 blocks, where
+# the serial kernel takes ~1 ms (float64) and a stall is at worst a few times
+# the work.  Serial and parallel results are bitwise equal: this only
+# affects speed.
+PARALLEL_MIN_ENTRIES = 1 << 18

@@ -259,7 +259,11 @@ class GateDisplay:
             grid = self.grid_values[0]
             for k in range(n_experts):
                 (line,) = ax.plot(
-                    grid, self.gate_proba[:, k], color=colors[k], lw=2, label=f"expert {k}"
+                    grid,
+                    self.gate_proba[:, k],
+                    color=colors[k],
+                    lw=2,
+                    label=f"expert {k}",
                 )
                 self.lines_.append(line)
             if plot_data and self.X_data is not None:
@@ -312,8 +316,13 @@ class GateDisplay:
                     vmax=1.0,
                 )
                 ax.contour(
-                    xx0, xx1, proba[..., expert], levels=[0.5], colors="w",
-                    linestyles="--", linewidths=1.0,
+                    xx0,
+                    xx1,
+                    proba[..., expert],
+                    levels=[0.5],
+                    colors="w",
+                    linestyles="--",
+                    linewidths=1.0,
                 )
                 ax.figure.colorbar(
                     self.surface_, ax=ax, label=f"gate probability of expert {expert}"
@@ -659,7 +668,9 @@ class ExpertsDisplay:
             ax.add_collection(collection)
             self.expert_lines_.append(collection)
             handles.append(Line2D([], [], color=colors[k], lw=3, label=f"expert {k}"))
-        (self.mean_line_,) = ax.plot(grid, self.mean, color="k", lw=1.5, label="mixture")
+        (self.mean_line_,) = ax.plot(
+            grid, self.mean, color="k", lw=1.5, label="mixture"
+        )
         handles.append(self.mean_line_)
         if self.band_ is not None:
             handles.append(self.band_)
@@ -765,7 +776,9 @@ class ExpertUsageDisplay:
         self.estimator_name = estimator_name
 
     @classmethod
-    def from_estimator(cls, estimator, X=None, *, sample_weight=None, ax=None, **kwargs):
+    def from_estimator(
+        cls, estimator, X=None, *, sample_weight=None, ax=None, **kwargs
+    ):
         """Compute the experts' shares and plot them.
 
         Parameters

@@ -60,7 +60,9 @@ def _coefficient_rows(experts, classes, precision, max_features):
         if not hasattr(expert, "coef_"):
             continue
         coef = np.atleast_2d(np.asarray(expert.coef_, dtype=np.float64))
-        intercept = np.ravel(np.asarray(getattr(expert, "intercept_", 0.0), dtype=float))
+        intercept = np.ravel(
+            np.asarray(getattr(expert, "intercept_", 0.0), dtype=float)
+        )
         if intercept.size == 1 and coef.shape[0] > 1:
             intercept = np.repeat(intercept, coef.shape[0])
         if coef.shape[1] > max_features:
@@ -164,10 +166,11 @@ def summary(estimator, X=None, y=None, *, precision=4, max_features=12):
     if X is not None and y is not None:
         X_in = fitted.transform(X)
         log_prob = moe.score_samples(X_in, y)
+        bic, aic = moe.bic(X_in, y), moe.aic(X_in, y)
         lines.append(
             f"  on the given data ({log_prob.size} rows): log-likelihood "
-            f"{_fmt(log_prob.sum(), precision)}, BIC {_fmt(moe.bic(X_in, y), precision)}, "
-            f"AIC {_fmt(moe.aic(X_in, y), precision)}"
+            f"{_fmt(log_prob.sum(), precision)}, BIC {_fmt(bic, precision)}, "
+            f"AIC {_fmt(aic, precision)}"
         )
 
     # -- the experts ------------------------------------------------------
@@ -228,5 +231,9 @@ def summary(estimator, X=None, y=None, *, precision=4, max_features=12):
             ]
             lines += _table(["expert", "intercept"] + features, rows)
     elif gate is not None:
-        lines += ["", f"Gate: {type(gate).__name__} (see gate_)"]
+        lines += [
+            "",
+            f"Gate: {type(gate).__name__} (see gate_; skmoe.export_text prints "
+            "a tree of gates)",
+        ]
     return "\n".join(lines)

@@ -148,7 +148,9 @@ def _as_float_array(X, name="X"):
             "categorical columns first (or use a Pipeline whose first steps do)."
         ) from None
     if values.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (n_samples, n_features); got {values.shape}.")
+        raise ValueError(
+            f"{name} must be 2-D (n_samples, n_features); got {values.shape}."
+        )
     return values
 
 
@@ -167,7 +169,9 @@ def _grid_rows(X, features, grid_values, fixed_values):
     if fixed_values is None:
         base = np.median(X, axis=0)
     else:
-        base = np.broadcast_to(np.asarray(fixed_values, dtype=np.float64), (n_features,))
+        base = np.broadcast_to(
+            np.asarray(fixed_values, dtype=np.float64), (n_features,)
+        )
         base = base.copy()
     mesh = np.meshgrid(*grid_values)  # first feature along columns
     n_points = mesh[0].size
