@@ -1,0 +1,47 @@
+"""The gate's fused loss/gradient kernel against its NumPy twin."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from scipy.optimize import approx_fprime
+
+from skmoe._kernels import softmax_cross_entropy, softmax_cross_entropy_reference
+
+
+@pytest.mark.parametrize("n, d, k", [(1, 1, 1), (50, 3, 2), (3000, 5, 7)])
+def test_matches_reference(n, d, k):
+    rng = np.random.RandomState(n + d + k)
+    X = rng.normal(size=(n, d))
+    W = rng.normal(size=(d, k)) * 3
+    b = rng.normal(size=k)
+    T = rng.dirichlet(np.ones(k), size=n) * rng.uniform(0, 2, size=(n, 1))
+    T[::3, 0] = 0.0  # exact zeros in the targets
+    mass = T.sum(axis=1)
+    loss, grad = softmax_cross_entropy(X, W, b, T, mass)
+    ref_loss, ref_grad = softmax_cross_entropy_reference(X, W, b, T, mass)
+    assert_allclose(loss, ref_loss, rtol=1e-12)
+    assert_allclose(grad, ref_grad, rtol=1e-10, atol=1e-10)
+
+
+def test_huge_logits_stay_finite():
+    X = np.array([[1e3], [-1e3]])
+    W = np.array([[1.0, -1.0]])
+    b = np.zeros(2)
+    T = np.array([[0.0, 1.0], [1.0, 0.0]])
+    loss, grad = softmax_cross_entropy(X, W, b, T, T.sum(1))
+    assert_allclose(loss, 4e3)
+    assert np.all(np.isfinite(grad))
+
+
+def test_gradient_is_the_derivative():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, 2))
+    T = rng.dirichlet(np.ones(3), size=40)
+    mass = T.sum(1)
+
+    def f(theta):
+        return softmax_cross_entropy(X, theta[:6].reshape(2, 3), theta[6:], T, mass)[0]
+
+    theta = rng.normal(size=9)
+    _, grad = softmax_cross_entropy(X, theta[:6].reshape(2, 3), theta[6:], T, mass)
+    assert_allclose(grad.ravel(), approx_fprime(theta, f, 1e-7), rtol=1e-4, atol=1e-5)
