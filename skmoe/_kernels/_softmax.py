@@ -8,49 +8,7 @@ machine (n x K from 6e5 to 8e6 entries: 0.97x to 3x slower), because L-BFGS
 calls it a dozen times per EM iteration and each call wakes the threads.
 """
 
-import numba
 import numpy as np
-
-from ._config import FASTMATH_FLAGS
-
-
-@numba.njit(fastmath=FASTMATH_FLAGS, inline="always")
-def _block(X, W, b, T, mass, start, stop, grad, z, e):
-    n_features, n_classes = W.shape
-    loss = 0.0
-    for i in range(start, stop):
-        top = -np.inf
-        for k in range(n_classes):
-            acc = b[k]
-            for j in range(n_features):
-                acc += X[i, j] * W[j, k]
-            z[k] = acc
-            top = max(top, acc)
-        total = 0.0
-        for k in range(n_classes):
-            e[k] = np.exp(z[k] - top)
-            total += e[k]
-        # -sum_k t_k log p_k = m log(norm) - sum_k t_k z_k, with m = sum_k t_k
-        row = mass[i] * (np.log(total) + top)
-        scale = mass[i] / total
-        for k in range(n_classes):
-            row -= T[i, k] * z[k]
-            g = scale * e[k] - T[i, k]
-            for j in range(n_features):
-                grad[j, k] += X[i, j] * g
-            grad[n_features, k] += g
-        loss += row
-    return loss
-
-
-@numba.njit(fastmath=FASTMATH_FLAGS, cache=True)
-def _softmax_xent_serial(X, W, b, T, mass):
-    n_features, n_classes = W.shape
-    grad = np.zeros((n_features + 1, n_classes))
-    z = np.empty(n_classes)
-    e = np.empty(n_classes)
-    loss = _block(X, W, b, T, mass, 0, X.shape[0], grad, z, e)
-    return loss, grad
 
 
 def softmax_cross_entropy(X, W, b, weighted_targets, row_mass):
@@ -73,6 +31,9 @@ def softmax_cross_entropy(X, W, b, weighted_targets, row_mass):
     grad : ndarray of shape (n_features + 1, n_classes)
         Gradient with respect to ``W`` (first rows) and ``b`` (last row).
     """
+    # numba is imported on first use, so that ``import skmoe`` stays fast.
+    from ._softmax_numba import _softmax_xent_serial
+
     return _softmax_xent_serial(X, W, b, weighted_targets, row_mass)
 
 
