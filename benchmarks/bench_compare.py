@@ -346,12 +346,48 @@ def _cells(records, dataset_names, value):
     return rows
 
 
+BASELINE = "RandomForest"
+
+
 def _score_cell(record):
     return f"{record['mean']:.3f} ± {record['std']:.3f}"
 
 
 def _time_cell(record):
     return f"{record['fit_cpu_mean']:.2f}"
+
+
+def _ratio_cell(records):
+    """Fit time relative to ``BASELINE`` on the same data set, same run."""
+    baseline = {
+        r["dataset"]: r["fit_cpu_mean"]
+        for r in records
+        if r["model"] == BASELINE and "error" not in r
+    }
+
+    def cell(record):
+        base = baseline.get(record["dataset"])
+        if not base:
+            return ""
+        return f"{record['fit_cpu_mean'] / base:.2g}"
+
+    return cell
+
+
+def _tables(records, rst=False):
+    r2 = "R\\ :sup:`2`" if rst else "R^2"
+    return [
+        (
+            f"Test score: {r2} (regression) or accuracy (classification), "
+            "mean ± std over 5 folds",
+            _score_cell,
+        ),
+        ("Mean fit time per fold (CPU seconds, one thread)", _time_cell),
+        (
+            f"Fit time relative to {BASELINE} (same data set, same run)",
+            _ratio_cell(records),
+        ),
+    ]
 
 
 def _header(records, dataset_names):
@@ -363,19 +399,14 @@ def _header(records, dataset_names):
     ]
 
 
+def _present(records, dataset_names):
+    return [n for n in dataset_names if any(r["dataset"] == n for r in records)]
+
+
 def markdown_tables(records, dataset_names):
-    dataset_names = [
-        n for n in dataset_names if any(r["dataset"] == n for r in records)
-    ]
+    dataset_names = _present(records, dataset_names)
     out = []
-    for title, value in (
-        (
-            "Test score (R^2 for regression, accuracy for classification), "
-            "mean ± std over 5 folds",
-            _score_cell,
-        ),
-        ("Mean fit time per fold (CPU seconds, one thread)", _time_cell),
-    ):
+    for title, value in _tables(records):
         header = ["model"] + _header(records, dataset_names)
         rows = _cells(records, dataset_names, value)
         out.append(f"**{title}**\n")
@@ -388,26 +419,13 @@ def markdown_tables(records, dataset_names):
 
 def rst_tables(records, dataset_names):
     """The same tables as RST ``list-table`` directives."""
-    dataset_names = [
-        n for n in dataset_names if any(r["dataset"] == n for r in records)
-    ]
+    dataset_names = _present(records, dataset_names)
     out = []
-    for title, value in (
-        (
-            "Test score: R\\ :sup:`2` (regression) or accuracy (classification), "
-            "mean ± std over 5 folds",
-            _score_cell,
-        ),
-        ("Mean fit time per fold (CPU seconds, one thread)", _time_cell),
-    ):
+    for title, value in _tables(records, rst=True):
         header = ["model"] + _header(records, dataset_names)
         rows = _cells(records, dataset_names, value)
-        out += [
-            f".. list-table:: {title}",
-            "   :header-rows: 1",
-            "   :stub-columns: 1",
-            "",
-        ]
+        out += [f".. list-table:: {title}", "   :header-rows: 1"]
+        out += ["   :stub-columns: 1", ""]
         for row in [header] + rows:
             out.append(f"   * - {row[0]}")
             out.extend(f"     - {cell}" for cell in row[1:])
@@ -427,7 +445,21 @@ def main(argv=None):
     )
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
     parser.add_argument("--rst", metavar="PATH", help="write the tables as RST")
+    parser.add_argument(
+        "--from-json",
+        metavar="PATH",
+        help="print (and --rst) the tables of an earlier --json run; run nothing",
+    )
     args = parser.parse_args(argv)
+
+    if args.from_json:
+        payload = json.loads(Path(args.from_json).read_text())
+        records = payload["records"]
+        names = list(dict.fromkeys(r["dataset"] for r in records))
+        print(markdown_tables(records, names))
+        if args.rst:
+            Path(args.rst).write_text(rst_tables(records, names))
+        return
 
     names = list(datasets())
     if args.datasets:

@@ -27,7 +27,7 @@ result (flagged in the table): this keeps a full run near 5 minutes on a
 
 The table gives, per size and solver: the fit time, the iterations (EM
 iterations, L-BFGS iterations or epochs), the final held-out log-likelihood
-per row, its gap to the best of the three, the time to first come within
+per row, its gap to the best of all solvers, the time to first come within
 1e-3 and 1e-4 nats per row of that best, and each time as a ratio to EM's
 measured in the same run.
 
@@ -273,9 +273,9 @@ def print_table(rows):
         )
     print(
         "time: fit time (s); iters: EM iterations, L-BFGS iterations or epochs; "
-        "gap: best held-out log-lik of the three minus this one's final value; "
-        "t(g): time to first come within g nats/row of that best; x EM: ratio "
-        "to EM's time in the same run."
+        "gap: best held-out log-lik of all solvers minus this one's final "
+        "value; t(g): time to first come within g nats/row of that best; x EM: "
+        "ratio to EM's time in the same run (nan: EM never got there)."
     )
 
 

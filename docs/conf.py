@@ -10,11 +10,18 @@ import sys
 import warnings
 from pathlib import Path
 
+from threadpoolctl import threadpool_limits
+
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))
 
 import skmoe  # noqa: E402
+
+# The gallery's examples fit small models, for which multi-threaded BLAS only
+# adds overhead; on a busy 2-core machine it made them about 4x slower. One
+# thread per BLAS/OpenMP pool for the whole build (examples run in-process).
+_THREAD_LIMITS = threadpool_limits(limits=1)
 
 # -- Pages written by other contributors -------------------------------------
 # The user guide's toctree lists them; until they exist, a stub with a title

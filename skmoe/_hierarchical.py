@@ -752,12 +752,20 @@ _HME_PARAMS_DOC = """
         uses ``SoftmaxGate()`` (weak L2 penalty ``C=100`` on standardised
         features). The features are standardised once for the whole tree, so
         the penalty means the same at every node.
+    solver : {'em'}, default='em'
+        Only EM fits a tree of gates: ``solver='gradient'`` (accepted for
+        compatibility with the flat estimators) raises a ``ValueError`` before
+        any work. Use the flat estimators for gradient fitting and
+        ``partial_fit``.
     max_iter : int, default=300
         Maximum number of EM iterations per run.
     tol : float, default=1e-6
         EM stops when the objective (average log-likelihood per unit of
         sample weight, minus the gates' penalties) changes by less than
         ``tol``, or has not improved by more than ``tol`` for 10 iterations.
+    batch_size, learning_rate_init, shuffle : object
+        Parameters of gradient fitting in the flat estimators; unused here
+        (defaults ``'auto'``, ``0.01`` and ``True``).
     n_init : int, default=1
         Number of EM runs from different initialisations; the best is kept.
     init_params : {'hierarchical', 'kmeans', 'random', 'random_from_data'} \
@@ -906,8 +914,12 @@ class HierarchicalMixtureOfExpertsRegressor(
         branching=2,
         expert=None,
         gate=None,
+        solver="em",
         max_iter=300,
         tol=1e-6,
+        batch_size="auto",
+        learning_rate_init=0.01,
+        shuffle=True,
         n_init=1,
         init_params="hierarchical",
         routing="soft",
@@ -924,8 +936,12 @@ class HierarchicalMixtureOfExpertsRegressor(
         self.branching = branching
         self.expert = expert
         self.gate = gate
+        self.solver = solver
         self.max_iter = max_iter
         self.tol = tol
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.shuffle = shuffle
         self.n_init = n_init
         self.init_params = init_params
         self.routing = routing
@@ -1017,8 +1033,12 @@ class HierarchicalMixtureOfExpertsClassifier(
         branching=2,
         expert=None,
         gate=None,
+        solver="em",
         max_iter=300,
         tol=1e-6,
+        batch_size="auto",
+        learning_rate_init=0.01,
+        shuffle=True,
         n_init=1,
         init_params="hierarchical",
         routing="soft",
@@ -1034,8 +1054,12 @@ class HierarchicalMixtureOfExpertsClassifier(
         self.branching = branching
         self.expert = expert
         self.gate = gate
+        self.solver = solver
         self.max_iter = max_iter
         self.tol = tol
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.shuffle = shuffle
         self.n_init = n_init
         self.init_params = init_params
         self.routing = routing

@@ -557,6 +557,26 @@ def test_solver_parameters_are_validated(regression_data):
             MixtureOfExpertsRegressor(2, **params).fit(X, y)
 
 
+def test_hierarchical_estimators_accept_but_reject_gradient():
+    from skmoe import (
+        HierarchicalMixtureOfExpertsClassifier,
+        HierarchicalMixtureOfExpertsRegressor,
+    )
+    from skmoe.datasets import make_hierarchical_regimes
+
+    X, y = make_hierarchical_regimes(n_samples=200, random_state=0)
+    hierarchical = (
+        HierarchicalMixtureOfExpertsRegressor,
+        HierarchicalMixtureOfExpertsClassifier,
+    )
+    for cls in hierarchical:
+        assert cls().get_params()["solver"] == "em"
+        assert not hasattr(cls(), "partial_fit")  # the gate is a tree
+    hme = HierarchicalMixtureOfExpertsRegressor(solver="gradient")
+    with pytest.raises(ValueError, match="TreeGate.*solver='em'"):
+        hme.fit(X, y)
+
+
 def test_get_params_lists_solver_parameters():
     for cls in (MixtureOfExpertsRegressor, MixtureOfExpertsClassifier):
         params = cls().get_params()
