@@ -739,9 +739,10 @@ class _Objective:
         log_var[self.var_idx] = theta[n_w + self.n_free :]
         return W, b, log_var
 
-    def store(self, theta):
+    def store(self, u):
+        """Write the parameters at ``u`` into the model."""
         m = self.model
-        W, b, log_var = self.unpack(theta)
+        W, b, log_var = self.unpack(u)
         m.W = W.copy()
         m.b = m.full_intercept(W, b)
         if not m.classifier:
@@ -762,10 +763,13 @@ class _Objective:
         self.last = (u.copy(), loglik, gate_pen)
         return value, grad * (self.precond / self.wsum)
 
-    def bound(self, theta):
-        """EM's objective at ``theta``: (log-likelihood - gate penalty) / weight."""
-        if self.last is None or not np.array_equal(self.last[0], theta):
-            self(theta)
+    def bound(self, u):
+        """Log-likelihood and EM's objective, (log-lik - gate penalty) / weight, at u.
+
+        In standardised units of y (the caller shifts by ``log(y_scale)``).
+        """
+        if self.last is None or not np.array_equal(self.last[0], u):
+            self(u)
         _, loglik, gate_pen = self.last
         return loglik, (loglik - gate_pen) / self.wsum
 
@@ -922,12 +926,14 @@ class _Stream:
         self.sq_sum = (h * r2).T @ w
         self._variances_from_sums()
 
-    def _variances_from_sums(self):
+    def _variances_from_sums(self, floor=None):
+        """Variances from the running sums; an expert with no mass keeps its own."""
         m = self.model
         with np.errstate(invalid="ignore", divide="ignore"):
             var = self.sq_sum / self.mass_sum
         var = np.where(self.mass_sum > 0, var, m.var)
-        m.var = np.maximum(np.nan_to_num(var, nan=m.var.max()), self.var_floor())
+        floor = self.var_floor() if floor is None else floor
+        m.var = np.maximum(np.nan_to_num(var, nan=m.var.max()), floor)
 
     def evaluate(self, X, Xs, t, w, resp=None):
         """E-step under the current model: log_prob (standardised), h, preds."""
@@ -1010,14 +1016,12 @@ class _Stream:
             if self.trace and _TRACE_EVERY and self.n_steps % _TRACE_EVERY == 0:
                 _TRACE(lambda: copy.deepcopy(self.model.to_state(self.protos)))
             if not self.classifier:
+                # Residuals of the model that gave the responsibilities.
                 forget = np.exp(-idx.size / _VARIANCE_MEMORY)
                 r2 = (t_b[:, None] - preds) ** 2 * m.y_scale**2
                 self.sq_sum = forget * self.sq_sum + (wh * r2).sum(axis=0)
                 self.mass_sum = forget * self.mass_sum + wh.sum(axis=0)
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    var = self.sq_sum / self.mass_sum
-                var = np.where(self.mass_sum > 0, var, m.var)
-                m.var = np.maximum(np.nan_to_num(var, nan=m.var.max()), floor)
+                self._variances_from_sums(floor)
         return total
 
     def objective(self, X, Xs, t, w):

@@ -1,6 +1,7 @@
 """Tests of gradient fitting (solver="gradient") and partial_fit."""
 
 import copy
+import pickle
 import warnings
 
 import numpy as np
@@ -393,6 +394,16 @@ def test_partial_fit_after_fit_continues(stream_data):
     em.fit(X[:2000], y[:2000])
     em.partial_fit(X[2000:3000], y[2000:3000])
     assert em.n_iter_ == 1
+
+
+def test_partial_fit_survives_pickling(stream_data):
+    X, y, X_test, _ = stream_data
+    moe = _stream(MixtureOfExpertsRegressor(3, random_state=0), X[:3000], y[:3000], 3)
+    restored = pickle.loads(pickle.dumps(moe))
+    for model in (moe, restored):
+        model.partial_fit(X[3000:4000], y[3000:4000])
+    assert_array_equal(restored.predict(X_test), moe.predict(X_test))
+    assert restored.n_iter_ == moe.n_iter_ == 4
 
 
 def test_partial_fit_mlp_experts(stream_data):
