@@ -4,6 +4,7 @@ import numba
 import numpy as np
 
 from ._config import FASTMATH_FLAGS
+from ._numba import _exp_nonpos
 
 
 @numba.njit(fastmath=FASTMATH_FLAGS, error_model="numpy", inline="always")
@@ -20,7 +21,7 @@ def _block(X, W, b, T, mass, start, stop, grad, z, e):
             top = max(top, acc)
         total = 0.0
         for k in range(n_classes):
-            e[k] = np.exp(z[k] - top)
+            e[k] = _exp_nonpos(z[k] - top)
             total += e[k]
         # -sum_k t_k log p_k = m log(norm) - sum_k t_k z_k, with m = sum_k t_k
         row = mass[i] * (np.log(total) + top)
