@@ -64,10 +64,8 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
-    column_or_1d,
     validate_data,
 )
 from threadpoolctl import threadpool_limits
@@ -1268,22 +1266,7 @@ def _validate_partial_fit(estimator, X, y, classes, first):
             "mixture's experts need every class from the start (e.g. "
             "classes=np.unique(y_all))."
         )
-    X, y = validate_data(estimator, X, y, dtype=np.float64)
-    y = column_or_1d(y, warn=True)
-    check_classification_targets(y)
-    classes = np.unique(classes)
-    if classes.size < 2:
-        raise ValueError(
-            "MixtureOfExpertsClassifier needs at least 2 classes; classes="
-            f"{classes.tolist()}."
-        )
-    unknown = np.setdiff1d(np.unique(y), classes)
-    if unknown.size:
-        raise ValueError(
-            f"y contains labels that are not in classes: {unknown.tolist()}."
-        )
-    estimator.classes_ = classes
-    return X, y
+    return estimator._validate_fit_data(X, y, classes=classes)
 
 
 def partial_fit(estimator, X, y, sample_weight=None, classes=None):

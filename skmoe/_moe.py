@@ -509,15 +509,24 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     def _default_expert(self):
         return LogisticRegression()
 
-    def _validate_fit_data(self, X, y):
+    def _validate_fit_data(self, X, y, classes=None):
+        """Validate (X, y) and set ``classes_``: the labels of ``y``, or the
+        given ``classes`` (``partial_fit``), which must hold every label of y."""
         X, y = validate_data(self, X, y, dtype=np.float64)
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
-        classes = np.unique(y)
+        present = np.unique(y)
+        classes = present if classes is None else np.unique(classes)
         if classes.size < 2:
+            where = "the data contain" if classes is present else "classes holds"
             raise ValueError(
-                "MixtureOfExpertsClassifier needs samples of at least 2 classes in "
-                f"the data, but the data contain only one class: {classes[0]!r}."
+                "MixtureOfExpertsClassifier needs samples of at least 2 classes, "
+                f"but {where} only one class: {classes.tolist()}."
+            )
+        unknown = np.setdiff1d(present, classes)
+        if unknown.size:
+            raise ValueError(
+                f"y contains labels that are not in classes: {unknown.tolist()}."
             )
         self.classes_ = classes
         return X, y
