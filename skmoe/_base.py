@@ -307,7 +307,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             self.expert, self.n_experts, self._default_expert(), self._classifier
         )
         # --- gradient solver: check the experts before any work ---
-        gradient = getattr(self, "solver", "em") == "gradient"
+        gradient = self.solver == "gradient"
         if gradient:
             _gradient.check_solver_support(self, templates)
         run_once = _gradient.gradient_run if gradient else type(self)._em_run
@@ -494,9 +494,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             )
             n_runs = len(runs)
             which = "the best of the" if n_runs > 1 else "the"
-            method = (
-                "EM" if getattr(self, "solver", "em") == "em" else "Gradient fitting"
-            )
+            method = "EM" if self.solver == "em" else "Gradient fitting"
             warnings.warn(
                 f"{method} did not converge: {which} {n_runs} run(s) stopped at "
                 f"max_iter={self.max_iter} with the objective still changing by "
