@@ -72,7 +72,7 @@ def scaling_table(sizes, repeat):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             moe.fit(X[:1000], y[:1000])
-            t = _best_time(lambda X=X, y=y: moe.fit(X, y), repeat)
+            t = _best_time(lambda X=X, y=y, moe=moe: moe.fit(X, y), repeat)
         rows.append(
             {
                 "n": n,

@@ -267,7 +267,8 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         return n_coef * (gate.coef_.shape[1] - 1)
 
     def _gate_log_proba(self, gate, X):
-        return gate.predict_log_proba(X)
+        # X was validated by the caller (fit or _check_X).
+        return gate.predict_log_proba(X, check_input=False)
 
     def _gate_penalty(self, gate):
         return gate.penalty_
@@ -415,7 +416,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
                 # The gate is warm-started every iteration with a capped
                 # number of L-BFGS steps: partial progress is normal here.
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                state["gate"].fit(X, resp, sample_weight=w)
+                state["gate"].fit(X, resp, sample_weight=w, check_input=False)
             resp, log_prob = self._e_step(state, X, log_lik)
             bound = (w @ log_prob - self._gate_penalty(state["gate"])) / wsum
             history.append(bound)

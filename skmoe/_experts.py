@@ -11,6 +11,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.metadata_routing import _routing_enabled, get_routing_for_object
 from sklearn.utils.validation import has_fit_parameter
 
+from ._kernels import weighted_normal_equations
+
 #: Floor on an expert's probability of the observed class. Keeps the
 #: log-likelihood finite when an expert gives a class probability 0 (a tree
 #: leaf, or a class the expert never saw in its weighted data).
@@ -126,52 +128,55 @@ def _is_plain_linear(expert):
     return False
 
 
-def _fit_linear(expert, X, y, weight):
-    """Weighted least squares (ridge) with an unpenalised intercept.
+def _fit_linear_experts(experts, X, y, weights):
+    """Weighted least squares (ridge) with an unpenalised intercept, per expert.
 
-    Returns a clone of ``expert`` with the attributes its own ``fit`` sets, and
-    the same solution: centring by the weighted means, then the normal
-    equations (or ``lstsq`` when they are singular or ill-conditioned).
+    Expert k is fitted on ``weights[:, k]``. Returns clones of ``experts``
+    with the attributes their own ``fit`` sets, and the same solution:
+    centring by the weighted means, then the normal equations (or ``lstsq``
+    when they are singular or ill-conditioned). The normal equations of all
+    experts come from one kernel pass over the data.
     """
-    est = clone(expert)
-    wsum = weight.sum()
-    if expert.fit_intercept:
-        x_mean = weight @ X / wsum
-        y_mean = weight @ y / wsum
-    else:
-        x_mean, y_mean = np.zeros(X.shape[1]), 0.0
-    Xc = X - x_mean
-    gram = (Xc.T * weight) @ Xc
-    rhs = Xc.T @ (weight * (y - y_mean))
-    alpha = float(expert.alpha) if type(expert) is Ridge else 0.0
-    gram_reg = gram + alpha * np.eye(X.shape[1])
-    eig = linalg.eigvalsh(gram_reg)
-    # The normal equations square the condition number: past 1e10 (1e5 for
-    # the data) fall back to lstsq on the weighted data, as sklearn does.
-    if eig[0] > 1e-10 * eig[-1]:
-        coef = linalg.solve(gram_reg, rhs, assume_a="pos", check_finite=False)
-    else:
-        root = np.sqrt(weight)
-        A, b = Xc * root[:, None], (y - y_mean) * root
-        if alpha > 0:
-            A = np.vstack([A, np.sqrt(alpha) * np.eye(X.shape[1])])
-            b = np.concatenate([b, np.zeros(X.shape[1])])
-        coef = linalg.lstsq(
-            A, b, cond=max(A.shape) * np.finfo(float).eps, check_finite=False
-        )[0]
-    est.coef_ = coef
-    est.intercept_ = float(y_mean - x_mean @ coef) if expert.fit_intercept else 0.0
-    est.n_features_in_ = X.shape[1]
-    if type(expert) is LinearRegression:
-        singular = np.sqrt(np.clip(eig, 0, None))[::-1]
-        est.singular_ = singular
-        est.rank_ = int(
-            np.sum(singular > singular[0] * max(X.shape) * np.finfo(float).eps)
+    center = np.array([e.fit_intercept for e in experts])
+    wsum, x_mean, y_mean, gram, rhs = weighted_normal_equations(
+        np.ascontiguousarray(X.T), y, np.ascontiguousarray(weights.T), center
+    )
+    fitted = []
+    for k, expert in enumerate(experts):
+        est = clone(expert)
+        alpha = float(expert.alpha) if type(expert) is Ridge else 0.0
+        gram_reg = gram[k] + alpha * np.eye(X.shape[1])
+        eig = linalg.eigvalsh(gram_reg)
+        # The normal equations square the condition number: past 1e10 (1e5
+        # for the data) fall back to lstsq on the weighted data, as sklearn does.
+        if eig[0] > 1e-10 * eig[-1]:
+            coef = linalg.solve(gram_reg, rhs[k], assume_a="pos", check_finite=False)
+        else:
+            root = np.sqrt(weights[:, k])
+            A = (X - x_mean[k]) * root[:, None]
+            b = (y - y_mean[k]) * root
+            if alpha > 0:
+                A = np.vstack([A, np.sqrt(alpha) * np.eye(X.shape[1])])
+                b = np.concatenate([b, np.zeros(X.shape[1])])
+            coef = linalg.lstsq(
+                A, b, cond=max(A.shape) * np.finfo(float).eps, check_finite=False
+            )[0]
+        est.coef_ = coef
+        est.intercept_ = (
+            float(y_mean[k] - x_mean[k] @ coef) if expert.fit_intercept else 0.0
         )
-    else:
-        est.n_iter_ = None
-        est.solver_ = "cholesky"
-    return est
+        est.n_features_in_ = X.shape[1]
+        if type(expert) is LinearRegression:
+            singular = np.sqrt(np.clip(eig, 0, None))[::-1]
+            est.singular_ = singular
+            est.rank_ = int(
+                np.sum(singular > singular[0] * max(X.shape) * np.finfo(float).eps)
+            )
+        else:
+            est.n_iter_ = None
+            est.solver_ = "cholesky"
+        fitted.append(est)
+    return fitted
 
 
 def _fit_experts(experts, X, y, weights, min_responsibility, classifier, n_jobs):
@@ -182,14 +187,20 @@ def _fit_experts(experts, X, y, weights, min_responsibility, classifier, n_jobs)
     """
     n_experts = len(experts)
     fitted = [None] * n_experts
-    generic = []
+    generic, linear = [], []
     for k, est in enumerate(experts):
         if weights[:, k].sum() <= 0 and hasattr(est, "n_features_in_"):
             fitted[k] = est  # no data: keep the previous fit (generalised EM)
         elif not classifier and _is_plain_linear(est):
-            fitted[k] = _fit_linear(est, X, y, weights[:, k])
+            linear.append(k)
         else:
             generic.append(k)
+    if linear:
+        group = _fit_linear_experts(
+            [experts[k] for k in linear], X, y, weights[:, linear]
+        )
+        for k, est in zip(linear, group, strict=True):
+            fitted[k] = est
     if n_jobs in (None, 1) or len(generic) <= 1:
         results = [
             _fit_one(experts[k], X, y, weights[:, k], min_responsibility, classifier)
@@ -235,7 +246,12 @@ def _expert_outputs(experts, X, classes=None, rows=None):
         if rows is not None and rows[k].size == 0:
             continue
         Xk = X[idx]
-        if classes is None:
+        if classes is None and _is_plain_linear(est) and np.ndim(est.coef_) == 1:
+            # The same product as ``predict``, without its per-call checks
+            # (X is validated by the caller), which cost 6x the product itself
+            # at every EM iteration.
+            out[idx, k] = Xk @ est.coef_ + est.intercept_
+        elif classes is None:
             out[idx, k] = est.predict(Xk)
         else:
             out[idx, k] = _expert_proba(est, Xk, classes)

@@ -16,7 +16,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._kernels import softmax_cross_entropy
+from ._kernels import linear_log_softmax, softmax_cross_entropy
 
 __all__ = ["SoftmaxGate"]
 
@@ -54,10 +54,12 @@ class _SoftTargetLoss:
     """
 
     def __init__(self, X, targets, sample_weight, C, fit_intercept):
-        self.X = np.ascontiguousarray(X, dtype=np.float64)
-        self.weighted_targets = targets * sample_weight[:, None]
-        self.sample_weight = sample_weight
-        self.row_mass = self.weighted_targets.sum(axis=1)
+        # Features-major copies: the kernel vectorises over rows.
+        self.XT = np.ascontiguousarray(X.T, dtype=np.float64)
+        self.weighted_targets_T = np.ascontiguousarray(
+            targets.T * sample_weight, dtype=np.float64
+        )
+        self.row_mass = self.weighted_targets_T.sum(axis=0)
         self.wsum = sample_weight.sum()
         self.l2 = 0.0 if np.isinf(C) else 1.0 / C
         self.fit_intercept = fit_intercept
@@ -73,7 +75,7 @@ class _SoftTargetLoss:
     def loss_gradient(self, params):
         W, b = self.unpack(params)
         loss, grad = softmax_cross_entropy(
-            self.X, W, b, self.weighted_targets, self.row_mass
+            self.XT, W, b, self.weighted_targets_T, self.row_mass
         )
         loss += 0.5 * self.l2 * np.vdot(W, W)
         grad[:-1] += self.l2 * W
@@ -186,7 +188,7 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         self.warm_start = warm_start
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, check_input=True):
         """Fit the gate.
 
         Parameters
@@ -195,16 +197,27 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
             Training data.
         y : array-like of shape (n_samples,) or (n_samples, n_classes)
             Class labels, or soft targets: non-negative rows that sum to one (a
-        single float column of ones is the trivial one-class soft target).
+            single float column of ones is the trivial one-class soft target).
         sample_weight : array-like of shape (n_samples,), default=None
             Row weights; a soft-target row ``t_i`` with weight ``w_i`` counts as
             ``w_i * t_ik`` observations of class ``k``.
+        check_input : bool, default=True
+            Validate the inputs. ``False`` skips every check, as the
+            ``check_input`` of scikit-learn's trees does: only for callers
+            that have validated them (the EM driver, at every iteration):
+            ``X`` a finite float64 ndarray with the fitted number of columns,
+            ``y`` a float64 ndarray of soft targets whose rows sum to one,
+            ``sample_weight`` a float64 ndarray.
 
         Returns
         -------
         self : SoftmaxGate
             The fitted gate.
         """
+        if not check_input:
+            if not hasattr(self, "n_features_in_"):
+                self.n_features_in_ = X.shape[1]
+            return self._fit_validated(X, y, sample_weight, np.arange(y.shape[1]))
         y_arr = np.asarray(y) if not hasattr(y, "iloc") else y.to_numpy()
         # A single column of ones is the soft target of a one-expert mixture,
         # not a column vector of labels.
@@ -236,6 +249,9 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
                 "The sample weights sum to zero: give at least one row a "
                 "positive weight."
             )
+        return self._fit_validated(X, targets, sample_weight, classes)
+
+    def _fit_validated(self, X, targets, sample_weight, classes):
         reuse = (
             self.warm_start
             and hasattr(self, "coef_")
@@ -326,18 +342,24 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         return X @ self.coef_ + self.intercept_
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X, check_input=True):
         """Log of the gate probabilities.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+        check_input : bool, default=True
+            Validate ``X``; ``False`` (for callers that have: ``X`` a finite
+            float64 ndarray with the fitted number of columns) skips it.
 
         Returns
         -------
-        log_proba : ndarray of shape (n_samples, n_classes)
+        log_proba : ndarray of shape (n_samples, n_classes), float64
         """
-        return _log_softmax(self._logits(X))
+        if check_input:
+            check_is_fitted(self)
+            X = validate_data(self, X, reset=False, dtype=np.float64)
+        return linear_log_softmax(X, self.coef_, self.intercept_)
 
     def predict_proba(self, X):
         """Gate probabilities (rows sum to one).

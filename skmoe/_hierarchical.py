@@ -183,7 +183,7 @@ class TreeGate(BaseEstimator):
     # Fitting
     # ------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, leaf_posteriors, sample_weight=None):
+    def fit(self, X, leaf_posteriors, sample_weight=None, check_input=True):
         """Refit every node gate on the leaf posteriors (the EM M-step).
 
         Parameters
@@ -196,6 +196,9 @@ class TreeGate(BaseEstimator):
         sample_weight : array-like of shape (n_samples,), default=None
             Row weights; node ``v`` is fitted with weights
             ``sample_weight * h_i(v)``.
+        check_input : bool, default=True
+            Validate the inputs; ``False`` skips it, for callers that have (as
+            :meth:`SoftmaxGate.fit` describes).
 
         Returns
         -------
@@ -203,6 +206,17 @@ class TreeGate(BaseEstimator):
             The fitted tree.
         """
         n_leaves = self.branching**self.depth
+        if check_input:
+            X, post, sample_weight = self._check_fit_input(
+                X, leaf_posteriors, sample_weight, n_leaves
+            )
+        else:
+            self.n_features_in_ = X.shape[1]
+            post = leaf_posteriors
+        template = SoftmaxGate() if self.gate is None else self.gate
+        return self._fit_checked(X, post, sample_weight, template, n_leaves)
+
+    def _check_fit_input(self, X, leaf_posteriors, sample_weight, n_leaves):
         X = validate_data(self, X, dtype=np.float64)
         post = check_array(leaf_posteriors, dtype=np.float64)
         if post.shape != (X.shape[0], n_leaves):
@@ -220,7 +234,9 @@ class TreeGate(BaseEstimator):
                 "The sample weights sum to zero: give at least one row a "
                 "positive weight."
             )
-        template = SoftmaxGate() if self.gate is None else self.gate
+        return X, post, sample_weight
+
+    def _fit_checked(self, X, post, sample_weight, template, n_leaves):
         if template.standardize:
             mean, scale = _weighted_standardization(X, sample_weight)
             Xs = (X - mean) / scale
@@ -267,7 +283,9 @@ class TreeGate(BaseEstimator):
                 if lev == 0:
                     # Every row reaches the root (its posteriors sum to one): the
                     # root is fitted exactly as a flat gate would be.
-                    node.fit(Xs, children, sample_weight=sample_weight)
+                    node.fit(
+                        Xs, children, sample_weight=sample_weight, check_input=False
+                    )
                     continue
                 reach = mass[lev][:, j]
                 keep = np.flatnonzero((reach > threshold) & (sample_weight > 0))
@@ -275,12 +293,18 @@ class TreeGate(BaseEstimator):
                     if not hasattr(node, "coef_"):
                         # A subtree no row reaches: start it at the uniform
                         # split (the optimum of uniform targets is W = 0, b = 0).
-                        node.fit(Xs, np.full((n, b), 1.0 / b), sample_weight)
+                        node.fit(
+                            Xs,
+                            np.full((n, b), 1.0 / b),
+                            sample_weight,
+                            check_input=False,
+                        )
                     continue
                 node.fit(
                     Xs[keep],
                     children[keep] / reach[keep, None],
                     sample_weight=sample_weight[keep] * reach[keep],
+                    check_input=False,
                 )
 
     # ------------------------------------------------------------------
@@ -302,20 +326,23 @@ class TreeGate(BaseEstimator):
             logits = X @ W + self.intercept_[start:stop].ravel()
         return _log_softmax(logits.reshape(-1, b)).reshape(X.shape[0], m, b)
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X, check_input=True):
         """Log-probability of each leaf: the sum of node log-probabilities on its path.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Gate inputs.
+        check_input : bool, default=True
+            Validate ``X``; ``False`` skips it, for callers that have.
 
         Returns
         -------
         log_proba : ndarray of shape (n_samples, n_leaves_)
             Leaf (path) log-probabilities, leaves left to right.
         """
-        X = self._check_X(X)
+        if check_input:
+            X = self._check_X(X)
         n = X.shape[0]
         log_proba = self._level_log_proba(X, 0).reshape(n, self.branching)
         for lev in range(1, self.depth):

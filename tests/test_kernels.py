@@ -536,3 +536,31 @@ def test_import_is_lazy():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+# ---------------------------------------------------------------------------
+# Weighted normal equations of the linear experts
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n, d, k", [(3, 1, 1), (40, 3, 2), (5000, 6, 5)])
+def test_normal_equations_match_reference(n, d, k):
+    from skmoe._kernels import (
+        weighted_normal_equations,
+        weighted_normal_equations_reference,
+    )
+
+    rng = np.random.RandomState(n + d)
+    # A calendar-year-like column: large mean, small spread.
+    X = rng.normal(size=(n, d)) + np.r_[2000.0, np.zeros(d - 1)]
+    y = rng.normal(size=n)
+    W = rng.dirichlet(np.ones(k), size=n)
+    W[::4, 0] = 0.0
+    XT, WT = np.ascontiguousarray(X.T), np.ascontiguousarray(W.T)
+    center = np.arange(k) % 2 == 0
+    got = weighted_normal_equations(XT, y, WT, center)
+    expected = weighted_normal_equations_reference(XT, y, WT, center)
+    for a, b in zip(got, expected, strict=True):
+        assert_allclose(a, b, rtol=1e-9, atol=1e-9 * n)
+    # Uncentred experts keep zero means.
+    assert np.all(got[1][~center] == 0.0)

@@ -8,8 +8,17 @@ on its first call (serial kernels are then cached on disk).
 
 from ._config import FASTMATH_FLAGS
 from ._dispatch import e_step, gaussian_log_likelihood
+from ._linear import (
+    weighted_normal_equations,
+    weighted_normal_equations_reference,
+)
 from ._reference import e_step_reference, gaussian_log_likelihood_reference
-from ._softmax import softmax_cross_entropy, softmax_cross_entropy_reference
+from ._softmax import (
+    linear_log_softmax,
+    linear_log_softmax_reference,
+    softmax_cross_entropy,
+    softmax_cross_entropy_reference,
+)
 
 __all__ = [
     "FASTMATH_FLAGS",
@@ -17,6 +26,10 @@ __all__ = [
     "e_step_reference",
     "gaussian_log_likelihood",
     "gaussian_log_likelihood_reference",
+    "linear_log_softmax",
+    "linear_log_softmax_reference",
     "softmax_cross_entropy",
     "softmax_cross_entropy_reference",
+    "weighted_normal_equations",
+    "weighted_normal_equations_reference",
 ]

@@ -1,28 +1,33 @@
-"""Fused loss and gradient of the soft-target softmax cross-entropy (the gate).
+"""Kernels of the softmax gate: fused loss/gradient and log-probabilities.
 
-One pass over the rows computes the logits, the log-normaliser, the loss and
-the gradient, instead of the half-dozen passes over an (n, K) array that the
-NumPy expression takes. The kernel is serial: a ``parallel=True`` version
-(blocks of rows with partial sums) was never faster on the 2-core development
-machine (n x K from 6e5 to 8e6 entries: 0.97x to 3x slower), because L-BFGS
-calls it a dozen times per EM iteration and each call wakes the threads.
+The loss kernel computes, in one pass over blocks of rows, the logits, the
+log-normaliser, the loss and the gradient, instead of the half-dozen passes
+over an (n, K) array that the NumPy expression takes. It reads the features
+and targets *features-major* (``X.T``, ``T.T``, C-contiguous) so that its
+inner loops run over rows and vectorise: L-BFGS calls it about ten times per
+fit, so the gate makes that one transposed copy per fit. The kernels are
+serial: a ``parallel=True`` version (blocks of rows with partial sums) was
+never faster on the 2-core development machine (n x K from 6e5 to 8e6
+entries: 0.97x to 3x slower), because L-BFGS calls it a dozen times per EM
+iteration and each call wakes the threads.
 """
 
 import numpy as np
 
 
-def softmax_cross_entropy(X, W, b, weighted_targets, row_mass):
+def softmax_cross_entropy(XT, W, b, weighted_targets_T, row_mass):
     """Soft-target softmax cross-entropy and its gradient, fused.
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features), float64, C-contiguous
+    XT : ndarray of shape (n_features, n_samples), float64, C-contiguous
+        The features, transposed.
     W : ndarray of shape (n_features, n_classes)
     b : ndarray of shape (n_classes,)
-    weighted_targets : ndarray of shape (n_samples, n_classes)
-        ``t_ik`` times the row weight.
+    weighted_targets_T : ndarray of shape (n_classes, n_samples), C-contiguous
+        ``t_ik`` times the row weight, transposed.
     row_mass : ndarray of shape (n_samples,)
-        Row sums of ``weighted_targets``.
+        Row sums of the weighted targets.
 
     Returns
     -------
@@ -34,14 +39,44 @@ def softmax_cross_entropy(X, W, b, weighted_targets, row_mass):
     # numba is imported on first use, so that ``import skmoe`` stays fast.
     from ._softmax_numba import _softmax_xent_serial
 
-    return _softmax_xent_serial(X, W, b, weighted_targets, row_mass)
+    return _softmax_xent_serial(XT, W, b, weighted_targets_T, row_mass)
 
 
-def softmax_cross_entropy_reference(X, W, b, weighted_targets, row_mass):
+def softmax_cross_entropy_reference(XT, W, b, weighted_targets_T, row_mass):
     """NumPy twin of :func:`softmax_cross_entropy` (the test oracle)."""
     from scipy.special import log_softmax
 
+    X, T = XT.T, weighted_targets_T.T
     log_p = log_softmax(X @ W + b, axis=1)
-    loss = -np.sum(np.where(weighted_targets != 0, weighted_targets * log_p, 0.0))
-    g = np.exp(log_p) * row_mass[:, None] - weighted_targets
+    loss = -np.sum(np.where(T != 0, T * log_p, 0.0))
+    g = np.exp(log_p) * row_mass[:, None] - T
     return loss, np.vstack([X.T @ g, g.sum(axis=0)])
+
+
+def linear_log_softmax(X, W, b):
+    """``log_softmax(X @ W + b)`` over rows, in one pass (the gate's log-probabilities).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    W : ndarray of shape (n_features, n_classes)
+    b : ndarray of shape (n_classes,)
+
+    Returns
+    -------
+    log_proba : ndarray of shape (n_samples, n_classes), float64
+    """
+    from ._softmax_numba import _log_softmax_rows
+
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    out = np.empty((X.shape[0], W.shape[1]))
+    return _log_softmax_rows(
+        X, np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64), out
+    )
+
+
+def linear_log_softmax_reference(X, W, b):
+    """NumPy twin of :func:`linear_log_softmax`."""
+    from scipy.special import log_softmax
+
+    return log_softmax(X @ W + b, axis=1)

@@ -1,46 +1,120 @@
-"""numba kernel of :mod:`._softmax` (imported on first use)."""
+"""numba kernels of :mod:`._softmax` (imported on first use)."""
 
 import numba
 import numpy as np
 
 from ._config import FASTMATH_FLAGS
-from ._numba import _exp_nonpos
+from ._numba import _exp_nonpos, _log_normal
+
+# Rows per block: the block's (n_classes, _BLOCK) scratch arrays stay in L1.
+_BLOCK = 256
 
 
 @numba.njit(fastmath=FASTMATH_FLAGS, error_model="numpy", inline="always")
-def _block(X, W, b, T, mass, start, stop, grad, z, e):
+def _block_logits(XT, W, b, start, m, z, top):
+    """Logits of rows ``start:start+m`` into ``z`` (classes x rows), row maxima
+    into ``top``.
+
+    Every innermost loop runs over the rows of the block through 1-D views:
+    LLVM vectorises those, while the same loops indexing the 2-D arrays stay
+    scalar (measured 3.7x slower for the logits).
+    """
     n_features, n_classes = W.shape
-    loss = 0.0
-    for i in range(start, stop):
-        top = -np.inf
-        for k in range(n_classes):
-            acc = b[k]
-            for j in range(n_features):
-                acc += X[i, j] * W[j, k]
-            z[k] = acc
-            top = max(top, acc)
-        total = 0.0
-        for k in range(n_classes):
-            e[k] = _exp_nonpos(z[k] - top)
-            total += e[k]
-        # -sum_k t_k log p_k = m log(norm) - sum_k t_k z_k, with m = sum_k t_k
-        row = mass[i] * (np.log(total) + top)
-        scale = mass[i] / total
-        for k in range(n_classes):
-            row -= T[i, k] * z[k]
-            g = scale * e[k] - T[i, k]
-            for j in range(n_features):
-                grad[j, k] += X[i, j] * g
-            grad[n_features, k] += g
-        loss += row
-    return loss
+    for k in range(n_classes):
+        zk = z[k]
+        bk = b[k]
+        for i in range(m):
+            zk[i] = bk
+        for j in range(n_features):
+            xj = XT[j, start : start + m]
+            wjk = W[j, k]
+            for i in range(m):
+                zk[i] += xj[i] * wjk
+    z0 = z[0]
+    for i in range(m):
+        top[i] = z0[i]
+    for k in range(1, n_classes):
+        zk = z[k]
+        for i in range(m):
+            top[i] = max(top[i], zk[i])
 
 
 @numba.njit(fastmath=FASTMATH_FLAGS, error_model="numpy", cache=True)
-def _softmax_xent_serial(X, W, b, T, mass):
+def _softmax_xent_serial(XT, W, b, TT, mass):
+    """Loss and gradient over blocks of rows, features-major (see ``_block_logits``)."""
     n_features, n_classes = W.shape
+    n = XT.shape[1]
     grad = np.zeros((n_features + 1, n_classes))
-    z = np.empty(n_classes)
-    e = np.empty(n_classes)
-    loss = _block(X, W, b, T, mass, 0, X.shape[0], grad, z, e)
+    z = np.empty((n_classes, _BLOCK))
+    top = np.empty(_BLOCK)
+    total = np.empty(_BLOCK)
+    loss = 0.0
+    for start in range(0, n, _BLOCK):
+        m = min(_BLOCK, n - start)
+        _block_logits(XT, W, b, start, m, z, top)
+        for i in range(m):
+            total[i] = 0.0
+        # -sum_k t_k log p_k = m log(norm) - sum_k t_k z_k, with m = sum_k t_k
+        for k in range(n_classes):
+            zk = z[k]
+            tk = TT[k, start : start + m]
+            acc = 0.0
+            for i in range(m):
+                acc -= tk[i] * zk[i]
+                e = _exp_nonpos(zk[i] - top[i])
+                zk[i] = e
+                total[i] += e
+            loss += acc
+        mk = mass[start : start + m]
+        acc = 0.0
+        for i in range(m):
+            # total >= 1 (the largest term is exp(0)), so the log is normal.
+            acc += mk[i] * (_log_normal(total[i]) + top[i])
+            total[i] = mk[i] / total[i]
+        loss += acc
+        for k in range(n_classes):
+            zk = z[k]
+            tk = TT[k, start : start + m]
+            gb = 0.0
+            for i in range(m):
+                g = total[i] * zk[i] - tk[i]
+                zk[i] = g
+                gb += g
+            grad[n_features, k] += gb
+            for j in range(n_features):
+                xj = XT[j, start : start + m]
+                acc = 0.0
+                for i in range(m):
+                    acc += xj[i] * zk[i]
+                grad[j, k] += acc
     return loss, grad
+
+
+@numba.njit(fastmath=FASTMATH_FLAGS, error_model="numpy", cache=True)
+def _log_softmax_rows(X, W, b, out):
+    """``out = log_softmax(X @ W + b)`` over blocks of rows (see ``_block_logits``)."""
+    n_classes = W.shape[1]
+    n = X.shape[0]
+    # One transposed block of X at a time keeps the caller's row-major layout.
+    XT = np.empty((X.shape[1], _BLOCK))
+    z = np.empty((n_classes, _BLOCK))
+    top = np.empty(_BLOCK)
+    total = np.empty(_BLOCK)
+    for start in range(0, n, _BLOCK):
+        m = min(_BLOCK, n - start)
+        for i in range(m):
+            for j in range(X.shape[1]):
+                XT[j, i] = X[start + i, j]
+        _block_logits(XT, W, b, 0, m, z, top)
+        for i in range(m):
+            total[i] = 0.0
+        for k in range(n_classes):
+            zk = z[k]
+            for i in range(m):
+                total[i] += _exp_nonpos(zk[i] - top[i])
+        for i in range(m):
+            top[i] += _log_normal(total[i])
+        for i in range(m):
+            for k in range(n_classes):
+                out[start + i, k] = z[k, i] - top[i]
+    return out

@@ -1,0 +1,57 @@
+"""Kernel of the linear experts' M-step: weighted normal equations, all experts at once.
+
+EM refits every ``LinearRegression``/``Ridge`` expert on its own column of
+responsibilities. Computing each expert's weighted means, centred Gram matrix
+and right-hand side with NumPy costs several (n, d) temporaries per expert;
+this kernel reads the features once per pair of columns, features-major, for
+all experts, with the exact two-pass centring (means first, then centred
+products) that keeps the normal equations accurate when a feature's mean is
+large against its spread (a calendar year).
+"""
+
+import numpy as np
+
+
+def weighted_normal_equations(XT, y, WT, center):
+    """Weighted means, centred Gram matrices and right-hand sides.
+
+    Parameters
+    ----------
+    XT : ndarray of shape (n_features, n_samples), float64, C-contiguous
+        The features, transposed.
+    y : ndarray of shape (n_samples,), float64
+    WT : ndarray of shape (n_experts, n_samples), float64, C-contiguous
+        One row of non-negative weights per expert.
+    center : ndarray of shape (n_experts,), bool
+        Whether expert k fits an intercept (then its data are centred by its
+        weighted means; otherwise the means are taken as zero).
+
+    Returns
+    -------
+    wsum : ndarray of shape (n_experts,)
+    x_mean : ndarray of shape (n_experts, n_features)
+    y_mean : ndarray of shape (n_experts,)
+    gram : ndarray of shape (n_experts, n_features, n_features)
+        ``sum_i w_ki (x_i - m_k)(x_i - m_k)^T``.
+    rhs : ndarray of shape (n_experts, n_features)
+        ``sum_i w_ki (x_i - m_k)(y_i - ybar_k)``.
+    """
+    from ._linear_numba import _normal_equations
+
+    return _normal_equations(XT, y, WT, center)
+
+
+def weighted_normal_equations_reference(XT, y, WT, center):
+    """NumPy twin of :func:`weighted_normal_equations` (the test oracle)."""
+    X = XT.T
+    n_experts, d = WT.shape[0], X.shape[1]
+    wsum = WT.sum(axis=1)
+    x_mean, y_mean = np.zeros((n_experts, d)), np.zeros(n_experts)
+    gram, rhs = np.empty((n_experts, d, d)), np.empty((n_experts, d))
+    for k, w in enumerate(WT):
+        if center[k]:
+            x_mean[k], y_mean[k] = w @ X / wsum[k], w @ y / wsum[k]
+        Xc = X - x_mean[k]
+        gram[k] = (Xc.T * w) @ Xc
+        rhs[k] = Xc.T @ (w * (y - y_mean[k]))
+    return wsum, x_mean, y_mean, gram, rhs
