@@ -124,7 +124,7 @@ def warm_up(batch_size):
         e_step(a, a)
         gaussian_log_likelihood(np.zeros(n), a, np.ones(3))
         softmax_cross_entropy(
-            np.zeros((n, 5)), np.zeros((5, 3)), np.zeros(3), a, np.zeros(n)
+            np.zeros((5, n)), np.zeros((5, 3)), np.zeros(3), np.zeros((3, n)), a[:, 0]
         )
     X, y = make_moe_regression(n_samples=3_000, n_features=5, random_state=0)
     with warnings.catch_warnings():

@@ -5,10 +5,23 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy.optimize import approx_fprime
 
-from skmoe._kernels import softmax_cross_entropy, softmax_cross_entropy_reference
+from skmoe._kernels import (
+    linear_log_softmax,
+    linear_log_softmax_reference,
+    softmax_cross_entropy,
+    softmax_cross_entropy_reference,
+)
 
 
-@pytest.mark.parametrize("n, d, k", [(1, 1, 1), (50, 3, 2), (3000, 5, 7)])
+def _xent(kernel, X, W, b, T, mass):
+    """Call a loss kernel with the features-major layout it takes."""
+    return kernel(np.ascontiguousarray(X.T), W, b, np.ascontiguousarray(T.T), mass)
+
+
+# Sizes on both sides of the kernel's 256-row blocks.
+@pytest.mark.parametrize(
+    "n, d, k", [(1, 1, 1), (50, 3, 2), (256, 2, 3), (257, 4, 4), (3000, 5, 7)]
+)
 def test_matches_reference(n, d, k):
     rng = np.random.RandomState(n + d + k)
     X = rng.normal(size=(n, d))
@@ -17,8 +30,8 @@ def test_matches_reference(n, d, k):
     T = rng.dirichlet(np.ones(k), size=n) * rng.uniform(0, 2, size=(n, 1))
     T[::3, 0] = 0.0  # exact zeros in the targets
     mass = T.sum(axis=1)
-    loss, grad = softmax_cross_entropy(X, W, b, T, mass)
-    ref_loss, ref_grad = softmax_cross_entropy_reference(X, W, b, T, mass)
+    loss, grad = _xent(softmax_cross_entropy, X, W, b, T, mass)
+    ref_loss, ref_grad = _xent(softmax_cross_entropy_reference, X, W, b, T, mass)
     assert_allclose(loss, ref_loss, rtol=1e-12)
     assert_allclose(grad, ref_grad, rtol=1e-10, atol=1e-10)
 
@@ -28,7 +41,7 @@ def test_huge_logits_stay_finite():
     W = np.array([[1.0, -1.0]])
     b = np.zeros(2)
     T = np.array([[0.0, 1.0], [1.0, 0.0]])
-    loss, grad = softmax_cross_entropy(X, W, b, T, T.sum(1))
+    loss, grad = _xent(softmax_cross_entropy, X, W, b, T, T.sum(1))
     assert_allclose(loss, 4e3)
     assert np.all(np.isfinite(grad))
 
@@ -40,8 +53,29 @@ def test_gradient_is_the_derivative():
     mass = T.sum(1)
 
     def f(theta):
-        return softmax_cross_entropy(X, theta[:6].reshape(2, 3), theta[6:], T, mass)[0]
+        return _xent(
+            softmax_cross_entropy, X, theta[:6].reshape(2, 3), theta[6:], T, mass
+        )[0]
 
     theta = rng.normal(size=9)
-    _, grad = softmax_cross_entropy(X, theta[:6].reshape(2, 3), theta[6:], T, mass)
+    _, grad = _xent(
+        softmax_cross_entropy, X, theta[:6].reshape(2, 3), theta[6:], T, mass
+    )
     assert_allclose(grad.ravel(), approx_fprime(theta, f, 1e-7), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("n, d, k", [(1, 1, 1), (300, 3, 2), (1000, 5, 8)])
+def test_log_softmax_matches_reference(n, d, k):
+    rng = np.random.RandomState(n + k)
+    X = rng.normal(size=(n, d)) * 10
+    W = rng.normal(size=(d, k)) * 5
+    b = rng.normal(size=k)
+    out = linear_log_softmax(X, W, b)
+    assert_allclose(out, linear_log_softmax_reference(X, W, b), rtol=1e-12, atol=1e-12)
+    assert_allclose(np.exp(out).sum(axis=1), 1.0, rtol=1e-12)
+
+
+def test_log_softmax_huge_logits():
+    X = np.array([[1e3], [-1e3]])
+    out = linear_log_softmax(X, np.array([[1.0, -1.0]]), np.zeros(2))
+    assert_allclose(out, [[0.0, -2e3], [-2e3, 0.0]])
