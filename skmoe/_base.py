@@ -19,6 +19,7 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
+from sklearn.utils._array_api import check_same_namespace
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -28,6 +29,15 @@ from sklearn.utils.validation import (
 from threadpoolctl import threadpool_limits
 
 from . import _gradient
+from ._array_api import (
+    _float_dtype,
+    _like,
+    _namespace,
+    _take,
+    _to_namespace,
+    _to_numpy,
+    _xp_of,
+)
 from ._experts import (
     _check_expert_templates,
     _make_experts,
@@ -277,22 +287,30 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         """Put the experts in ``order`` (canonical order: by share, descending)."""
         state["experts"] = [state["experts"][k] for k in order]
         gate = state["gate"]
-        gate.coef_ = gate.coef_[:, order]
-        gate.intercept_ = gate.intercept_[order]
+        gate.coef_ = _take(gate.coef_, order, axis=1)
+        gate.intercept_ = _take(gate.intercept_, order, axis=0)
         if state.get("noise_variance") is not None:
-            state["noise_variance"] = state["noise_variance"][order]
+            state["noise_variance"] = _take(state["noise_variance"], order, axis=0)
 
     def _route(self, gate, X, log_gate):
         """Mixing weights (n, K) and, for hard/top-k, the rows of each expert."""
-        return _routing_weights(np.exp(log_gate), self.routing, self.top_k)
+        xp = _xp_of(log_gate)
+        if self.routing == "soft" or xp is np:
+            return _routing_weights(xp.exp(log_gate), self.routing, self.top_k)
+        # Hard and top-k routing choose rows on the host (index bookkeeping).
+        weights, rows = _routing_weights(
+            np.exp(_to_numpy(log_gate)), self.routing, self.top_k
+        )
+        return xp.asarray(weights, device=log_gate.device), rows
 
     # ------------------------------------------------------------------
     # Fitting
     # ------------------------------------------------------------------
     def _fit(self, X, y, sample_weight):
         X, y = self._validate_fit_data(X, y)
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        n_positive = int(np.count_nonzero(sample_weight > 0))
+        xp, _ = _namespace(X)
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        n_positive = int(np.count_nonzero(_to_numpy(sample_weight) > 0))
         if n_positive == 0:
             raise ValueError(
                 "The sample weights sum to zero: give at least one row a "
@@ -309,6 +327,11 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         )
         # --- gradient solver: check the experts before any work ---
         gradient = self.solver == "gradient"
+        if gradient and xp is not None:
+            raise ValueError(
+                "solver='gradient' fits NumPy inputs only; with array-API "
+                f"inputs ({xp.__name__}) use solver='em'."
+            )
         if gradient:
             _gradient.check_solver_support(self, templates)
         run_once = _gradient.gradient_run if gradient else type(self)._em_run
@@ -328,7 +351,8 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         seeds = rng.randint(_MAX_SEED, size=n_init)
         start = copy.deepcopy(self._get_state()) if warm else None
         run_args = (X, y, sample_weight, templates, init_resp, start)
-        if n_init > 1 and self.n_jobs not in (None, 1):
+        # Restarts on a device run one after the other: they share it.
+        if n_init > 1 and self.n_jobs not in (None, 1) and xp is None:
             runs = Parallel(n_jobs=self.n_jobs)(
                 delayed(run_once)(self, *run_args, seed, i, inner_jobs=1)
                 for i, seed in enumerate(seeds)
@@ -346,7 +370,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
     def _check_init_responsibilities(self, X):
         if isinstance(self.init_params, str):
             return None
-        resp = np.asarray(self.init_params, dtype=np.float64)
+        resp = np.asarray(_to_numpy(self.init_params), dtype=np.float64)
         if resp.shape != (X.shape[0], self.n_experts):
             raise ValueError(
                 "init_params given as an array must be initial responsibilities of "
@@ -384,6 +408,21 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         resp[np.arange(n), labels] = 1.0
         return resp
 
+    def _start_responsibilities(self, X, y, w, init_resp, rng):
+        """Initial responsibilities, in the namespace of ``X``.
+
+        The initialisation (k-means, random draws) runs once per run on the
+        host, on NumPy copies, so that a device fit starts exactly where the
+        NumPy fit with the same ``random_state`` starts.
+        """
+        if isinstance(X, np.ndarray):
+            return self._initial_responsibilities(X, y, w, init_resp, rng)
+        xp, device = _namespace(X)
+        resp = self._initial_responsibilities(
+            _to_numpy(X), _to_numpy(y), _to_numpy(w), init_resp, rng
+        )
+        return xp.asarray(_to_namespace(resp, xp, device), dtype=X.dtype)
+
     def _e_step(self, state, X, log_lik):
         log_gate = self._gate_log_proba(state["gate"], X)
         return e_step(log_gate, log_lik)
@@ -391,14 +430,14 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
     def _em_run(self, X, y, w, templates, init_resp, start, seed, run, inner_jobs):
         """One EM run from a fresh start (or ``start``); keeps its best iterate."""
         rng = np.random.RandomState(seed)
-        wsum = w.sum()
+        wsum = float(_xp_of(w).sum(w))
         if start is None:
             state = {
                 "experts": _make_experts(templates, rng),
                 "gate": self._make_gate(),
                 "noise_variance": None,
             }
-            resp = self._initial_responsibilities(X, y, w, init_resp, rng)
+            resp = self._start_responsibilities(X, y, w, init_resp, rng)
         else:
             state = start
             log_lik = self._expert_log_likelihood(state, X, y)
@@ -418,7 +457,8 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 state["gate"].fit(X, resp, sample_weight=w, check_input=False)
             resp, log_prob = self._e_step(state, X, log_lik)
-            bound = (w @ log_prob - self._gate_penalty(state["gate"])) / wsum
+            total = float(w @ log_prob)
+            bound = (total - self._gate_penalty(state["gate"])) / wsum
             history.append(bound)
             if self.verbose >= 2:
                 print(f"  run {run} iteration {n_iter}: objective {bound:.8f}")
@@ -426,10 +466,10 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             if bound > best_bound:
                 best = _snapshot(state)
                 best_bound = bound
-                best_log_lik = float(w @ log_prob)
+                best_log_lik = total
             if improved or best_iter == 0:
                 best_iter = n_iter
-            mass = w @ resp
+            mass = _to_numpy(w @ resp)
             dead = np.flatnonzero(mass < self.min_expert_weight)
             if dead.size and reinit_left > 0:
                 resp = self._reinitialise(resp, log_prob, dead[:reinit_left])
@@ -460,21 +500,28 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         }
 
     def _reinitialise(self, resp, log_prob, dead):
-        """Hand each dead expert the rows the mixture explains worst."""
-        resp = resp.copy()
+        """Hand each dead expert the rows the mixture explains worst.
+
+        Rare, so a device fit does it on the host.
+        """
+        like = resp
+        resp = np.array(_to_numpy(resp), dtype=np.float64)
         n_rows = max(2, resp.shape[0] // (2 * self.n_experts))
-        order = np.argsort(log_prob)
+        order = np.argsort(_to_numpy(log_prob))
         for i, k in enumerate(dead):
             rows = order[i * n_rows : (i + 1) * n_rows]
             resp[rows] = 0.0
             resp[rows, k] = 1.0
-        return resp
+        if isinstance(like, np.ndarray):
+            return resp
+        xp, device = _namespace(like)
+        return xp.asarray(_to_namespace(resp, xp, device), dtype=like.dtype)
 
     def _finish(self, best, X, y, w, runs):
         state = best["state"]
         log_lik = self._expert_log_likelihood(state, X, y)
         resp, _ = self._e_step(state, X, log_lik)
-        mass = w @ resp
+        mass = _to_numpy(w @ resp)
         order = np.argsort(-mass, kind="stable")
         if self._canonical_order and not np.array_equal(order, np.arange(order.size)):
             self._reorder(state, order)
@@ -483,16 +530,14 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         self.n_iter_ = best["n_iter"]
         self.converged_ = best["converged"]
         self.lower_bound_ = best["lower_bound"]
-        self.lower_bounds_ = np.asarray(best["history"])
+        history = np.asarray(best["history"])
+        # Array attributes live where the data lived (scikit-learn's rule).
+        self.lower_bounds_ = _like(history, X)
         self.log_likelihood_ = best["log_likelihood"]
-        self.expert_shares_ = mass / w.sum()
+        self.expert_shares_ = _like(mass / float(_xp_of(w).sum(w)), X)
         self.reinitialized_experts_ = best["reinitialized"]
         if not self.converged_:
-            change = (
-                abs(self.lower_bounds_[-1] - self.lower_bounds_[-2])
-                if self.lower_bounds_.size > 1
-                else np.nan
-            )
+            change = abs(history[-1] - history[-2]) if history.size > 1 else np.nan
             n_runs = len(runs)
             which = "the best of the" if n_runs > 1 else "the"
             method = "EM" if self.solver == "em" else "Gradient fitting"
@@ -515,7 +560,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
                 stacklevel=3,
             )
         dead = np.flatnonzero(mass < self.min_expert_weight)
-        self.dead_experts_ = dead
+        self.dead_experts_ = _like(dead, X)
         if dead.size:
             warnings.warn(
                 f"The fitted model has {dead.size} dead expert(s) (indices "
@@ -544,14 +589,15 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
     # ------------------------------------------------------------------
     # Inference shared by regressor and classifier
     # ------------------------------------------------------------------
-    def _check_X(self, X):
+    def _check_X(self, X, method):
+        """Validate X for ``method``; it must live where the fit's data lived."""
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=np.float64)
+        check_same_namespace(X, self, attribute="expert_shares_", method=method)
+        return validate_data(self, X, reset=False, dtype=_float_dtype(X))
 
-    def _check_X_y(self, X, y):
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
-        return X, self._check_y(y, X.shape[0])
+    def _check_X_y(self, X, y, method):
+        X = self._check_X(X, method)
+        return X, self._check_y(y, X)
 
     def predict_gate_proba(self, X):
         """Gate probabilities ``g_k(x)`` of each expert for new data.
@@ -565,8 +611,9 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         gate_proba : ndarray of shape (n_samples, n_experts)
             Rows sum to one.
         """
-        X = self._check_X(X)
-        return np.exp(self._gate_log_proba(self.gate_, X))
+        X = self._check_X(X, "predict_gate_proba")
+        log_gate = self._gate_log_proba(self.gate_, X)
+        return _xp_of(log_gate).exp(log_gate)
 
     def predict_responsibilities(self, X, y):
         """Posterior probability of each expert given the observed target.
@@ -583,7 +630,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         -------
         responsibilities : ndarray of shape (n_samples, n_experts)
         """
-        X, y = self._check_X_y(X, y)
+        X, y = self._check_X_y(X, y, "predict_responsibilities")
         resp, _ = self._e_step(
             self._get_state(), X, self._expert_log_likelihood(self._get_state(), X, y)
         )
@@ -601,7 +648,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         -------
         log_prob : ndarray of shape (n_samples,)
         """
-        X, y = self._check_X_y(X, y)
+        X, y = self._check_X_y(X, y, "score_samples")
         state = self._get_state()
         _, log_prob = self._e_step(state, X, self._expert_log_likelihood(state, X, y))
         return log_prob
@@ -630,7 +677,8 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         """
         log_prob = self.score_samples(X, y)
         n_params = self._n_parameters()
-        return -2 * log_prob.sum() + n_params * np.log(log_prob.shape[0])
+        total = float(_xp_of(log_prob).sum(log_prob))
+        return -2 * total + n_params * np.log(log_prob.shape[0])
 
     def aic(self, X, y):
         """Akaike information criterion on (X, y); lower is better.
@@ -646,11 +694,13 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         -------
         aic : float
         """
-        return -2 * self.score_samples(X, y).sum() + 2 * self._n_parameters()
+        log_prob = self.score_samples(X, y)
+        total = float(_xp_of(log_prob).sum(log_prob))
+        return -2 * total + 2 * self._n_parameters()
 
-    def _mixing(self, X):
+    def _mixing(self, X, method):
         """Validated X, the routed mixing weights and the rows per expert."""
-        X = self._check_X(X)
+        X = self._check_X(X, method)
         log_gate = self._gate_log_proba(self.gate_, X)
         weights, rows = self._route(self.gate_, X, log_gate)
         return X, weights, rows
@@ -658,4 +708,6 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
+        # EM runs in the inputs' namespace (solver='em'; see the GPU guide).
+        tags.array_api_support = self.solver == "em"
         return tags

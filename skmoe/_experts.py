@@ -11,6 +11,14 @@ from sklearn.utils import check_random_state
 from sklearn.utils.metadata_routing import _routing_enabled, get_routing_for_object
 from sklearn.utils.validation import has_fit_parameter
 
+from ._array_api import (
+    _namespace,
+    _supports_array_api,
+    _take,
+    _to_namespace,
+    _to_numpy,
+    _xp_of,
+)
 from ._kernels import weighted_normal_equations
 
 #: Floor on an expert's probability of the observed class. Keeps the
@@ -100,14 +108,35 @@ def _fit_one(expert, X, y, weight, min_responsibility, classifier):
     leave a classifier with fewer than two classes.
     """
     est = clone(expert)
+    if not _on_device(est, X):
+        # scikit-learn fits this expert on NumPy arrays only: move its inputs.
+        X, y, weight = _to_numpy(X), _to_numpy(y), _to_numpy(weight)
+    xp = _xp_of(X)
     keep = weight > min_responsibility
-    if classifier and np.unique(y[keep]).size < 2:
+    if classifier and _n_distinct(y[keep]) < 2:
         keep = weight > 0
-        if np.unique(y[keep]).size < 2:
-            keep = np.ones_like(keep)
-    if keep.all():
+        if _n_distinct(y[keep]) < 2:
+            keep = xp.ones_like(keep)
+    if bool(xp.all(keep)):
         return est.fit(X, y, sample_weight=weight)
     return est.fit(X[keep], y[keep], sample_weight=weight[keep])
+
+
+def _n_distinct(values):
+    return _xp_of(values).unique_values(values).shape[0]
+
+
+def _on_device(expert, X):
+    """Whether ``expert`` fits and predicts in the namespace of ``X``.
+
+    NumPy data: always. Device data: the experts scikit-learn supports there
+    (its ``array_api_support`` tag) and the linear experts EM solves itself.
+    """
+    return (
+        isinstance(X, np.ndarray)
+        or _is_plain_linear(expert)
+        or _supports_array_api(expert)
+    )
 
 
 def _is_plain_linear(expert):
@@ -138,9 +167,16 @@ def _fit_linear_experts(experts, X, y, weights):
     experts come from one kernel pass over the data.
     """
     center = np.array([e.fit_intercept for e in experts])
-    wsum, x_mean, y_mean, gram, rhs = weighted_normal_equations(
-        np.ascontiguousarray(X.T), y, np.ascontiguousarray(weights.T), center
+    on_host = isinstance(X, np.ndarray)
+    if on_host:
+        XT, WT = np.ascontiguousarray(X.T), np.ascontiguousarray(weights.T)
+    else:
+        XT, WT = X.T, weights.T
+    # The (d, d) systems are solved on the host, also for device data.
+    wsum, x_mean, y_mean, gram, rhs = (
+        _to_numpy(a) for a in weighted_normal_equations(XT, y, WT, center)
     )
+    xp, device = (None, None) if on_host else _namespace(X)
     fitted = []
     for k, expert in enumerate(experts):
         est = clone(expert)
@@ -152,16 +188,16 @@ def _fit_linear_experts(experts, X, y, weights):
         if eig[0] > 1e-10 * eig[-1]:
             coef = linalg.solve(gram_reg, rhs[k], assume_a="pos", check_finite=False)
         else:
-            root = np.sqrt(weights[:, k])
-            A = (X - x_mean[k]) * root[:, None]
-            b = (y - y_mean[k]) * root
+            root = np.sqrt(_to_numpy(weights[:, k]))
+            A = (_to_numpy(X) - x_mean[k]) * root[:, None]
+            b = (_to_numpy(y) - y_mean[k]) * root
             if alpha > 0:
                 A = np.vstack([A, np.sqrt(alpha) * np.eye(X.shape[1])])
                 b = np.concatenate([b, np.zeros(X.shape[1])])
             coef = linalg.lstsq(
                 A, b, cond=max(A.shape) * np.finfo(float).eps, check_finite=False
             )[0]
-        est.coef_ = coef
+        est.coef_ = _to_namespace(coef, xp, device)
         est.intercept_ = (
             float(y_mean[k] - x_mean[k] @ coef) if expert.fit_intercept else 0.0
         )
@@ -188,8 +224,9 @@ def _fit_experts(experts, X, y, weights, min_responsibility, classifier, n_jobs)
     n_experts = len(experts)
     fitted = [None] * n_experts
     generic, linear = [], []
+    xp = _xp_of(weights)
     for k, est in enumerate(experts):
-        if weights[:, k].sum() <= 0 and hasattr(est, "n_features_in_"):
+        if float(xp.sum(weights[:, k])) <= 0 and hasattr(est, "n_features_in_"):
             fitted[k] = est  # no data: keep the previous fit (generalised EM)
         elif not classifier and _is_plain_linear(est):
             linear.append(k)
@@ -197,7 +234,7 @@ def _fit_experts(experts, X, y, weights, min_responsibility, classifier, n_jobs)
             generic.append(k)
     if linear:
         group = _fit_linear_experts(
-            [experts[k] for k in linear], X, y, weights[:, linear]
+            [experts[k] for k in linear], X, y, _take(weights, linear, axis=1)
         )
         for k, est in zip(linear, group, strict=True):
             fitted[k] = est
@@ -220,14 +257,53 @@ def _fit_experts(experts, X, y, weights, min_responsibility, classifier, n_jobs)
 
 def _class_columns(expert, classes):
     """Columns of the global ``classes`` that the expert's ``classes_`` map to."""
-    return np.searchsorted(classes, expert.classes_)
+    return np.searchsorted(classes, _to_numpy(expert.classes_))
+
+
+def _predict(expert, X, method):
+    """``expert.<method>(X)`` in the namespace of ``X``.
+
+    An expert fitted on the host (device data it cannot take) predicts on a
+    NumPy copy and its output goes back to the device.
+    """
+    if _on_device(expert, X):
+        return getattr(expert, method)(X)
+    xp, device = _namespace(X)
+    out = getattr(expert, method)(_to_numpy(X))
+    return xp.asarray(_to_namespace(np.asarray(out, dtype=np.float64), xp, device))
 
 
 def _expert_proba(expert, X, classes):
     """An expert's ``predict_proba`` mapped onto the global classes."""
-    proba = np.zeros((X.shape[0], classes.size))
-    proba[:, _class_columns(expert, classes)] = expert.predict_proba(X)
-    return proba
+    proba = _predict(expert, X, "predict_proba")
+    cols = _class_columns(expert, classes)
+    if isinstance(proba, np.ndarray):
+        full = np.zeros((X.shape[0], classes.size))
+        full[:, cols] = proba
+        return full
+    if np.array_equal(cols, np.arange(classes.size)):
+        return proba
+    # A class the expert never saw has probability 0 (column by column: the
+    # array API has no fancy-index assignment).
+    xp = _xp_of(proba)
+    zero = xp.zeros_like(proba[:, 0])
+    where = dict(zip(cols.tolist(), range(cols.size), strict=True))
+    return xp.stack(
+        [proba[:, where[c]] if c in where else zero for c in range(classes.size)],
+        axis=1,
+    )
+
+
+def _expert_output(expert, X, classes):
+    """One expert's output on ``X``: predictions (n,) or probabilities (n, C)."""
+    if classes is not None:
+        return _expert_proba(expert, X, classes)
+    if _is_plain_linear(expert) and np.ndim(expert.coef_) == 1:
+        # The same product as ``predict``, without its per-call checks
+        # (X is validated by the caller), which cost 6x the product itself
+        # at every EM iteration.
+        return X @ expert.coef_ + expert.intercept_
+    return _predict(expert, X, "predict")
 
 
 def _expert_outputs(experts, X, classes=None, rows=None):
@@ -237,25 +313,41 @@ def _expert_outputs(experts, X, classes=None, rows=None):
     evaluated on ``X[rows[k]]``; other entries are NaN (regression) or 0.
     """
     n, n_experts = X.shape[0], len(experts)
+    if not isinstance(X, np.ndarray):
+        return _expert_outputs_xp(experts, X, classes, rows)
     if classes is None:
         out = np.full((n, n_experts), np.nan)
     else:
         out = np.zeros((n, n_experts, classes.size))
     for k, est in enumerate(experts):
-        idx = slice(None) if rows is None else rows[k]
-        if rows is not None and rows[k].size == 0:
-            continue
-        Xk = X[idx]
-        if classes is None and _is_plain_linear(est) and np.ndim(est.coef_) == 1:
-            # The same product as ``predict``, without its per-call checks
-            # (X is validated by the caller), which cost 6x the product itself
-            # at every EM iteration.
-            out[idx, k] = Xk @ est.coef_ + est.intercept_
-        elif classes is None:
-            out[idx, k] = est.predict(Xk)
-        else:
-            out[idx, k] = _expert_proba(est, Xk, classes)
+        if rows is None:
+            out[:, k] = _expert_output(est, X, classes)
+        elif rows[k].size:
+            out[rows[k], k] = _expert_output(est, X[rows[k]], classes)
     return out
+
+
+def _expert_outputs_xp(experts, X, classes, rows):
+    """:func:`_expert_outputs` for device arrays.
+
+    Soft routing stacks the experts' outputs on the device; with ``rows``
+    each expert runs on its rows only and the outputs are placed on the host
+    (the array API has no scatter).
+    """
+    xp, device = _namespace(X)
+    if rows is None:
+        return xp.stack([_expert_output(e, X, classes) for e in experts], axis=1)
+    n, n_experts = X.shape[0], len(experts)
+    if classes is None:
+        out = np.full((n, n_experts), np.nan)
+    else:
+        out = np.zeros((n, n_experts, classes.size))
+    for k, est in enumerate(experts):
+        if rows[k].size:
+            out[rows[k], k] = _to_numpy(
+                _expert_output(est, _take(X, rows[k], axis=0), classes)
+            )
+    return xp.asarray(_to_namespace(out, xp, device), dtype=X.dtype)
 
 
 def _routing_weights(gate_proba, routing, top_k):

@@ -7,6 +7,7 @@ import numpy as np
 from scipy.optimize import minimize
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._array_api import check_same_namespace
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
@@ -16,6 +17,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._array_api import _float_dtype, _namespace, _to_namespace, _to_numpy, _xp_of
 from ._kernels import linear_log_softmax, softmax_cross_entropy
 
 __all__ = ["SoftmaxGate"]
@@ -25,21 +27,126 @@ def _weighted_standardization(X, sample_weight):
     """Weighted mean and scale of each column (scale 1 for constant columns).
 
     Weighted so that integer weights and repeated rows give the same gate.
+    Any array namespace.
     """
-    wsum = sample_weight.sum()
+    xp = _xp_of(X)
+    wsum = xp.sum(sample_weight)
     mean = sample_weight @ X / wsum
     var = sample_weight @ (X - mean) ** 2 / wsum
-    scale = np.sqrt(var)
+    scale = xp.sqrt(var)
     # A constant column carries no information; scale 1 keeps it harmless.
-    scale[scale <= 1e-12 * np.maximum(1.0, np.abs(mean))] = 1.0
-    return mean, scale
+    constant = scale <= 1e-12 * xp.maximum(xp.abs(mean), xp.ones_like(mean))
+    return mean, xp.where(constant, xp.ones_like(scale), scale)
 
 
 def _log_softmax(z):
-    """Row-wise log-softmax (faster than scipy's for the few columns of a gate)."""
-    z = z - z.max(axis=1, keepdims=True)
-    z -= np.log(np.exp(z).sum(axis=1, keepdims=True))
-    return z
+    """Row-wise log-softmax (faster than scipy's for the few columns of a gate).
+
+    Any array namespace.
+    """
+    xp = _xp_of(z)
+    z = z - xp.max(z, axis=1, keepdims=True)
+    return z - xp.log(xp.sum(xp.exp(z), axis=1, keepdims=True))
+
+
+def _newton_soft_targets(Xs, targets, sample_weight, l2, fit_intercept, init, options):
+    """Newton's method for the soft-target objective, in the inputs' namespace.
+
+    The array-API (GPU) counterpart of the L-BFGS fit: the parameters are few
+    (``(n_features + 1) * K``), so each iteration forms the exact Hessian
+    with two matrix products over the rows (in chunks, to bound memory) and
+    solves a small system; from a warm start one or two iterations suffice,
+    each a handful of large device operations instead of the dozens of small,
+    host-synchronised ones of L-BFGS. Minimises the same objective as
+    :class:`_SoftTargetLoss`, so the two solvers agree within ``tol``.
+
+    The softmax is invariant to adding one constant to every class, so the
+    Hessian is singular along those directions (the unpenalised intercepts,
+    and every coefficient when ``l2 == 0``). The gradient is orthogonal to
+    them, so adding a multiple of their projector to the Hessian leaves the
+    Newton step unchanged and makes the system solvable.
+
+    Returns ``(W, b, n_iter, converged, objective)``.
+    """
+    xp = _xp_of(Xs)
+    device = Xs.device
+    dtype = Xs.dtype
+    n, d = Xs.shape
+    k = targets.shape[1]
+    weighted = targets * sample_weight[:, None]
+    row_mass = xp.sum(weighted, axis=1)
+    wsum = float(xp.sum(sample_weight))
+    ones = xp.ones((n, 1), dtype=dtype, device=device)
+    Xa = xp.concat([Xs, ones], axis=1) if fit_intercept else Xs
+    q = Xa.shape[1]
+    p = q * k
+    penalised = xp.asarray(
+        [l2] * (d * k) + [0.0] * (p - d * k), dtype=dtype, device=device
+    )
+    eye_k = xp.eye(k, dtype=dtype, device=device)
+    gauge = xp.reshape(
+        xp.eye(q, dtype=dtype, device=device)[:, None, :, None]
+        * (xp.ones((k, k), dtype=dtype, device=device) / k)[None, :, None, :],
+        (p, p),
+    )
+    chunk = max(1, (1 << 24) // p)
+
+    def objective(A):
+        log_p = _log_softmax(Xa @ A)
+        loss = -xp.sum(weighted * log_p) + 0.5 * l2 * xp.sum(A[:d, :] ** 2)
+        return float(loss) / wsum, log_p
+
+    A = xp.zeros((q, k), dtype=dtype, device=device)
+    if init is not None:
+        W0, b0 = init
+        A = xp.concat([W0, b0[None, :]], axis=0) if fit_intercept else W0
+    f, log_p = objective(A)
+    converged, n_iter = False, 0
+    for n_iter in range(1, options["max_iter"] + 1):
+        P = xp.exp(log_p)
+        grad = Xa.T @ (P * row_mass[:, None] - weighted)
+        grad = xp.reshape(grad, (p,)) + penalised * xp.reshape(A, (p,))
+        if float(xp.max(xp.abs(grad))) / wsum <= options["tol"]:
+            converged = True
+            n_iter -= 1
+            break
+        H = xp.zeros((p, p), dtype=dtype, device=device)
+        for start in range(0, n, chunk):
+            stop = min(start + chunk, n)
+            Xc, Pc = Xa[start:stop, :], P[start:stop, :]
+            U = xp.reshape(Xc[:, :, None] * Pc[:, None, :], (stop - start, p))
+            Um = U * row_mass[start:stop, None]
+            # sum_i m_i x_i x_i^T (diag(p_i) - p_i p_i^T), with x_i (x) p_i = U_i
+            F = xp.reshape(Xc.T @ Um, (q, q, k))
+            block = (
+                xp.permute_dims(F, (0, 2, 1))[:, :, :, None] * eye_k[None, :, None, :]
+            )
+            H = H + xp.reshape(block, (p, p)) - U.T @ Um
+        H = H + xp.eye(p, dtype=dtype, device=device) * penalised[None, :]
+        c = max(float(xp.sum(xp.linalg.diagonal(H))) / p, np.finfo(np.float64).tiny)
+        step = -xp.linalg.solve(H + c * gauge, grad[:, None])[:, 0]
+        slope = float(xp.sum(grad * step)) / wsum
+        t, accepted = 1.0, False
+        for _ in range(30):
+            A_new = A + t * xp.reshape(step, (q, k))
+            f_new, log_p_new = objective(A_new)
+            if f_new <= f + 1e-4 * t * slope:
+                accepted = True
+                break
+            t *= 0.5
+        if not accepted:
+            # No decrease along the Newton direction: at the optimum to
+            # floating-point precision.
+            converged = True
+            break
+        decrease = f - f_new
+        A, f, log_p = A_new, f_new, log_p_new
+        if decrease <= 64 * np.finfo(np.float64).eps * max(1.0, abs(f)):
+            converged = True
+            break
+    W = A[:d, :]
+    b = A[d, :] if fit_intercept else xp.zeros((k,), dtype=dtype, device=device)
+    return W, b, n_iter, converged, f
 
 
 class _SoftTargetLoss:
@@ -96,6 +203,11 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
     or a matrix of *soft* targets, one probability vector per row (the
     responsibilities of an EM M-step).
 
+    With array-API inputs (CuPy arrays under
+    ``sklearn.config_context(array_api_dispatch=True)``) the fit runs on their
+    device by Newton's method (exact Hessian, a few large matrix products per
+    step) and the coefficients live there; it minimises the same objective.
+
     Parameters
     ----------
     C : float, default=100.0
@@ -116,7 +228,7 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         scale. ``coef_`` and ``intercept_`` always refer to the original
         features.
     max_iter : int, default=200
-        Maximum number of L-BFGS iterations per call to ``fit``.
+        Maximum number of L-BFGS (or Newton) iterations per call to ``fit``.
     tol : float, default=1e-6
         L-BFGS stops when the largest gradient component of the objective
         divided by the total sample weight is below ``tol``.
@@ -218,22 +330,33 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
             if not hasattr(self, "n_features_in_"):
                 self.n_features_in_ = X.shape[1]
             return self._fit_validated(X, y, sample_weight, np.arange(y.shape[1]))
-        y_arr = np.asarray(y) if not hasattr(y, "iloc") else y.to_numpy()
+        xp, device = _namespace(X)
+        if hasattr(y, "iloc"):
+            y = y.to_numpy()
+        elif not hasattr(y, "__array_namespace__"):
+            y = np.asarray(y)
+        if xp is not None:
+            y = _to_namespace(y, xp, device)
+        yp = _xp_of(y)
         # A single column of ones is the soft target of a one-expert mixture,
         # not a column vector of labels.
-        soft = y_arr.ndim == 2 and (
-            y_arr.shape[1] > 1
-            or (y_arr.dtype.kind == "f" and y_arr.size > 0 and np.all(y_arr == 1.0))
+        soft = y.ndim == 2 and (
+            y.shape[1] > 1
+            or (
+                yp.isdtype(y.dtype, "real floating")
+                and y.shape[0] > 0
+                and bool(yp.all(y == 1.0))
+            )
         )
         if soft:
             X, targets = validate_data(
-                self, X, y, multi_output=True, y_numeric=True, dtype=np.float64
+                self, X, y, multi_output=True, y_numeric=True, dtype=_float_dtype(X)
             )
             targets = self._check_soft_targets(targets)
             classes = np.arange(targets.shape[1])
         else:
-            X, y = validate_data(self, X, y, dtype=np.float64)
-            y = column_or_1d(y, warn=True)
+            X, y = validate_data(self, X, y, dtype=_float_dtype(X))
+            y = column_or_1d(_to_numpy(y), warn=True)
             check_classification_targets(y)
             classes, y_idx = np.unique(y, return_inverse=True)
             if classes.size < 2:
@@ -243,8 +366,9 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
                 )
             targets = np.zeros((y_idx.size, classes.size))
             targets[np.arange(y_idx.size), y_idx] = 1.0
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        if sample_weight.sum() <= 0:
+            targets = _to_namespace(targets, xp, device)
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        if float(_xp_of(sample_weight).sum(sample_weight)) <= 0:
             raise ValueError(
                 "The sample weights sum to zero: give at least one row a "
                 "positive weight."
@@ -264,20 +388,24 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
 
     @staticmethod
     def _check_soft_targets(targets):
-        if np.any(targets < 0):
+        xp = _xp_of(targets)
+        if bool(xp.any(targets < 0)):
             raise ValueError(
                 "Soft targets must be non-negative probabilities; got negative "
                 "entries. Pass class labels as a 1-D array instead."
             )
-        row_sums = targets.sum(axis=1)
-        if not np.allclose(row_sums, 1.0, rtol=0, atol=1e-4):
+        row_sums = xp.sum(targets, axis=1)
+        low, high = float(xp.min(row_sums)), float(xp.max(row_sums))
+        if abs(low - 1.0) > 1e-4 or abs(high - 1.0) > 1e-4:
             raise ValueError(
                 "Each row of soft targets must sum to 1 (a probability vector); "
-                f"row sums range from {row_sums.min():.6g} to {row_sums.max():.6g}."
+                f"row sums range from {low:.6g} to {high:.6g}."
             )
         return targets / row_sums[:, None]
 
     def _fit_soft_targets(self, X, targets, sample_weight, init):
+        if not isinstance(X, np.ndarray):
+            return self._fit_soft_targets_xp(X, targets, sample_weight, init)
         if self.standardize:
             mean, scale = _weighted_standardization(X, sample_weight)
             Xs = (X - mean) / scale
@@ -312,12 +440,52 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         self.objective_ = float(result.fun)
         self.penalty_ = float(loss.penalty(W))
         if result.status == 1:
-            warnings.warn(
-                f"SoftmaxGate's L-BFGS did not converge in max_iter={self.max_iter} "
-                "iterations: increase max_iter, or decrease C.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
+            self._warn_not_converged("L-BFGS")
+
+    def _warn_not_converged(self, solver):
+        warnings.warn(
+            f"SoftmaxGate's {solver} did not converge in max_iter={self.max_iter} "
+            "iterations: increase max_iter, or decrease C.",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
+
+    def _fit_soft_targets_xp(self, X, targets, sample_weight, init):
+        """The array-API path (GPU): Newton's method on the device."""
+        xp = _xp_of(X)
+        d = X.shape[1]
+        if self.standardize:
+            mean, scale = _weighted_standardization(X, sample_weight)
+            Xs = (X - mean) / scale
+        else:
+            mean = xp.zeros((d,), dtype=X.dtype, device=X.device)
+            scale = xp.ones((d,), dtype=X.dtype, device=X.device)
+            Xs = X
+        if init is not None:
+            init = (init[0] * scale[:, None], init[1] + mean @ init[0])
+        l2 = 0.0 if np.isinf(self.C) else 1.0 / self.C
+        W, b, n_iter, converged, objective = _newton_soft_targets(
+            Xs,
+            targets,
+            sample_weight,
+            l2,
+            self.fit_intercept,
+            init,
+            {"max_iter": self.max_iter, "tol": self.tol},
+        )
+        self.coef_ = W / scale[:, None]
+        self.intercept_ = b - mean @ self.coef_
+        self.n_iter_ = int(n_iter)
+        self.converged_ = bool(converged)
+        self.objective_ = float(objective)
+        self.penalty_ = 0.5 * l2 * float(xp.sum(W * W))
+        if not converged:
+            self._warn_not_converged("Newton solver")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.array_api_support = True
+        return tags
 
     def decision_function(self, X):
         """Gate logits ``X @ coef_ + intercept_``.
@@ -332,14 +500,18 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
             For two classes, the 1-D difference of the two logits, as
             scikit-learn classifiers return.
         """
-        logits = self._logits(X)
+        logits = self._logits(X, "decision_function")
         if logits.shape[1] == 2:
             return logits[:, 1] - logits[:, 0]
         return logits
 
-    def _logits(self, X):
+    def _check_X(self, X, method):
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        check_same_namespace(X, self, attribute="coef_", method=method)
+        return validate_data(self, X, reset=False, dtype=_float_dtype(X))
+
+    def _logits(self, X, method):
+        X = self._check_X(X, method)
         return X @ self.coef_ + self.intercept_
 
     def predict_log_proba(self, X, check_input=True):
@@ -357,8 +529,9 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         log_proba : ndarray of shape (n_samples, n_classes), float64
         """
         if check_input:
-            check_is_fitted(self)
-            X = validate_data(self, X, reset=False, dtype=np.float64)
+            X = self._check_X(X, "predict_log_proba")
+        if not isinstance(X, np.ndarray):
+            return _log_softmax(X @ self.coef_ + self.intercept_)
         return linear_log_softmax(X, self.coef_, self.intercept_)
 
     def predict_proba(self, X):
@@ -372,7 +545,9 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        return np.exp(self.predict_log_proba(X))
+        X = self._check_X(X, "predict_proba")
+        log_proba = self.predict_log_proba(X, check_input=False)
+        return _xp_of(log_proba).exp(log_proba)
 
     def predict(self, X):
         """Most probable class.
@@ -385,5 +560,9 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         -------
         labels : ndarray of shape (n_samples,)
         """
-        logits = self._logits(X)
-        return self.classes_[np.argmax(logits, axis=1)]
+        logits = self._logits(X, "predict")
+        xp = _xp_of(logits)
+        idx = xp.argmax(logits, axis=1)
+        if xp is np:
+            return self.classes_[idx]
+        return xp.take(_to_namespace(self.classes_, xp, logits.device), idx)

@@ -70,6 +70,7 @@ from sklearn.utils.validation import (
 )
 from threadpoolctl import threadpool_limits
 
+from ._array_api import _namespace
 from ._experts import (
     PROBA_FLOOR,
     _check_expert_templates,
@@ -1249,7 +1250,7 @@ def _validate_partial_fit(estimator, X, y, classes, first):
     """Validate one chunk; on the first call also set the classes."""
     if not first:
         X = validate_data(estimator, X, reset=False, dtype=np.float64)
-        y = estimator._check_y(y, X.shape[0])
+        y = estimator._check_y(y, X)
         if estimator._classifier and classes is not None:
             given = np.unique(classes)
             if not np.array_equal(given, estimator.classes_):
@@ -1295,6 +1296,12 @@ def partial_fit(estimator, X, y, sample_weight=None, classes=None):
     fitted = hasattr(estimator, "experts_")
     if not estimator._classifier and classes is not None:
         raise TypeError("classes is only used by classifiers.")
+    xp, _ = _namespace(X)
+    if xp is not None:
+        raise ValueError(
+            f"partial_fit takes NumPy inputs only; with array-API inputs "
+            f"({xp.__name__}) use fit."
+        )
     X, y = _validate_partial_fit(estimator, X, y, classes, first=not fitted)
     w = _check_sample_weight(sample_weight, X, dtype=np.float64)
     stream = getattr(estimator, "_stream", None)

@@ -28,6 +28,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._array_api import _float_dtype, _namespace, _to_namespace, _to_numpy, _xp_of
 from ._gate import SoftmaxGate, _log_softmax, _weighted_standardization
 from ._moe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
 
@@ -217,19 +218,21 @@ class TreeGate(BaseEstimator):
         return self._fit_checked(X, post, sample_weight, template, n_leaves)
 
     def _check_fit_input(self, X, leaf_posteriors, sample_weight, n_leaves):
-        X = validate_data(self, X, dtype=np.float64)
-        post = check_array(leaf_posteriors, dtype=np.float64)
+        X = validate_data(self, X, dtype=_float_dtype(X))
+        post = check_array(leaf_posteriors, dtype=_float_dtype(X))
         if post.shape != (X.shape[0], n_leaves):
             raise ValueError(
                 "leaf_posteriors must have shape (n_samples, branching ** depth) = "
                 f"{(X.shape[0], n_leaves)}; got {post.shape}."
             )
-        if np.any(post < 0) or not np.allclose(post.sum(axis=1), 1.0, atol=1e-4):
+        xp = _xp_of(post)
+        sums = xp.sum(post, axis=1)
+        if bool(xp.any(post < 0)) or float(xp.max(xp.abs(sums - 1.0))) > 1e-4:
             raise ValueError(
                 "leaf_posteriors must hold non-negative rows that sum to 1."
             )
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        if sample_weight.sum() <= 0:
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        if float(xp.sum(sample_weight)) <= 0:
             raise ValueError(
                 "The sample weights sum to zero: give at least one row a "
                 "positive weight."
@@ -237,11 +240,12 @@ class TreeGate(BaseEstimator):
         return X, post, sample_weight
 
     def _fit_checked(self, X, post, sample_weight, template, n_leaves):
+        xp = _xp_of(X)
         if template.standardize:
             mean, scale = _weighted_standardization(X, sample_weight)
             Xs = (X - mean) / scale
         else:
-            mean, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
+            mean, scale = xp.zeros_like(X[0, :]), xp.ones_like(X[0, :])
             Xs = X
         reuse = (
             self.warm_start
@@ -258,22 +262,25 @@ class TreeGate(BaseEstimator):
         self._fit_nodes(Xs, post, sample_weight)
 
         # The original-scale coefficients, mapped as SoftmaxGate maps its own.
-        b = self.branching
-        self.coef_ = np.empty((self.n_nodes_, X.shape[1], b))
-        self.intercept_ = np.empty((self.n_nodes_, b))
-        for v, node in enumerate(self.estimators_):
-            self.coef_[v] = node.coef_ / scale[:, None]
-            self.intercept_[v] = node.intercept_ - mean @ self.coef_[v]
+        coefs = [node.coef_ / scale[:, None] for node in self.estimators_]
+        self.coef_ = xp.stack(coefs)
+        self.intercept_ = xp.stack(
+            [
+                node.intercept_ - mean @ c
+                for node, c in zip(self.estimators_, coefs, strict=True)
+            ]
+        )
         self.penalty_ = float(sum(node.penalty_ for node in self.estimators_))
         return self
 
     def _fit_nodes(self, Xs, post, sample_weight):
+        xp = _xp_of(Xs)
         n, b, d = Xs.shape[0], self.branching, self.depth
         # Posterior mass under every node of each level, leaves upwards.
         mass = [None] * (d + 1)
         mass[d] = post
         for lev in range(d - 1, -1, -1):
-            mass[lev] = mass[lev + 1].reshape(n, b**lev, b).sum(axis=2)
+            mass[lev] = xp.sum(xp.reshape(mass[lev + 1], (n, b**lev, b)), axis=2)
         threshold = max(self.min_reach, np.finfo(np.float64).tiny)
         for lev in range(d):
             start = _level_start(lev, b)
@@ -288,22 +295,23 @@ class TreeGate(BaseEstimator):
                     )
                     continue
                 reach = mass[lev][:, j]
-                keep = np.flatnonzero((reach > threshold) & (sample_weight > 0))
-                if keep.size == 0:
+                keep = xp.nonzero((reach > threshold) & (sample_weight > 0))[0]
+                if keep.shape[0] == 0:
                     if not hasattr(node, "coef_"):
                         # A subtree no row reaches: start it at the uniform
                         # split (the optimum of uniform targets is W = 0, b = 0).
                         node.fit(
                             Xs,
-                            np.full((n, b), 1.0 / b),
+                            xp.full((n, b), 1.0 / b, dtype=Xs.dtype, device=Xs.device),
                             sample_weight,
                             check_input=False,
                         )
                     continue
+                reach = xp.take(reach, keep, axis=0)
                 node.fit(
-                    Xs[keep],
-                    children[keep] / reach[keep, None],
-                    sample_weight=sample_weight[keep] * reach[keep],
+                    xp.take(Xs, keep, axis=0),
+                    xp.take(children, keep, axis=0) / reach[:, None],
+                    sample_weight=xp.take(sample_weight, keep, axis=0) * reach,
                     check_input=False,
                 )
 
@@ -312,19 +320,24 @@ class TreeGate(BaseEstimator):
     # ------------------------------------------------------------------
     def _check_X(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return validate_data(self, X, reset=False, dtype=_float_dtype(X))
 
     def _level_log_proba(self, X, lev):
         """(n, b**lev, b) log-probabilities of the nodes of level ``lev``."""
+        xp = _xp_of(X)
         b = self.branching
         start, stop = _level_start(lev, b), _level_start(lev + 1, b)
         m = stop - start
         if m == 1:
-            logits = X @ self.coef_[start] + self.intercept_[start]
+            logits = X @ self.coef_[start, ...] + self.intercept_[start, ...]
         else:
-            W = self.coef_[start:stop].transpose(1, 0, 2).reshape(X.shape[1], m * b)
-            logits = X @ W + self.intercept_[start:stop].ravel()
-        return _log_softmax(logits.reshape(-1, b)).reshape(X.shape[0], m, b)
+            W = xp.reshape(
+                xp.permute_dims(self.coef_[start:stop, ...], (1, 0, 2)),
+                (X.shape[1], m * b),
+            )
+            logits = X @ W + xp.reshape(self.intercept_[start:stop, ...], (m * b,))
+        log_p = _log_softmax(xp.reshape(logits, (X.shape[0] * m, b)))
+        return xp.reshape(log_p, (X.shape[0], m, b))
 
     def predict_log_proba(self, X, check_input=True):
         """Log-probability of each leaf: the sum of node log-probabilities on its path.
@@ -343,11 +356,12 @@ class TreeGate(BaseEstimator):
         """
         if check_input:
             X = self._check_X(X)
+        xp = _xp_of(X)
         n = X.shape[0]
-        log_proba = self._level_log_proba(X, 0).reshape(n, self.branching)
+        log_proba = xp.reshape(self._level_log_proba(X, 0), (n, self.branching))
         for lev in range(1, self.depth):
             node = self._level_log_proba(X, lev)
-            log_proba = (log_proba[:, :, None] + node).reshape(n, -1)
+            log_proba = xp.reshape(log_proba[:, :, None] + node, (n, -1))
         return log_proba
 
     def predict_proba(self, X):
@@ -363,7 +377,8 @@ class TreeGate(BaseEstimator):
         proba : ndarray of shape (n_samples, n_leaves_)
             Leaf (path) probabilities, leaves left to right.
         """
-        return np.exp(self.predict_log_proba(X))
+        log_proba = self.predict_log_proba(X)
+        return _xp_of(log_proba).exp(log_proba)
 
     def predict_node_proba(self, X):
         """Each internal node's gate probabilities over its children.
@@ -383,9 +398,10 @@ class TreeGate(BaseEstimator):
         out = {}
         for lev in range(self.depth):
             start = _level_start(lev, self.branching)
-            proba = np.exp(self._level_log_proba(X, lev))
+            log_proba = self._level_log_proba(X, lev)
+            proba = _xp_of(log_proba).exp(log_proba)
             for j in range(proba.shape[1]):
-                out[start + j] = proba[:, j]
+                out[start + j] = proba[:, j, :]
         return out
 
     def apply(self, X):
@@ -405,6 +421,10 @@ class TreeGate(BaseEstimator):
             Leaf (expert) index of each row, in ``[0, n_leaves_)``.
         """
         X = self._check_X(X)
+        # Index bookkeeping: on the host, also for device data.
+        xp, device = _namespace(X)
+        X = _to_numpy(X)
+        coef, intercept = _to_numpy(self.coef_), _to_numpy(self.intercept_)
         node = np.zeros(X.shape[0], dtype=np.intp)
         for lev in range(self.depth):
             start = _level_start(lev, self.branching)
@@ -416,10 +436,10 @@ class TreeGate(BaseEstimator):
                 rows = order[bounds[v - start] : bounds[v - start + 1]]
                 if rows.size == 0:
                     continue
-                logits = X[rows] @ self.coef_[v] + self.intercept_[v]
+                logits = X[rows] @ coef[v] + intercept[v]
                 new[rows] = self.children_[v, np.argmax(logits, axis=1)]
             node = new
-        return node - self.n_nodes_
+        return _to_namespace(node - self.n_nodes_, xp, device)
 
 
 # ----------------------------------------------------------------------
@@ -691,11 +711,12 @@ class _HierarchicalMixin:
             # soft: leaf probabilities; top_k: the k most probable leaves by
             # path probability, renormalised.
             return super()._route(gate, X, log_gate)
-        leaves = gate.apply(X)
+        leaves = _to_numpy(gate.apply(X))
         weights = np.zeros((X.shape[0], gate.n_leaves_))
         weights[np.arange(X.shape[0]), leaves] = 1.0
         rows = [np.flatnonzero(leaves == k) for k in range(gate.n_leaves_)]
-        return weights, rows
+        xp, device = _namespace(X)
+        return _to_namespace(weights, xp, device), rows
 
     def _initial_responsibilities(self, X, y, sample_weight, init_resp, rng):
         if init_resp is not None or self.init_params != "hierarchical":
@@ -737,7 +758,7 @@ class _HierarchicalMixin:
             The leaf probabilities (:meth:`predict_gate_proba`) are products
             of these along each path.
         """
-        return self.gate_.predict_node_proba(self._check_X(X))
+        return self.gate_.predict_node_proba(self._check_X(X, "predict_node_proba"))
 
     def apply(self, X):
         """Leaf each row is routed to by the most probable branch at every node.
@@ -756,7 +777,7 @@ class _HierarchicalMixin:
         leaves : ndarray of shape (n_samples,)
             Leaf (expert) index of each row.
         """
-        return self.gate_.apply(self._check_X(X))
+        return self.gate_.apply(self._check_X(X, "apply"))
 
 
 _HME_PARAMS_DOC = """
@@ -1241,7 +1262,7 @@ def export_text(estimator, *, feature_names=None, decimals=3, max_coef=10):
                 f"fitted on {n_features} features."
             )
     names = [str(n) for n in names]
-    shares = np.asarray(estimator.expert_shares_)
+    shares = _to_numpy(estimator.expert_shares_)
     noise = getattr(estimator, "noise_variance_", None)
     gate = estimator.gate_
     if isinstance(gate, TreeGate):

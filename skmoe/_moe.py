@@ -11,6 +11,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d, validate_data
 
 from . import _gradient
+from ._array_api import _float_dtype, _namespace, _to_namespace, _to_numpy, _xp_of
 from ._base import BaseMixtureOfExperts
 from ._experts import PROBA_FLOOR, _expert_outputs, _expert_proba, _fit_experts
 from ._kernels import gaussian_log_likelihood
@@ -264,6 +265,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
 
     @staticmethod
     def _check_numeric_target(y):
+        if hasattr(y, "__array_namespace__") and not isinstance(y, np.ndarray):
+            return  # arrays of another namespace hold numbers
         y_arr = np.asarray(y) if not hasattr(y, "to_numpy") else y.to_numpy()
         if y_arr.dtype.kind in "OUS":
             try:
@@ -277,23 +280,34 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
 
     def _validate_fit_data(self, X, y):
         self._check_numeric_target(y)
-        return validate_data(self, X, y, y_numeric=True, dtype=np.float64)
+        X, y = validate_data(self, X, y, y_numeric=True, dtype=_float_dtype(X))
+        xp, device = _namespace(X)
+        if xp is not None:
+            y = xp.astype(_to_namespace(y, xp, device), X.dtype)
+        return X, y
 
-    def _check_y(self, y, n_samples):
+    def _check_y(self, y, X):
         self._check_numeric_target(y)
-        y = column_or_1d(np.asarray(y, dtype=np.float64), warn=True)
+        xp, device = _namespace(X)
+        if xp is None:
+            y = column_or_1d(np.asarray(_to_numpy(y), dtype=np.float64), warn=True)
+        else:
+            y = xp.astype(
+                _to_namespace(column_or_1d(y, warn=True), xp, device), X.dtype
+            )
+        n_samples = X.shape[0]
         if y.shape[0] != n_samples:
             raise ValueError(
                 f"X has {n_samples} rows but y has {y.shape[0]}: they must match."
             )
-        if not np.all(np.isfinite(y)):
+        if not bool(_xp_of(y).all(_xp_of(y).isfinite(y))):
             raise ValueError("Input y contains NaN or infinity.")
         return y
 
     def _prepare_targets(self, X, y, sample_weight):
-        wsum = sample_weight.sum()
-        mean = sample_weight @ y / wsum
-        var_y = sample_weight @ (y - mean) ** 2 / wsum
+        wsum = float(_xp_of(y).sum(sample_weight))
+        mean = float(sample_weight @ y) / wsum
+        var_y = float(sample_weight @ (y - mean) ** 2) / wsum
         # A constant target still needs a positive floor.
         tiny = np.finfo(np.float64).eps * max(1.0, mean * mean)
         self._variance_floor_abs = self.variance_floor * max(var_y, tiny)
@@ -306,14 +320,19 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             experts, X, y, weights, self.min_responsibility, False, n_jobs
         )
         preds = _expert_outputs(fitted, X)
-        mass = weights.sum(axis=0)
+        xp = _xp_of(preds)
+        mass = xp.sum(weights, axis=0)
         sq = weights * (y[:, None] - preds) ** 2
         previous = state.get("noise_variance")
-        with np.errstate(invalid="ignore", divide="ignore"):
-            var = sq.sum(axis=0) / mass
+        # An expert without data (mass 0) keeps its variance (0/0 is masked).
+        safe_mass = xp.where(mass > 0, mass, xp.ones_like(mass))
+        var = xp.sum(sq, axis=0) / safe_mass
         if previous is not None:
-            var = np.where(mass > 0, var, previous)
-        var = np.maximum(np.nan_to_num(var, nan=0.0), self._variance_floor_abs)
+            var = xp.where(mass > 0, var, previous)
+        else:
+            var = xp.where(mass > 0, var, xp.zeros_like(var))
+        var = xp.where(xp.isnan(var), xp.zeros_like(var), var)
+        var = xp.maximum(var, xp.full_like(var, self._variance_floor_abs))
         state["experts"] = fitted
         state["noise_variance"] = var
         return gaussian_log_likelihood(y, preds, var)
@@ -397,16 +416,18 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         y_std : ndarray of shape (n_samples,)
             Its standard deviation; only when ``return_std=True``.
         """
-        X, weights, rows = self._mixing(X)
+        X, weights, rows = self._mixing(X, "predict")
         preds = _expert_outputs(self.experts_, X, rows=rows)
+        xp = _xp_of(preds)
         used = weights > 0
-        preds = np.where(used, preds, 0.0)
-        mean = np.sum(weights * preds, axis=1)
+        zero = xp.zeros_like(preds)
+        preds = xp.where(used, preds, zero)
+        mean = xp.sum(weights * preds, axis=1)
         if not return_std:
             return mean
-        spread = np.where(used, (preds - mean[:, None]) ** 2, 0.0)
-        var = np.sum(weights * (self.noise_variance_ + spread), axis=1)
-        return mean, np.sqrt(var)
+        spread = xp.where(used, (preds - mean[:, None]) ** 2, zero)
+        var = xp.sum(weights * (self.noise_variance_ + spread), axis=1)
+        return mean, xp.sqrt(var)
 
     def predict_experts(self, X):
         """Each expert's prediction for every row (no routing).
@@ -419,7 +440,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         -------
         predictions : ndarray of shape (n_samples, n_experts)
         """
-        return _expert_outputs(self.experts_, self._check_X(X))
+        return _expert_outputs(self.experts_, self._check_X(X, "predict_experts"))
 
 
 class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
@@ -512,8 +533,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     def _validate_fit_data(self, X, y, classes=None):
         """Validate (X, y) and set ``classes_``: the labels of ``y``, or the
         given ``classes`` (``partial_fit``), which must hold every label of y."""
-        X, y = validate_data(self, X, y, dtype=np.float64)
-        y = column_or_1d(y, warn=True)
+        X, y = validate_data(self, X, y, dtype=_float_dtype(X))
+        y = column_or_1d(_to_numpy(y), warn=True)
         check_classification_targets(y)
         present = np.unique(y)
         classes = present if classes is None else np.unique(classes)
@@ -529,10 +550,25 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
                 f"y contains labels that are not in classes: {unknown.tolist()}."
             )
         self.classes_ = classes
-        return X, y
+        return X, self._labels_like(y, X)
 
-    def _check_y(self, y, n_samples):
-        y = column_or_1d(y, warn=True)
+    @staticmethod
+    def _labels_like(y, X):
+        """Host labels ``y`` moved to the namespace of ``X`` (device fits)."""
+        xp, device = _namespace(X)
+        if xp is None:
+            return y
+        if y.dtype.kind not in "biuf":
+            raise ValueError(
+                "With array-API inputs the class labels must be numbers (they "
+                "live on the device with X); encode string labels first, e.g. "
+                "with sklearn.preprocessing.LabelEncoder."
+            )
+        return _to_namespace(y, xp, device)
+
+    def _check_y(self, y, X):
+        y = column_or_1d(_to_numpy(y), warn=True)
+        n_samples = X.shape[0]
         if y.shape[0] != n_samples:
             raise ValueError(
                 f"X has {n_samples} rows but y has {y.shape[0]}: they must match."
@@ -542,22 +578,36 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
             raise ValueError(
                 f"y contains labels not seen during fit: {unknown.tolist()}."
             )
-        return y
+        return self._labels_like(y, X)
 
     def _y_index(self, y):
+        """Column of each row's label in ``classes_`` (in the namespace of y)."""
         cached = getattr(self, "_y_cache", None)
         if cached is not None and cached[0] is y:
             return cached[1]
-        return np.searchsorted(self.classes_, y)
+        idx = np.searchsorted(self.classes_, _to_numpy(y))
+        if isinstance(y, np.ndarray):
+            return idx
+        xp, device = _namespace(y)
+        return _to_namespace(idx, xp, device)
 
     def _prepare_targets(self, X, y, sample_weight):
-        self._y_cache = (y, np.searchsorted(self.classes_, y))
+        self._y_cache = None
+        self._y_cache = (y, self._y_index(y))
 
     def _init_features(self, X, y):
         return X
 
     def _observed_log_proba(self, experts, X, y):
         idx = self._y_index(y)
+        if not isinstance(X, np.ndarray):
+            xp = _xp_of(X)
+            cols = []
+            for est in experts:
+                proba = _expert_proba(est, X, self.classes_)
+                p = xp.take_along_axis(proba, idx[:, None], axis=1)[:, 0]
+                cols.append(xp.log(xp.maximum(p, xp.full_like(p, PROBA_FLOOR))))
+            return xp.stack(cols, axis=1)
         rows = np.arange(X.shape[0])
         log_lik = np.empty((X.shape[0], len(experts)))
         for k, est in enumerate(experts):
@@ -649,9 +699,14 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         proba : ndarray of shape (n_samples, n_classes)
             Columns follow ``classes_``.
         """
-        X, weights, rows = self._mixing(X)
+        return self._predict_proba(X, "predict_proba")
+
+    def _predict_proba(self, X, method):
+        X, weights, rows = self._mixing(X, method)
         proba = _expert_outputs(self.experts_, X, self.classes_, rows=rows)
-        return np.einsum("nk,nkc->nc", weights, proba)
+        if isinstance(proba, np.ndarray):
+            return np.einsum("nk,nkc->nc", weights, proba)
+        return _xp_of(proba).sum(weights[:, :, None] * proba, axis=1)
 
     def predict_log_proba(self, X):
         """Log of :meth:`predict_proba`.
@@ -664,8 +719,9 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
+        proba = self._predict_proba(X, "predict_log_proba")
         with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
+            return _xp_of(proba).log(proba)
 
     def predict(self, X):
         """Most probable class under the mixture.
@@ -678,8 +734,16 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         -------
         labels : ndarray of shape (n_samples,)
         """
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
+        return self._labels(self._predict_proba(X, "predict"), axis=1)
+
+    def _labels(self, proba, axis):
+        """``classes_`` at the argmax of ``proba`` along ``axis``, in its namespace."""
+        xp = _xp_of(proba)
+        idx = xp.argmax(proba, axis=axis)
+        if xp is np:
+            return self.classes_[idx]
+        classes = _to_namespace(self.classes_, *_namespace(proba))
+        return xp.reshape(xp.take(classes, xp.reshape(idx, (-1,))), idx.shape)
 
     def predict_experts_proba(self, X):
         """Each expert's class probabilities for every row (no routing).
@@ -692,7 +756,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         -------
         proba : ndarray of shape (n_samples, n_experts, n_classes)
         """
-        return _expert_outputs(self.experts_, self._check_X(X), self.classes_)
+        X = self._check_X(X, "predict_experts_proba")
+        return _expert_outputs(self.experts_, X, self.classes_)
 
     def predict_experts(self, X):
         """Each expert's predicted class for every row (no routing).
@@ -705,8 +770,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         -------
         labels : ndarray of shape (n_samples, n_experts)
         """
-        proba = self.predict_experts_proba(X)
-        return self.classes_[np.argmax(proba, axis=2)]
+        return self._labels(self.predict_experts_proba(X), axis=2)
 
 
 _KMEANS_EXTRA = {

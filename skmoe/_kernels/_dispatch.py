@@ -2,14 +2,16 @@
 
 NumPy arrays go to the numba kernels of :mod:`._numba` (serial below
 ``PARALLEL_MIN_ENTRIES`` entries, ``parallel=True`` above); arrays of any other
-array-API namespace (CuPy, PyTorch, array_api_strict, ...) go to the
-array-API twins of :mod:`._reference`.  CuPy is never imported here: the
+array-API namespace (PyTorch, array_api_strict, ...) go to the array-API
+twins of :mod:`._reference`, except the E-step of CuPy arrays, which has its
+own fused CUDA kernel (:mod:`._cupy`).  CuPy is never imported here: the
 namespace is read from the inputs.
 """
 
 import numpy as np
 
 from . import _config
+from ._cupy import e_step_cupy
 from ._reference import (
     _e_step_xp,
     _float_dtype,
@@ -65,6 +67,11 @@ def _foreign_namespace(*arrays):
     return xp
 
 
+def _is_cupy(xp):
+    """Whether ``xp`` is CuPy (or array_api_compat's wrapper of it)."""
+    return "cupy" in getattr(xp, "__name__", "")
+
+
 def _use_parallel(shape, parallel):
     """Serial kernel for small problems, ``parallel=True`` one for large."""
     if parallel is None:
@@ -86,7 +93,8 @@ def e_step(log_gate, log_lik, *, out=None):
     normalise and log while it stays in cache (see ``_numba._e_step_block``).
     NumPy arrays use numba kernels (parallel over blocks of rows once
     ``n_samples * n_experts >= _config.PARALLEL_MIN_ENTRIES``; the results do
-    not depend on the number of threads); other array-API arrays (CuPy, ...)
+    not depend on the number of threads); CuPy arrays use a fused CUDA kernel
+    (:func:`._cupy.e_step_cupy`, one thread per row); other array-API arrays
     use the array-API twin.
 
     Special rows: a row whose entries are all ``-inf`` (no expert gives the
@@ -118,6 +126,8 @@ def e_step(log_gate, log_lik, *, out=None):
     if xp is not None:
         if out is not None:
             raise ValueError("out is only supported for NumPy inputs")
+        if _is_cupy(xp):
+            return e_step_cupy(log_gate, log_lik)
         return _e_step_xp(log_gate, log_lik, xp)
     return _e_step_numpy(log_gate, log_lik, out=out)
 

@@ -36,22 +36,32 @@ def weighted_normal_equations(XT, y, WT, center):
     rhs : ndarray of shape (n_experts, n_features)
         ``sum_i w_ki (x_i - m_k)(y_i - ybar_k)``.
     """
+    if not isinstance(XT, np.ndarray):
+        # Other array namespaces (CuPy, ...): the twin, a few matrix
+        # products per expert on the device.
+        return weighted_normal_equations_reference(XT, y, WT, center)
     from ._linear_numba import _normal_equations
 
     return _normal_equations(XT, y, WT, center)
 
 
 def weighted_normal_equations_reference(XT, y, WT, center):
-    """NumPy twin of :func:`weighted_normal_equations` (the test oracle)."""
+    """Array-API twin of :func:`weighted_normal_equations` (the test oracle)."""
+    from .._array_api import _xp_of
+
+    xp = _xp_of(XT)
     X = XT.T
-    n_experts, d = WT.shape[0], X.shape[1]
-    wsum = WT.sum(axis=1)
-    x_mean, y_mean = np.zeros((n_experts, d)), np.zeros(n_experts)
-    gram, rhs = np.empty((n_experts, d, d)), np.empty((n_experts, d))
-    for k, w in enumerate(WT):
+    wsum = xp.sum(WT, axis=1)
+    means, y_means, grams, rhss = [], [], [], []
+    for k in range(WT.shape[0]):
+        w = WT[k, :]
         if center[k]:
-            x_mean[k], y_mean[k] = w @ X / wsum[k], w @ y / wsum[k]
-        Xc = X - x_mean[k]
-        gram[k] = (Xc.T * w) @ Xc
-        rhs[k] = Xc.T @ (w * (y - y_mean[k]))
-    return wsum, x_mean, y_mean, gram, rhs
+            x_mean, y_mean = w @ X / wsum[k], w @ y / wsum[k]
+        else:
+            x_mean, y_mean = xp.zeros_like(X[0, :]), xp.zeros_like(y[0])
+        Xc = X - x_mean
+        grams.append((Xc.T * w) @ Xc)
+        rhss.append(Xc.T @ (w * (y - y_mean)))
+        means.append(x_mean)
+        y_means.append(y_mean)
+    return wsum, xp.stack(means), xp.stack(y_means), xp.stack(grams), xp.stack(rhss)

@@ -1,0 +1,104 @@
+"""Array-API helpers: where the data live, and moving arrays between devices.
+
+skmoe follows scikit-learn's convention: with
+``sklearn.set_config(array_api_dispatch=True)``, inputs of another array-API
+namespace (CuPy, PyTorch, array_api_strict, ...) are fitted in that namespace,
+on their device. NumPy inputs (and any input when dispatch is off) take the
+NumPy + numba path. Nothing here imports CuPy: namespaces are read from the
+inputs.
+"""
+
+import numpy as np
+from sklearn.externals.array_api_compat import array_namespace
+from sklearn.utils._array_api import (
+    _is_numpy_namespace,
+    _max_precision_float_dtype,
+    get_namespace_and_device,
+    move_to,
+)
+
+
+def _namespace(*arrays):
+    """``(xp, device)`` of the inputs; ``xp is None`` for the NumPy path."""
+    xp, _, device = get_namespace_and_device(*arrays)
+    if _is_numpy_namespace(xp):
+        return None, None
+    return xp, device
+
+
+def _float_dtype(*arrays):
+    """The dtype skmoe computes in: float64 (float32 on a device without it).
+
+    A NumPy dtype on the NumPy path, the namespace's own otherwise, as
+    ``validate_data(dtype=...)`` expects.
+    """
+    xp, device = _namespace(*arrays)
+    if xp is None:
+        return np.float64
+    return _max_precision_float_dtype(xp, device)
+
+
+def _is_numpy(array):
+    return isinstance(array, np.ndarray)
+
+
+def _to_numpy(array):
+    """A NumPy copy of a device array (NumPy arrays and None pass through)."""
+    if array is None or isinstance(array, np.ndarray):
+        return array
+    return move_to(array, xp=np, device="cpu")
+
+
+def _to_namespace(array, xp, device):
+    """``array`` (NumPy or already there) in namespace ``xp`` on ``device``."""
+    if xp is None or array is None:
+        return array
+    if not isinstance(array, np.ndarray):
+        return array
+    return move_to(array, xp=xp, device=device)
+
+
+def _like(array, X):
+    """NumPy ``array`` moved to where ``X`` lives, floats in ``X``'s dtype."""
+    if isinstance(X, np.ndarray):
+        return array
+    xp, device = _namespace(X)
+    out = move_to(array, xp=xp, device=device)
+    if np.issubdtype(array.dtype, np.floating):
+        out = xp.astype(out, X.dtype)
+    return out
+
+
+def _xp_of(array):
+    """The namespace of one array: ``numpy`` for ndarrays, else its
+    array-API-compatible namespace (``array_api_compat``'s wrapper for CuPy
+    and PyTorch, whose own modules lack parts of the standard)."""
+    if isinstance(array, np.ndarray):
+        return np
+    return array_namespace(array)
+
+
+def _take(array, indices, axis):
+    """``take`` along ``axis`` with host integer ``indices``, in any namespace."""
+    if isinstance(array, np.ndarray):
+        return np.take(array, indices, axis=axis)
+    xp = array_namespace(array)
+    idx = xp.asarray(np.asarray(indices, dtype=np.int64), device=array.device)
+    return xp.take(array, idx, axis=axis)
+
+
+def _device_of(array):
+    return None if isinstance(array, np.ndarray) else array.device
+
+
+def _float(value):
+    """A Python float from a 0-d array of any namespace (one device sync)."""
+    return float(value)
+
+
+def _supports_array_api(estimator):
+    """Whether scikit-learn says the estimator fits array-API inputs."""
+    try:
+        return bool(estimator.__sklearn_tags__().array_api_support)
+    except AttributeError:
+        return False
