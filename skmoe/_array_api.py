@@ -9,13 +9,38 @@ inputs.
 """
 
 import numpy as np
-from sklearn.externals.array_api_compat import array_namespace
 from sklearn.utils._array_api import (
+    _convert_to_numpy,
     _is_numpy_namespace,
     _max_precision_float_dtype,
     get_namespace_and_device,
-    move_to,
 )
+
+try:  # vendored since scikit-learn 1.7
+    from sklearn.externals.array_api_compat import array_namespace
+except ImportError:  # pragma: no cover - scikit-learn 1.6
+    try:
+        from array_api_compat import array_namespace
+    except ImportError:
+        array_namespace = None  # then no array-API input can reach here
+
+try:  # scikit-learn >= 1.9
+    from sklearn.utils._array_api import check_same_namespace, move_to
+
+    #: Whether this scikit-learn validates and moves array-API inputs the way
+    #: the device path relies on (tested with 1.9).
+    _DEVICE_SUPPORT = True
+except ImportError:  # pragma: no cover - older scikit-learn
+    _DEVICE_SUPPORT = False
+
+    def move_to(array, *, xp, device):
+        """One array to namespace ``xp`` on ``device`` (NumPy: the host)."""
+        if _is_numpy_namespace(xp) or xp is np:
+            return _convert_to_numpy(array, xp=array_namespace(array))
+        return xp.asarray(array, device=device)
+
+    def check_same_namespace(X, estimator, *, attribute, method):
+        """No-op: older scikit-learn has no such check."""
 
 
 def _namespace(*arrays):
@@ -23,6 +48,14 @@ def _namespace(*arrays):
     xp, _, device = get_namespace_and_device(*arrays)
     if _is_numpy_namespace(xp):
         return None, None
+    if not _DEVICE_SUPPORT:
+        import sklearn
+
+        raise ValueError(
+            f"Fitting array-API inputs ({xp.__name__}) needs scikit-learn >= 1.9; "
+            f"this is scikit-learn {sklearn.__version__}. Upgrade it, or pass "
+            "NumPy arrays."
+        )
     return xp, device
 
 
@@ -76,6 +109,13 @@ def _xp_of(array):
     if isinstance(array, np.ndarray):
         return np
     return array_namespace(array)
+
+
+def _permute_dims(array, axes):
+    """``permute_dims`` in any namespace (NumPy < 2 has only ``transpose``)."""
+    if isinstance(array, np.ndarray):
+        return np.transpose(array, axes)
+    return array_namespace(array).permute_dims(array, axes)
 
 
 def _take(array, indices, axis):

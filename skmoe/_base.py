@@ -19,7 +19,6 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._array_api import check_same_namespace
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -34,9 +33,9 @@ from ._array_api import (
     _like,
     _namespace,
     _take,
-    _to_namespace,
     _to_numpy,
     _xp_of,
+    check_same_namespace,
 )
 from ._experts import (
     _check_expert_templates,
@@ -301,7 +300,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         weights, rows = _routing_weights(
             np.exp(_to_numpy(log_gate)), self.routing, self.top_k
         )
-        return xp.asarray(weights, device=log_gate.device), rows
+        return _like(weights, X), rows
 
     # ------------------------------------------------------------------
     # Fitting
@@ -417,11 +416,10 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         """
         if isinstance(X, np.ndarray):
             return self._initial_responsibilities(X, y, w, init_resp, rng)
-        xp, device = _namespace(X)
         resp = self._initial_responsibilities(
             _to_numpy(X), _to_numpy(y), _to_numpy(w), init_resp, rng
         )
-        return xp.asarray(_to_namespace(resp, xp, device), dtype=X.dtype)
+        return _like(resp, X)
 
     def _e_step(self, state, X, log_lik):
         log_gate = self._gate_log_proba(state["gate"], X)
@@ -512,10 +510,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             rows = order[i * n_rows : (i + 1) * n_rows]
             resp[rows] = 0.0
             resp[rows, k] = 1.0
-        if isinstance(like, np.ndarray):
-            return resp
-        xp, device = _namespace(like)
-        return xp.asarray(_to_namespace(resp, xp, device), dtype=like.dtype)
+        return _like(resp, like)
 
     def _finish(self, best, X, y, w, runs):
         state = best["state"]

@@ -12,10 +12,9 @@ from sklearn.utils.metadata_routing import _routing_enabled, get_routing_for_obj
 from sklearn.utils.validation import has_fit_parameter
 
 from ._array_api import (
-    _namespace,
+    _like,
     _supports_array_api,
     _take,
-    _to_namespace,
     _to_numpy,
     _xp_of,
 )
@@ -123,6 +122,8 @@ def _fit_one(expert, X, y, weight, min_responsibility, classifier):
 
 
 def _n_distinct(values):
+    if isinstance(values, np.ndarray):  # NumPy < 2 has no unique_values
+        return np.unique(values).size
     return _xp_of(values).unique_values(values).shape[0]
 
 
@@ -176,7 +177,6 @@ def _fit_linear_experts(experts, X, y, weights):
     wsum, x_mean, y_mean, gram, rhs = (
         _to_numpy(a) for a in weighted_normal_equations(XT, y, WT, center)
     )
-    xp, device = (None, None) if on_host else _namespace(X)
     fitted = []
     for k, expert in enumerate(experts):
         est = clone(expert)
@@ -197,7 +197,7 @@ def _fit_linear_experts(experts, X, y, weights):
             coef = linalg.lstsq(
                 A, b, cond=max(A.shape) * np.finfo(float).eps, check_finite=False
             )[0]
-        est.coef_ = _to_namespace(coef, xp, device)
+        est.coef_ = _like(coef, X)
         est.intercept_ = (
             float(y_mean[k] - x_mean[k] @ coef) if expert.fit_intercept else 0.0
         )
@@ -268,9 +268,8 @@ def _predict(expert, X, method):
     """
     if _on_device(expert, X):
         return getattr(expert, method)(X)
-    xp, device = _namespace(X)
     out = getattr(expert, method)(_to_numpy(X))
-    return xp.asarray(_to_namespace(np.asarray(out, dtype=np.float64), xp, device))
+    return _like(np.asarray(out, dtype=np.float64), X)
 
 
 def _expert_proba(expert, X, classes):
@@ -334,9 +333,8 @@ def _expert_outputs_xp(experts, X, classes, rows):
     each expert runs on its rows only and the outputs are placed on the host
     (the array API has no scatter).
     """
-    xp, device = _namespace(X)
     if rows is None:
-        return xp.stack([_expert_output(e, X, classes) for e in experts], axis=1)
+        return _xp_of(X).stack([_expert_output(e, X, classes) for e in experts], axis=1)
     n, n_experts = X.shape[0], len(experts)
     if classes is None:
         out = np.full((n, n_experts), np.nan)
@@ -347,7 +345,7 @@ def _expert_outputs_xp(experts, X, classes, rows):
             out[rows[k], k] = _to_numpy(
                 _expert_output(est, _take(X, rows[k], axis=0), classes)
             )
-    return xp.asarray(_to_namespace(out, xp, device), dtype=X.dtype)
+    return _like(out, X)
 
 
 def _routing_weights(gate_proba, routing, top_k):

@@ -7,7 +7,6 @@ import numpy as np
 from scipy.optimize import minimize
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils._array_api import check_same_namespace
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
@@ -17,7 +16,14 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._array_api import _float_dtype, _namespace, _to_namespace, _to_numpy, _xp_of
+from ._array_api import (
+    _float_dtype,
+    _namespace,
+    _to_namespace,
+    _to_numpy,
+    _xp_of,
+    check_same_namespace,
+)
 from ._kernels import linear_log_softmax, softmax_cross_entropy
 
 __all__ = ["SoftmaxGate"]
@@ -340,13 +346,13 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         yp = _xp_of(y)
         # A single column of ones is the soft target of a one-expert mixture,
         # not a column vector of labels.
+        floating = (
+            y.dtype.kind == "f"
+            if isinstance(y, np.ndarray)
+            else yp.isdtype(y.dtype, "real floating")
+        )
         soft = y.ndim == 2 and (
-            y.shape[1] > 1
-            or (
-                yp.isdtype(y.dtype, "real floating")
-                and y.shape[0] > 0
-                and bool(yp.all(y == 1.0))
-            )
+            y.shape[1] > 1 or (floating and y.shape[0] > 0 and bool(yp.all(y == 1.0)))
         )
         if soft:
             X, targets = validate_data(

@@ -28,7 +28,15 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._array_api import _float_dtype, _namespace, _to_namespace, _to_numpy, _xp_of
+from ._array_api import (
+    _float_dtype,
+    _like,
+    _namespace,
+    _permute_dims,
+    _to_namespace,
+    _to_numpy,
+    _xp_of,
+)
 from ._gate import SoftmaxGate, _log_softmax, _weighted_standardization
 from ._moe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
 
@@ -302,7 +310,7 @@ class TreeGate(BaseEstimator):
                         # split (the optimum of uniform targets is W = 0, b = 0).
                         node.fit(
                             Xs,
-                            xp.full((n, b), 1.0 / b, dtype=Xs.dtype, device=Xs.device),
+                            xp.ones_like(children) / b,
                             sample_weight,
                             check_input=False,
                         )
@@ -332,7 +340,7 @@ class TreeGate(BaseEstimator):
             logits = X @ self.coef_[start, ...] + self.intercept_[start, ...]
         else:
             W = xp.reshape(
-                xp.permute_dims(self.coef_[start:stop, ...], (1, 0, 2)),
+                _permute_dims(self.coef_[start:stop, ...], (1, 0, 2)),
                 (X.shape[1], m * b),
             )
             logits = X @ W + xp.reshape(self.intercept_[start:stop, ...], (m * b,))
@@ -715,8 +723,7 @@ class _HierarchicalMixin:
         weights = np.zeros((X.shape[0], gate.n_leaves_))
         weights[np.arange(X.shape[0]), leaves] = 1.0
         rows = [np.flatnonzero(leaves == k) for k in range(gate.n_leaves_)]
-        xp, device = _namespace(X)
-        return _to_namespace(weights, xp, device), rows
+        return _like(weights, X), rows
 
     def _initial_responsibilities(self, X, y, sample_weight, init_resp, rng):
         if init_resp is not None or self.init_params != "hierarchical":

@@ -329,8 +329,6 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         var = xp.sum(sq, axis=0) / safe_mass
         if previous is not None:
             var = xp.where(mass > 0, var, previous)
-        else:
-            var = xp.where(mass > 0, var, xp.zeros_like(var))
         var = xp.where(xp.isnan(var), xp.zeros_like(var), var)
         var = xp.maximum(var, xp.full_like(var, self._variance_floor_abs))
         state["experts"] = fitted
