@@ -354,3 +354,20 @@ def test_sklearn_array_api_check(estimator, device, dtype):
             dtype_name=dtype,
             check_sample_weight=True,
         )
+
+
+def test_move_fitted_model_to_host(regression):
+    """A model fitted on the device moves to NumPy with scikit-learn's
+    ``move_estimator_to`` (nested gate and experts included) and predicts the
+    same there, with the numba kernels."""
+    from sklearn.utils._array_api import move_estimator_to
+
+    X, y = regression
+    with dispatch():
+        moe = MixtureOfExpertsRegressor(3, random_state=0)
+        moe.fit(xps.asarray(X), xps.asarray(y))
+        pred = to_np(moe.predict(xps.asarray(X)))
+        host = move_estimator_to(moe, np, "cpu")
+    assert isinstance(host.gate_.coef_, np.ndarray)
+    assert isinstance(host.experts_[0].coef_, np.ndarray)
+    assert_allclose(host.predict(X), pred, rtol=1e-12, atol=1e-12)
