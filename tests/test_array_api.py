@@ -371,3 +371,24 @@ def test_move_fitted_model_to_host(regression):
     assert isinstance(host.gate_.coef_, np.ndarray)
     assert isinstance(host.experts_[0].coef_, np.ndarray)
     assert_allclose(host.predict(X), pred, rtol=1e-12, atol=1e-12)
+
+
+def test_weights_restarts_and_warm_start_on_device(regression):
+    X, y = regression
+    w = np.random.default_rng(0).integers(1, 3, size=X.shape[0]).astype(float)
+    params = dict(n_init=2, random_state=0)
+    ref = MixtureOfExpertsRegressor(3, **params).fit(X, y, sample_weight=w)
+    with dispatch():
+        Xx, yx = xps.asarray(X), xps.asarray(y)
+        # n_jobs is ignored for device restarts (they share the device).
+        moe = MixtureOfExpertsRegressor(3, n_jobs=2, **params)
+        moe.fit(Xx, yx, sample_weight=xps.asarray(w))
+        warm = MixtureOfExpertsRegressor(3, max_iter=3, warm_start=True, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            first = warm.fit(Xx, yx).lower_bound_
+        second = warm.fit(Xx, yx).lower_bound_
+    assert_same_optimum(moe, ref, w.sum())
+    assert_allclose(to_np(moe.expert_shares_), ref.expert_shares_, atol=1e-4)
+    # Warm start continues from the fitted model: the objective does not drop.
+    assert second >= first - 1e-12
