@@ -71,14 +71,12 @@ def _float_dtype(*arrays):
     return _max_precision_float_dtype(xp, device)
 
 
-def _is_numpy(array):
-    return isinstance(array, np.ndarray)
-
-
 def _to_numpy(array):
     """A NumPy copy of a device array (NumPy arrays and None pass through)."""
     if array is None or isinstance(array, np.ndarray):
         return array
+    if not hasattr(array, "__array_namespace__"):  # lists, DataFrames, ...
+        return np.asarray(array)
     return move_to(array, xp=np, device="cpu")
 
 
@@ -125,15 +123,6 @@ def _take(array, indices, axis):
     xp = array_namespace(array)
     idx = xp.asarray(np.asarray(indices, dtype=np.int64), device=array.device)
     return xp.take(array, idx, axis=axis)
-
-
-def _device_of(array):
-    return None if isinstance(array, np.ndarray) else array.device
-
-
-def _float(value):
-    """A Python float from a 0-d array of any namespace (one device sync)."""
-    return float(value)
 
 
 def _supports_array_api(estimator):
