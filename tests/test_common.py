@@ -55,11 +55,22 @@ _HIERARCHICAL_FAILURES = {
     "check_sample_weight_equivalence_on_dense_data": _HIERARCHICAL_INIT_COUNTS_ROWS,
 }
 
+_HIERARCHICAL_CLASSIFIER_FAILURES = {
+    **_HIERARCHICAL_FAILURES,
+    "check_array_api_input": (
+        _SCORE_SAMPLES_NEEDS_Y + " Before that, on this check's 30 rows and 10 "
+        "features, the device fit (gate by Newton's method) and the NumPy fit "
+        "(L-BFGS) of a depth-2 tree of logistic experts stop after different "
+        "numbers of iterations, so lower_bounds_ differ in length. "
+        "tests/test_array_api.py runs this check to the end with depth=1."
+    ),
+}
+
 EXPECTED_FAILURES = {
     "MixtureOfExpertsRegressor": _MIXTURE_FAILURES,
     "MixtureOfExpertsClassifier": _MIXTURE_FAILURES,
     "HierarchicalMixtureOfExpertsRegressor": _HIERARCHICAL_FAILURES,
-    "HierarchicalMixtureOfExpertsClassifier": _HIERARCHICAL_FAILURES,
+    "HierarchicalMixtureOfExpertsClassifier": _HIERARCHICAL_CLASSIFIER_FAILURES,
 }
 
 
