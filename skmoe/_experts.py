@@ -310,10 +310,13 @@ def _expert_outputs(experts, X, classes=None, rows=None):
 
     With ``rows`` (a list of index arrays, one per expert), expert k is only
     evaluated on ``X[rows[k]]``; other entries are NaN (regression) or 0.
+    Device data: soft routing stacks the outputs on the device; routed
+    outputs are placed on the host (the array API has no scatter) and moved
+    back.
     """
+    if rows is None and not isinstance(X, np.ndarray):
+        return _xp_of(X).stack([_expert_output(e, X, classes) for e in experts], axis=1)
     n, n_experts = X.shape[0], len(experts)
-    if not isinstance(X, np.ndarray):
-        return _expert_outputs_xp(experts, X, classes, rows)
     if classes is None:
         out = np.full((n, n_experts), np.nan)
     else:
@@ -322,29 +325,8 @@ def _expert_outputs(experts, X, classes=None, rows=None):
         if rows is None:
             out[:, k] = _expert_output(est, X, classes)
         elif rows[k].size:
-            out[rows[k], k] = _expert_output(est, X[rows[k]], classes)
-    return out
-
-
-def _expert_outputs_xp(experts, X, classes, rows):
-    """:func:`_expert_outputs` for device arrays.
-
-    Soft routing stacks the experts' outputs on the device; with ``rows``
-    each expert runs on its rows only and the outputs are placed on the host
-    (the array API has no scatter).
-    """
-    if rows is None:
-        return _xp_of(X).stack([_expert_output(e, X, classes) for e in experts], axis=1)
-    n, n_experts = X.shape[0], len(experts)
-    if classes is None:
-        out = np.full((n, n_experts), np.nan)
-    else:
-        out = np.zeros((n, n_experts, classes.size))
-    for k, est in enumerate(experts):
-        if rows[k].size:
-            out[rows[k], k] = _to_numpy(
-                _expert_output(est, _take(X, rows[k], axis=0), classes)
-            )
+            Xk = _take(X, rows[k], axis=0)
+            out[rows[k], k] = _to_numpy(_expert_output(est, Xk, classes))
     return _like(out, X)
 
 

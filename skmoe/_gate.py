@@ -45,6 +45,17 @@ def _weighted_standardization(X, sample_weight):
     return mean, xp.where(constant, xp.ones_like(scale), scale)
 
 
+def _gate_inputs(X, sample_weight, standardize):
+    """``(Xs, mean, scale)``: the features a gate is fitted on, standardised
+    by their weighted moments or left as they are (mean 0, scale 1). Any
+    array namespace."""
+    if standardize:
+        mean, scale = _weighted_standardization(X, sample_weight)
+        return (X - mean) / scale, mean, scale
+    xp = _xp_of(X)
+    return X, xp.zeros_like(X[0, :]), xp.ones_like(X[0, :])
+
+
 def _log_softmax(z):
     """Row-wise log-softmax (faster than scipy's for the few columns of a gate).
 
@@ -72,7 +83,8 @@ def _newton_soft_targets(Xs, targets, sample_weight, l2, fit_intercept, init, op
     them, so adding a multiple of their projector to the Hessian leaves the
     Newton step unchanged and makes the system solvable.
 
-    Returns ``(W, b, n_iter, converged, objective)``.
+    Returns ``(W, b, n_iter, status, objective)``, ``status`` as L-BFGS-B's:
+    0 converged, 1 ``max_iter`` reached.
     """
     xp = _xp_of(Xs)
     device = Xs.device
@@ -152,7 +164,31 @@ def _newton_soft_targets(Xs, targets, sample_weight, l2, fit_intercept, init, op
             break
     W = A[:d, :]
     b = A[d, :] if fit_intercept else xp.zeros((k,), dtype=dtype, device=device)
-    return W, b, n_iter, converged, f
+    return W, b, n_iter, 0 if converged else 1, f
+
+
+def _lbfgs_soft_targets(Xs, targets, sample_weight, l2, fit_intercept, init, options):
+    """L-BFGS on the fused numba loss (NumPy data); same returns as Newton's."""
+    loss = _SoftTargetLoss(Xs, targets, sample_weight, l2, fit_intercept)
+    d, k = Xs.shape[1], targets.shape[1]
+    if init is None:
+        params = np.zeros(d * k + (k if fit_intercept else 0))
+    else:
+        W, b = init
+        params = np.concatenate([W.ravel(), b] if fit_intercept else [W.ravel()])
+    result = minimize(
+        loss.loss_gradient,
+        params,
+        jac=True,
+        method="L-BFGS-B",
+        options={
+            "maxiter": options["max_iter"],
+            "gtol": options["tol"],
+            "ftol": 64 * np.finfo(float).eps,
+        },
+    )
+    W, b = loss.unpack(result.x)
+    return W, b, int(result.nit), int(result.status), float(result.fun)
 
 
 class _SoftTargetLoss:
@@ -166,7 +202,7 @@ class _SoftTargetLoss:
     the meaning of the solver tolerance) independent of the number of rows.
     """
 
-    def __init__(self, X, targets, sample_weight, C, fit_intercept):
+    def __init__(self, X, targets, sample_weight, l2, fit_intercept):
         # Features-major copies: the kernel vectorises over rows.
         self.XT = np.ascontiguousarray(X.T, dtype=np.float64)
         self.weighted_targets_T = np.ascontiguousarray(
@@ -174,7 +210,7 @@ class _SoftTargetLoss:
         )
         self.row_mass = self.weighted_targets_T.sum(axis=0)
         self.wsum = sample_weight.sum()
-        self.l2 = 0.0 if np.isinf(C) else 1.0 / C
+        self.l2 = l2
         self.fit_intercept = fit_intercept
         self.n_features = X.shape[1]
         self.n_classes = targets.shape[1]
@@ -194,9 +230,6 @@ class _SoftTargetLoss:
         grad[:-1] += self.l2 * W
         flat = grad.ravel() if self.fit_intercept else grad[:-1].ravel()
         return loss / self.wsum, flat / self.wsum
-
-    def penalty(self, W):
-        return 0.5 * self.l2 * np.sum(W * W)
 
 
 class SoftmaxGate(ClassifierMixin, BaseEstimator):
@@ -410,67 +443,18 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         return targets / row_sums[:, None]
 
     def _fit_soft_targets(self, X, targets, sample_weight, init):
-        if not isinstance(X, np.ndarray):
-            return self._fit_soft_targets_xp(X, targets, sample_weight, init)
-        if self.standardize:
-            mean, scale = _weighted_standardization(X, sample_weight)
-            Xs = (X - mean) / scale
-        else:
-            mean, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
-            Xs = X
-        loss = _SoftTargetLoss(Xs, targets, sample_weight, self.C, self.fit_intercept)
-        d, k = X.shape[1], targets.shape[1]
-        if init is None:
-            params = np.zeros(d * k + (k if self.fit_intercept else 0))
-        else:
-            # Map the raw-scale coefficients into the standardised space.
-            W = init[0] * scale[:, None]
-            b = init[1] + mean @ init[0]
-            params = np.concatenate([W.ravel(), b] if self.fit_intercept else [W])
-        result = minimize(
-            loss.loss_gradient,
-            params,
-            jac=True,
-            method="L-BFGS-B",
-            options={
-                "maxiter": self.max_iter,
-                "gtol": self.tol,
-                "ftol": 64 * np.finfo(float).eps,
-            },
-        )
-        W, b = loss.unpack(result.x)
-        self.coef_ = W / scale[:, None]
-        self.intercept_ = b - mean @ self.coef_
-        self.n_iter_ = int(result.nit)
-        self.converged_ = bool(result.status == 0)
-        self.objective_ = float(result.fun)
-        self.penalty_ = float(loss.penalty(W))
-        if result.status == 1:
-            self._warn_not_converged("L-BFGS")
-
-    def _warn_not_converged(self, solver):
-        warnings.warn(
-            f"SoftmaxGate's {solver} did not converge in max_iter={self.max_iter} "
-            "iterations: increase max_iter, or decrease C.",
-            ConvergenceWarning,
-            stacklevel=4,
-        )
-
-    def _fit_soft_targets_xp(self, X, targets, sample_weight, init):
-        """The array-API path (GPU): Newton's method on the device."""
         xp = _xp_of(X)
-        d = X.shape[1]
-        if self.standardize:
-            mean, scale = _weighted_standardization(X, sample_weight)
-            Xs = (X - mean) / scale
-        else:
-            mean = xp.zeros((d,), dtype=X.dtype, device=X.device)
-            scale = xp.ones((d,), dtype=X.dtype, device=X.device)
-            Xs = X
+        Xs, mean, scale = _gate_inputs(X, sample_weight, self.standardize)
         if init is not None:
+            # Map the raw-scale coefficients into the standardised space.
             init = (init[0] * scale[:, None], init[1] + mean @ init[0])
         l2 = 0.0 if np.isinf(self.C) else 1.0 / self.C
-        W, b, n_iter, converged, objective = _newton_soft_targets(
+        # NumPy: L-BFGS on the numba kernel; a device: Newton's method there.
+        if xp is np:
+            solve, solver = _lbfgs_soft_targets, "L-BFGS"
+        else:
+            solve, solver = _newton_soft_targets, "Newton solver"
+        W, b, n_iter, status, objective = solve(
             Xs,
             targets,
             sample_weight,
@@ -482,11 +466,17 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         self.coef_ = W / scale[:, None]
         self.intercept_ = b - mean @ self.coef_
         self.n_iter_ = int(n_iter)
-        self.converged_ = bool(converged)
+        self.converged_ = status == 0
         self.objective_ = float(objective)
         self.penalty_ = 0.5 * l2 * float(xp.sum(W * W))
-        if not converged:
-            self._warn_not_converged("Newton solver")
+        if status == 1:
+            warnings.warn(
+                f"SoftmaxGate's {solver} did not converge in max_iter="
+                f"{self.max_iter} iterations: increase max_iter, or decrease C.",
+                ConvergenceWarning,
+                # _fit_soft_targets < _fit_validated < fit < _fit_context < caller
+                stacklevel=5,
+            )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

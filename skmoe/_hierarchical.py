@@ -37,7 +37,12 @@ from ._array_api import (
     _to_numpy,
     _xp_of,
 )
-from ._gate import SoftmaxGate, _log_softmax, _weighted_standardization
+from ._gate import (
+    SoftmaxGate,
+    _gate_inputs,
+    _log_softmax,
+    _weighted_standardization,
+)
 from ._moe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
 
 __all__ = [
@@ -249,12 +254,7 @@ class TreeGate(BaseEstimator):
 
     def _fit_checked(self, X, post, sample_weight, template, n_leaves):
         xp = _xp_of(X)
-        if template.standardize:
-            mean, scale = _weighted_standardization(X, sample_weight)
-            Xs = (X - mean) / scale
-        else:
-            mean, scale = xp.zeros_like(X[0, :]), xp.ones_like(X[0, :])
-            Xs = X
+        Xs, mean, scale = _gate_inputs(X, sample_weight, template.standardize)
         reuse = (
             self.warm_start
             and hasattr(self, "estimators_")

@@ -305,7 +305,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         return y
 
     def _prepare_targets(self, X, y, sample_weight):
-        wsum = float(_xp_of(y).sum(sample_weight))
+        wsum = float(_xp_of(sample_weight).sum(sample_weight))
         mean = float(sample_weight @ y) / wsum
         var_y = float(sample_weight @ (y - mean) ** 2) / wsum
         # A constant target still needs a positive floor.
@@ -597,21 +597,14 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         return X
 
     def _observed_log_proba(self, experts, X, y):
-        idx = self._y_index(y)
-        if not isinstance(X, np.ndarray):
-            xp = _xp_of(X)
-            cols = []
-            for est in experts:
-                proba = _expert_proba(est, X, self.classes_)
-                p = xp.take_along_axis(proba, idx[:, None], axis=1)[:, 0]
-                cols.append(xp.log(xp.maximum(p, xp.full_like(p, PROBA_FLOOR))))
-            return xp.stack(cols, axis=1)
-        rows = np.arange(X.shape[0])
-        log_lik = np.empty((X.shape[0], len(experts)))
-        for k, est in enumerate(experts):
-            p = _expert_proba(est, X, self.classes_)[rows, idx]
-            log_lik[:, k] = np.log(np.maximum(p, PROBA_FLOOR))
-        return log_lik
+        idx = self._y_index(y)[:, None]
+        xp = _xp_of(X)
+        cols = []
+        for est in experts:
+            proba = _expert_proba(est, X, self.classes_)
+            p = xp.take_along_axis(proba, idx, axis=1)[:, 0]
+            cols.append(xp.log(xp.maximum(p, xp.full_like(p, PROBA_FLOOR))))
+        return xp.stack(cols, axis=1)
 
     def _m_step_experts(self, experts, X, y, weights, state, n_jobs):
         fitted = _fit_experts(
