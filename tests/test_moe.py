@@ -653,3 +653,16 @@ def test_direct_linear_fit_equals_sklearn_fit(expert):
         assert_allclose(est.predict(X), ref.predict(X), rtol=1e-8, atol=1e-8)
         assert_allclose(est.coef_, ref.coef_, rtol=1e-6, atol=1e-8)
         assert est.n_features_in_ == 3
+
+
+def test_gate_warm_start_without_intercept():
+    # Regression: the warm start used to hand L-BFGS a 2-D start when
+    # fit_intercept=False, which SciPy rejects.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    T = rng.dirichlet(np.ones(3), size=200)
+    gate = SoftmaxGate(fit_intercept=False, warm_start=True).fit(X, T)
+    coef = gate.coef_.copy()
+    gate.fit(X, T)
+    assert gate.n_iter_ <= 1
+    assert_allclose(gate.coef_, coef, atol=1e-6)
