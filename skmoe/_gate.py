@@ -45,12 +45,20 @@ def _weighted_standardization(X, sample_weight):
     return mean, xp.where(constant, xp.ones_like(scale), scale)
 
 
-def _gate_inputs(X, sample_weight, standardize):
+def _gate_inputs(X, sample_weight, standardize, fit_intercept):
     """``(Xs, mean, scale)``: the features a gate is fitted on, standardised
     by their weighted moments or left as they are (mean 0, scale 1). Any
-    array namespace."""
+    array namespace.
+
+    Without an intercept the features are scaled but not centred (mean 0):
+    a gate fitted on centred features without an intercept would have one
+    on the original scale (``-mean @ coef_``), as scikit-learn's linear
+    models avoid by centring only when they fit an intercept.
+    """
     if standardize:
         mean, scale = _weighted_standardization(X, sample_weight)
+        if not fit_intercept:
+            mean = _xp_of(X).zeros_like(mean)
         return (X - mean) / scale, mean, scale
     xp = _xp_of(X)
     return X, xp.zeros_like(X[0, :]), xp.ones_like(X[0, :])
@@ -258,10 +266,12 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         boundaries between experts on small data). ``np.inf`` turns the
         penalty off (then separable targets have no finite optimum).
     fit_intercept : bool, default=True
-        Whether to fit an intercept per class (never penalised).
+        Whether to fit an intercept per class (never penalised). With
+        ``False`` the logits are ``X @ coef_`` and ``intercept_`` is zero.
     standardize : bool, default=True
-        Fit on internally standardised features (weighted mean 0, variance 1)
-        and map the coefficients back to the original scale. This makes the
+        Fit on internally standardised features (weighted mean 0, variance 1;
+        only scaled, not centred, when ``fit_intercept=False``) and map the
+        coefficients back to the original scale. This makes the
         fit independent of the scale of the features (a calendar year does not
         slow the solver down) and applies the penalty on the standardised
         scale. ``coef_`` and ``intercept_`` always refer to the original
@@ -444,7 +454,9 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
 
     def _fit_soft_targets(self, X, targets, sample_weight, init):
         xp = _xp_of(X)
-        Xs, mean, scale = _gate_inputs(X, sample_weight, self.standardize)
+        Xs, mean, scale = _gate_inputs(
+            X, sample_weight, self.standardize, self.fit_intercept
+        )
         if init is not None:
             # Map the raw-scale coefficients into the standardised space.
             init = (init[0] * scale[:, None], init[1] + mean @ init[0])

@@ -139,8 +139,9 @@ _AUTO_BATCH = 200
 _TRACE = None
 _TRACE_EVERY = 0
 
-# Intercept modes of a column of the parameter stack.
-_FREE, _ZERO, _TIED = 0, 1, 2
+# Intercept modes of a column of the parameter stack: fitted, or tied to the
+# coefficients so that the intercept on the original scale is 0.
+_FREE, _TIED = 0, 1
 
 _DIFFERENTIABLE_DOC = (
     "LinearRegression and Ridge (positive=False, a scalar alpha) for "
@@ -349,12 +350,8 @@ class _Model:
         self.gate_proto = gate
         modes, l2, raw_pen = [], [], []
         gate_l2 = 0.0 if np.isinf(gate.C) else 1.0 / gate.C
-        if gate.fit_intercept:
-            gate_mode = _FREE
-        else:
-            # SoftmaxGate leaves the standardised intercept at 0.
-            gate_mode = _ZERO if gate.standardize else _TIED
-        modes += [gate_mode] * K
+        # Without an intercept the gate's logits are X @ coef (as SoftmaxGate's).
+        modes += [_FREE if gate.fit_intercept else _TIED] * K
         l2 += [gate_l2] * K
         raw_pen += [not gate.standardize] * K
         self.expert_cols = [None] * K
@@ -421,9 +418,8 @@ class _Model:
         return F
 
     def full_intercept(self, W, b):
-        """Intercepts of every column: the free ones, 0, or tied to ``W``."""
+        """Intercepts of every column: the free ones, or tied to ``W``."""
         b = b.copy()
-        b[self.modes == _ZERO] = 0.0
         if self.tied.any():
             a, c0 = self._out_affine()
             ratio = self.x_scaler.mean / self.x_scaler.scale

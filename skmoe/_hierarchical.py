@@ -254,7 +254,9 @@ class TreeGate(BaseEstimator):
 
     def _fit_checked(self, X, post, sample_weight, template, n_leaves):
         xp = _xp_of(X)
-        Xs, mean, scale = _gate_inputs(X, sample_weight, template.standardize)
+        Xs, mean, scale = _gate_inputs(
+            X, sample_weight, template.standardize, template.fit_intercept
+        )
         reuse = (
             self.warm_start
             and hasattr(self, "estimators_")

@@ -116,3 +116,15 @@ def test_sphinx_build_without_warnings(tmp_path):
     assert (out / "auto_examples" / "index.html").is_file()
     assert (out / "generated" / "skmoe.MixtureOfExpertsRegressor.html").is_file()
     assert (out / "benchmarks.html").is_file()
+
+
+def test_readme_python_blocks_run():
+    """The README's Python snippets run as written, in order, in one namespace."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```python\n(.*?)^```", text, flags=re.DOTALL | re.M)
+    assert len(blocks) >= 2
+    namespace = {}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)
+    assert namespace["std"].shape == namespace["y"].shape
+    assert namespace["gate"].shape == (namespace["X"].shape[0], 3)

@@ -183,10 +183,16 @@ def test_objective_is_the_penalised_log_likelihood(regression_data):
 # ----------------------------------------------------------------------
 # Full batch reaches the EM optimum, and vice versa
 # ----------------------------------------------------------------------
-def test_full_batch_gradient_reaches_em_optimum(regression_data):
+@pytest.mark.parametrize("gate", ["default", "no-intercept"])
+def test_full_batch_gradient_reaches_em_optimum(regression_data, gate):
     X, y = regression_data
-    em = MixtureOfExpertsRegressor(3, random_state=0).fit(X, y)
-    grad = MixtureOfExpertsRegressor(3, solver="gradient", random_state=0).fit(X, y)
+    em = MixtureOfExpertsRegressor(3, gate=GATES[gate], random_state=0).fit(X, y)
+    grad = MixtureOfExpertsRegressor(
+        3, gate=GATES[gate], solver="gradient", random_state=0
+    ).fit(X, y)
+    if gate == "no-intercept":
+        assert_array_equal(em.gate_.intercept_, np.zeros(3))
+        assert_array_equal(grad.gate_.intercept_, np.zeros(3))
     assert grad.converged_
     # Same objective, same optimum: within 1e-5 nats per sample.
     assert abs(grad.lower_bound_ - em.lower_bound_) < 1e-5

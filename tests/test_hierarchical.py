@@ -69,14 +69,18 @@ def test_tree_gate_structure():
     assert len(tree.estimators_) == 4
 
 
-def test_tree_gate_depth_one_is_the_softmax_gate():
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_tree_gate_depth_one_is_the_softmax_gate(fit_intercept):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(200, 3)) * [1.0, 10.0, 0.1] + [0.0, 5.0, 0.0]
     resp = rng.dirichlet(np.ones(3), size=200)
     sw = rng.uniform(0.5, 2.0, size=200)
-    flat = SoftmaxGate(C=3.0).fit(X, resp, sample_weight=sw)
-    tree = TreeGate(depth=1, branching=3, gate=SoftmaxGate(C=3.0))
+    gate = SoftmaxGate(C=3.0, fit_intercept=fit_intercept)
+    flat = clone(gate).fit(X, resp, sample_weight=sw)
+    tree = TreeGate(depth=1, branching=3, gate=gate)
     tree.fit(X, resp, sample_weight=sw)
+    if not fit_intercept:
+        assert_array_equal(tree.intercept_, np.zeros((1, 3)))
     assert_allclose(tree.coef_[0], flat.coef_, rtol=1e-10, atol=1e-12)
     assert_allclose(tree.intercept_[0], flat.intercept_, rtol=1e-10, atol=1e-12)
     assert_allclose(tree.penalty_, flat.penalty_, rtol=1e-10)

@@ -297,6 +297,29 @@ def test_gate_equals_logistic_regression_on_repeated_rows():
     assert_allclose(gate.predict_proba(X), lr.predict_proba(X), atol=1e-6)
 
 
+def test_gate_without_intercept_has_none():
+    # fit_intercept=False: the logits are X @ coef_ on the original scale, and
+    # the standardised fit equals LogisticRegression(fit_intercept=False) on
+    # the features divided by their (weighted) standard deviations.
+    rng = np.random.RandomState(3)
+    X = rng.normal(loc=[5.0, -2.0, 0.0], scale=[2.0, 0.5, 3.0], size=(200, 3))
+    resp = rng.dirichlet(np.ones(3), size=200)
+    sw = rng.uniform(0.5, 2.0, size=200)
+    gate = SoftmaxGate(C=0.5, fit_intercept=False, tol=1e-10).fit(
+        X, resp, sample_weight=sw
+    )
+    assert_array_equal(gate.intercept_, np.zeros(3))
+    mean = sw @ X / sw.sum()
+    std = np.sqrt(sw @ (X - mean) ** 2 / sw.sum())
+    lr = LogisticRegression(C=0.5, fit_intercept=False, tol=1e-12, max_iter=10000).fit(
+        np.tile(X / std, (3, 1)),
+        np.repeat(np.arange(3), 200),
+        sample_weight=(resp * sw[:, None]).T.ravel(),
+    )
+    assert_allclose(gate.coef_, lr.coef_.T / std[:, None], atol=1e-5)
+    assert_allclose(gate.predict_proba(X), lr.predict_proba(X / std), atol=1e-6)
+
+
 def test_gate_standardize_is_scale_invariant():
     rng = np.random.RandomState(1)
     X = rng.normal(size=(300, 2))
