@@ -29,6 +29,7 @@ from threadpoolctl import threadpool_limits
 
 from . import _gradient
 from ._array_api import (
+    _DEVICE_SUPPORT,
     _float_dtype,
     _like,
     _namespace,
@@ -703,6 +704,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
-        # EM runs in the inputs' namespace (solver='em'; see the GPU guide).
-        tags.array_api_support = self.solver == "em"
+        # EM runs in the inputs' namespace (solver='em'; see the GPU guide),
+        # with scikit-learn >= 1.9.
+        tags.array_api_support = _DEVICE_SUPPORT and self.solver == "em"
         return tags

@@ -17,6 +17,7 @@ from sklearn.utils.validation import (
 )
 
 from ._array_api import (
+    _DEVICE_SUPPORT,
     _float_dtype,
     _namespace,
     _to_namespace,
@@ -492,7 +493,7 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.array_api_support = True
+        tags.array_api_support = _DEVICE_SUPPORT  # scikit-learn >= 1.9
         return tags
 
     def decision_function(self, X):

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+import sklearn
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import check_grad
 from sklearn.base import clone
@@ -20,10 +21,14 @@ from sklearn.linear_model import (
 from sklearn.neural_network import MLPRegressor
 from sklearn.tree import DecisionTreeRegressor
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils.fixes import parse_version
+from sklearn.utils.validation import has_fit_parameter
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor, SoftmaxGate
 from skmoe._gradient import _make_objective
 from skmoe.datasets import make_moe_classification, make_moe_regression
+
+_SKLEARN_1_8 = parse_version(sklearn.__version__) >= parse_version("1.8")
 
 
 @pytest.fixture(scope="module")
@@ -412,6 +417,10 @@ def test_partial_fit_survives_pickling(stream_data):
     assert restored.n_iter_ == moe.n_iter_ == 4
 
 
+@pytest.mark.skipif(
+    not has_fit_parameter(MLPRegressor, "sample_weight"),
+    reason="MLPRegressor takes sample_weight from scikit-learn 1.7",
+)
 def test_partial_fit_mlp_experts(stream_data):
     X, y, X_test, y_test = stream_data
     expert = MLPRegressor(
@@ -550,7 +559,10 @@ def test_unsupported_expert_raises_before_any_work(regression_data, how, monkeyp
 @pytest.mark.parametrize(
     "expert",
     [
-        LogisticRegression(l1_ratio=1.0, solver="saga"),
+        # An L1 penalty: set by l1_ratio from scikit-learn 1.8, by penalty before.
+        LogisticRegression(l1_ratio=1.0, solver="saga")
+        if _SKLEARN_1_8
+        else LogisticRegression(penalty="l1", solver="saga"),
         LogisticRegression(solver="liblinear"),
         LogisticRegression(class_weight="balanced"),
     ],
