@@ -14,7 +14,12 @@ For each number of rows ``n`` (and ``K`` experts) this times, best of
 * ``e_step+alloc``: the same call allocating fresh outputs (its default), which
   adds the kernel's page-zeroing of the new output pages;
 * ``reference``: ``e_step_reference`` (``scipy.special.logsumexp`` and
-  ``softmax``), a plain NumPy/SciPy implementation.
+  ``softmax``), a plain NumPy/SciPy implementation;
+* ``exp``: skmoe's vectorised ``exp`` alone over the same ``n * K`` entries
+  (one thread, one input read, one output written): the transcendental work
+  no E-step avoids, a compute floor beside the memory floor.  Where ``exp``
+  is more than twice ``floor`` (data in cache) no kernel, even one spreading
+  the exponentials perfectly over both cores, can be within 2x of the floor.
 
 and prints n, K, the times in ms, ``e_step / floor``, ``reference / e_step``
 and the effective bandwidth (bytes read + written, divided by the time).
@@ -44,6 +49,7 @@ from skmoe._kernels import (  # noqa: E402
     e_step,
     e_step_reference,
 )
+from skmoe._kernels._numba import _exp_nonpos_array  # noqa: E402
 
 DEFAULT_SIZES = [10_000, 100_000, 1_000_000, 2_000_000]
 
@@ -72,6 +78,7 @@ def warm_up(K, dtype):
     for n in (16, _config.PARALLEL_MIN_ENTRIES // K + 1):
         log_gate, log_lik = make_data(n, K, dtype, seed=1)
         e_step(log_gate, log_lik)
+    _exp_nonpos_array(log_gate.ravel(), np.empty(log_gate.size, dtype=dtype))
 
 
 def bench_one(n, K, dtype, repeat):
@@ -102,6 +109,10 @@ def bench_one(n, K, dtype, repeat):
         repeat,
     )
     t_alloc = best_time(lambda: e_step(log_gate, log_lik), repeat)
+    exp_in = log_gate.ravel()  # log-probabilities: the exp's domain, x <= 0
+    exp_out = np.empty_like(exp_in)
+    _exp_nonpos_array(exp_in, exp_out)
+    t_exp = best_time(lambda: _exp_nonpos_array(exp_in, exp_out), repeat)
     # the reference is 10-50x slower: fewer repeats keep the default run short
     t_ref = best_time(lambda: e_step_reference(log_gate, log_lik), min(repeat, 3))
 
@@ -117,6 +128,8 @@ def bench_one(n, K, dtype, repeat):
         "e_step_serial_ms": 1e3 * t_serial,
         "e_step_alloc_ms": 1e3 * t_alloc,
         "reference_ms": 1e3 * t_ref,
+        "exp_only_ms": 1e3 * t_exp,
+        "exp_only_over_floor": t_exp / t_floor,
         "e_step_over_floor": t_estep / t_floor,
         "serial_over_floor": t_serial / t_floor,
         "reference_over_e_step": t_ref / t_estep,
@@ -129,8 +142,8 @@ def bench_one(n, K, dtype, repeat):
 def print_table(rows):
     header = (
         f"{'n':>9} {'K':>3} {'kernel':>8} {'floor':>8} {'e_step':>8} "
-        f"{'serial':>8} {'+alloc':>8} {'reference':>10} {'e/floor':>8} "
-        f"{'ser/fl':>7} {'ref/e':>7} {'e GB/s':>7} {'fl GB/s':>7}"
+        f"{'serial':>8} {'+alloc':>8} {'reference':>10} {'exp':>8} {'e/floor':>8} "
+        f"{'ser/fl':>7} {'exp/fl':>7} {'ref/e':>7} {'e GB/s':>7} {'fl GB/s':>7}"
     )
     print(header)
     print("-" * len(header))
@@ -139,13 +152,16 @@ def print_table(rows):
             f"{r['n']:>9} {r['K']:>3} {r['kernel']:>8} {r['floor_ms']:>8.3f} "
             f"{r['e_step_ms']:>8.3f} {r['e_step_serial_ms']:>8.3f} "
             f"{r['e_step_alloc_ms']:>8.3f} {r['reference_ms']:>10.3f} "
+            f"{r['exp_only_ms']:>8.3f} "
             f"{r['e_step_over_floor']:>7.2f}x {r['serial_over_floor']:>6.2f}x "
+            f"{r['exp_only_over_floor']:>6.2f}x "
             f"{r['reference_over_e_step']:>6.1f}x {r['e_step_GBps']:>7.2f} "
             f"{r['floor_GBps']:>7.2f}"
         )
     print("(times in ms, best of --repeat; e_step and serial write into")
     print(" preallocated outputs, +alloc allocates fresh ones; kernel = what e_step")
-    print(" dispatched to; GB/s = bytes read + written / time)")
+    print(" dispatched to; exp = the exponentials alone, one thread;")
+    print(" GB/s = bytes read + written / time)")
 
 
 def main(argv=None):
