@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 import pytest
 import sklearn
+from _support import NEEDS_DISPATCH
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
@@ -30,19 +31,8 @@ from skmoe.datasets import make_moe_regression, make_xor
 xps = pytest.importorskip("array_api_strict")
 
 
-def _dispatch_available():
-    try:
-        with sklearn.config_context(array_api_dispatch=True):
-            return True
-    except RuntimeError:  # SciPy was imported without SCIPY_ARRAY_API=1
-        return False
-
-
 pytestmark = [
-    pytest.mark.skipif(
-        not _dispatch_available(),
-        reason="array_api_dispatch needs SCIPY_ARRAY_API=1 before SciPy is imported",
-    ),
+    NEEDS_DISPATCH,
     pytest.mark.skipif(
         not _DEVICE_SUPPORT, reason="the array-API path needs scikit-learn >= 1.9"
     ),

@@ -30,7 +30,7 @@ if _N_DEVICES == 0:
 if "scipy" not in sys.modules:
     os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
-import sklearn  # noqa: E402
+from _support import HUGE_LOGITS, NEEDS_DISPATCH, random_logits  # noqa: E402
 from numpy.testing import assert_allclose, assert_array_equal  # noqa: E402
 from sklearn import config_context  # noqa: E402
 from sklearn.linear_model import LogisticRegression, Ridge  # noqa: E402
@@ -51,46 +51,6 @@ TOL = {
     np.float64: dict(rtol=1e-12, atol=1e-14),
     np.float32: dict(rtol=1e-5, atol=1e-6),
 }
-HUGE = {np.float64: 1e300, np.float32: 3e38}
-
-
-def _dispatch_available():
-    try:
-        with sklearn.config_context(array_api_dispatch=True):
-            return True
-    except RuntimeError:  # SciPy was imported without SCIPY_ARRAY_API=1
-        return False
-
-
-NEEDS_DISPATCH = pytest.mark.skipif(
-    not _dispatch_available(),
-    reason="array_api_dispatch needs SCIPY_ARRAY_API=1 before SciPy is imported",
-)
-
-
-def _random_logits(n, K, dtype, seed=0, scale=5.0, special=True):
-    """Gate log-probabilities and log-likelihoods, with special rows if n >= 8.
-
-    Rows 1-7 (unless ``special=False``): all -inf; +inf entries; a NaN; all
-    -huge; one +huge entry; -huge and -inf; a single -inf entry.
-    """
-    rng = np.random.default_rng(seed)
-    logits = rng.normal(scale=scale, size=(n, K))
-    log_gate = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
-    log_lik = rng.normal(loc=-2.0, scale=scale, size=(n, K))
-    if special and n >= 8:
-        huge = HUGE[dtype]
-        log_lik[1] = -np.inf
-        log_lik[2, 0] = np.inf
-        log_lik[2, K - 1] = np.inf  # the same entry when K == 1
-        log_gate[3, 0] = np.inf
-        log_gate[3, K // 2] = np.nan  # NaN wins over +inf
-        log_gate[4] = -huge
-        log_gate[5, 0] = huge
-        log_gate[6] = -huge
-        log_gate[6, K - 1] = -np.inf
-        log_lik[7, 0] = -np.inf
-    return log_gate.astype(dtype), log_lik.astype(dtype)
 
 
 def _assert_matches_reference(resp, log_prob, log_gate, log_lik, dtype):
@@ -119,7 +79,7 @@ def _assert_matches_reference(resp, log_prob, log_gate, log_lik, dtype):
 # K = 20 > _cupy._REG_K: rows not held in registers (online logsumexp path)
 @pytest.mark.parametrize("K", [1, 3, 8, 20])
 def test_fused_e_step_matches_reference(n, K, dtype):
-    log_gate, log_lik = _random_logits(n, K, dtype, seed=n + K)
+    log_gate, log_lik = random_logits(n, K, dtype, seed=n + K, special=True)
     g, l = cp.asarray(log_gate), cp.asarray(log_lik)
     resp, log_prob = e_step(g, l)
     _assert_matches_reference(resp, log_prob, log_gate, log_lik, dtype)
@@ -142,13 +102,9 @@ def test_dispatch_sends_cupy_to_the_fused_kernel(monkeypatch):
 
 @pytest.mark.parametrize("pad", [0, 10], ids=["registers", "online"])
 def test_fused_e_step_special_values_are_exact(pad):
-    log_gate = np.array(
+    log_gate = np.vstack(
         [
-            [1e300, -1e300, 0.0],
-            [1e300, 1e300, -1e300],
-            [-1e300, -1e300, -1e300],
-            [1.7e308, -1.7e308, 0.0],  # a - max overflows to -inf: exp -> 0
-            [-1e300, -1e300 + 1e285, -np.inf],
+            HUGE_LOGITS,
             [np.inf, 0.0, np.inf],
             [-np.inf, -np.inf, -np.inf],
             [0.0, np.nan, np.inf],
@@ -191,7 +147,7 @@ def test_fused_e_step_huge_float32():
     ],
 )
 def test_fused_e_step_dtype_promotion(dtype_gate, dtype_lik, expected):
-    log_gate, log_lik = _random_logits(50, 3, np.float64, special=False)
+    log_gate, log_lik = random_logits(50, 3, np.float64)
     log_gate = np.round(log_gate).astype(dtype_gate)
     log_lik = np.round(log_lik).astype(dtype_lik)
     resp, log_prob = e_step(cp.asarray(log_gate), cp.asarray(log_lik))
@@ -199,7 +155,7 @@ def test_fused_e_step_dtype_promotion(dtype_gate, dtype_lik, expected):
 
 
 def test_fused_e_step_non_contiguous_inputs():
-    log_gate, log_lik = _random_logits(300, 8, np.float64)
+    log_gate, log_lik = random_logits(300, 8, np.float64, special=True)
     g = cp.asfortranarray(cp.asarray(log_gate))
     l = cp.asarray(np.repeat(log_lik, 2, axis=1))[:, ::2]  # strided view
     resp, log_prob = e_step(g, l)
@@ -220,7 +176,7 @@ def test_fused_e_step_empty_and_bad_shapes():
 
 @DTYPES
 def test_fused_e_step_matches_array_api_twin(dtype):
-    log_gate, log_lik = _random_logits(20_000, 4, dtype)
+    log_gate, log_lik = random_logits(20_000, 4, dtype, special=True)
     g, l = cp.asarray(log_gate), cp.asarray(log_lik)
     resp, log_prob = e_step(g, l)
     xp_resp, xp_log_prob = _e_step_xp(g, l, _dispatch._array_namespace(g))

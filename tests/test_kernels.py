@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _support import HUGE_LOGITS, random_logits
 from numpy.testing import assert_allclose, assert_array_equal
 
 from skmoe._kernels import (
@@ -32,14 +33,6 @@ def _e_step(log_gate, log_lik, parallel):
     return _dispatch._e_step_numpy(log_gate, log_lik, parallel=parallel)
 
 
-def _random_logits(n, K, dtype, seed=0, scale=5.0):
-    rng = np.random.default_rng(seed)
-    logits = rng.normal(scale=scale, size=(n, K))
-    log_gate = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
-    log_lik = rng.normal(loc=-2.0, scale=scale, size=(n, K))
-    return log_gate.astype(dtype), log_lik.astype(dtype)
-
-
 # ---------------------------------------------------------------------------
 # E-step: agreement with the reference
 # ---------------------------------------------------------------------------
@@ -49,7 +42,7 @@ def _random_logits(n, K, dtype, seed=0, scale=5.0):
 @PARALLEL
 @pytest.mark.parametrize("n, K", [(1, 3), (17, 1), (1000, 8), (5003, 3), (600, 40)])
 def test_e_step_matches_reference(n, K, dtype, parallel):
-    log_gate, log_lik = _random_logits(n, K, dtype)
+    log_gate, log_lik = random_logits(n, K, dtype)
     resp, log_prob = _e_step(log_gate, log_lik, parallel)
     ref_resp, ref_log_prob = e_step_reference(log_gate, log_lik)
     assert resp.dtype == dtype and log_prob.dtype == dtype
@@ -63,7 +56,7 @@ def test_e_step_matches_reference(n, K, dtype, parallel):
 def test_serial_and_parallel_are_bitwise_equal(dtype):
     # Both kernels run the same blocks of rows, so the result does not depend
     # on the number of threads.
-    log_gate, log_lik = _random_logits(20_011, 5, dtype, seed=3)
+    log_gate, log_lik = random_logits(20_011, 5, dtype, seed=3)
     resp_s, log_prob_s = _e_step(log_gate, log_lik, False)
     resp_p, log_prob_p = _e_step(log_gate, log_lik, True)
     assert_array_equal(resp_s, resp_p)
@@ -72,7 +65,7 @@ def test_serial_and_parallel_are_bitwise_equal(dtype):
 
 @DTYPES
 def test_public_e_step_dispatch(dtype, monkeypatch):
-    log_gate, log_lik = _random_logits(300, 4, dtype, seed=1)
+    log_gate, log_lik = random_logits(300, 4, dtype, seed=1)
     ref_resp, ref_log_prob = e_step_reference(log_gate, log_lik)
     for threshold in (1, 10**9):  # force the parallel, then the serial kernel
         monkeypatch.setattr(_config, "PARALLEL_MIN_ENTRIES", threshold)
@@ -104,7 +97,7 @@ def test_large_dynamic_range_matches_logsumexp():
 @DTYPES
 @PARALLEL
 def test_all_neg_inf_rows_give_uniform_resp_and_neg_inf(dtype, parallel):
-    log_gate, log_lik = _random_logits(50, 4, dtype)
+    log_gate, log_lik = random_logits(50, 4, dtype)
     log_lik[[3, 7, 49]] = -np.inf
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no RuntimeWarning either
@@ -120,15 +113,7 @@ def test_all_neg_inf_rows_give_uniform_resp_and_neg_inf(dtype, parallel):
 
 @PARALLEL
 def test_huge_logits_are_exact(parallel):
-    log_gate = np.array(
-        [
-            [1e300, -1e300, 0.0],
-            [1e300, 1e300, -1e300],
-            [-1e300, -1e300, -1e300],
-            [1.7e308, -1.7e308, 0.0],  # a - max overflows to -inf: exp -> 0
-            [-1e300, -1e300 + 1e285, -np.inf],
-        ]
-    )
+    log_gate = HUGE_LOGITS
     log_lik = np.zeros_like(log_gate)
     resp, log_prob = _e_step(log_gate, log_lik, parallel)
     assert_array_equal(resp[0], [1.0, 0.0, 0.0])
@@ -178,7 +163,7 @@ def test_pos_inf_entries_share_the_responsibility(parallel):
 @DTYPES
 @PARALLEL
 def test_nan_propagates_to_its_row_only(dtype, parallel):
-    log_gate, log_lik = _random_logits(40, 3, dtype)
+    log_gate, log_lik = random_logits(40, 3, dtype)
     log_gate[2, 1] = np.nan  # among finite entries
     log_lik[5, 0] = np.nan  # as the first entry
     log_lik[9] = [np.nan, -np.inf, -np.inf]  # with an otherwise -inf row
@@ -225,7 +210,7 @@ def test_empty_inputs():
 
 @PARALLEL
 def test_non_contiguous_and_fortran_inputs(parallel):
-    log_gate, log_lik = _random_logits(400, 6, np.float64, seed=2)
+    log_gate, log_lik = random_logits(400, 6, np.float64, seed=2)
     expected_resp, expected_log_prob = _e_step(log_gate, log_lik, parallel)
 
     big_gate = np.zeros((800, 12))
@@ -245,7 +230,7 @@ def test_non_contiguous_and_fortran_inputs(parallel):
 
 
 def test_result_dtype():
-    g32, l32 = _random_logits(20, 3, np.float32)
+    g32, l32 = random_logits(20, 3, np.float32)
     assert e_step(g32, l32)[0].dtype == np.float32
     assert e_step(g32, l32)[1].dtype == np.float32
     resp, log_prob = e_step(g32, l32.astype(np.float64))
@@ -262,7 +247,7 @@ def test_result_dtype():
 
 @PARALLEL
 def test_inputs_are_not_modified(parallel):
-    log_gate, log_lik = _random_logits(300, 5, np.float64)
+    log_gate, log_lik = random_logits(300, 5, np.float64)
     log_lik[4] = -np.inf
     log_gate[7, 2] = np.nan
     gate_copy, lik_copy = log_gate.copy(), log_lik.copy()
@@ -274,7 +259,7 @@ def test_inputs_are_not_modified(parallel):
 
 
 def test_read_only_inputs():
-    log_gate, log_lik = _random_logits(30, 3, np.float64)
+    log_gate, log_lik = random_logits(30, 3, np.float64)
     expected = e_step(log_gate, log_lik)
     log_gate.flags.writeable = False
     log_lik.flags.writeable = False
@@ -284,7 +269,7 @@ def test_read_only_inputs():
 
 
 def test_out_buffers_are_filled_and_returned():
-    log_gate, log_lik = _random_logits(100, 4, np.float64)
+    log_gate, log_lik = random_logits(100, 4, np.float64)
     resp_buf, log_prob_buf = np.empty((100, 4)), np.empty(100)
     resp, log_prob = e_step(log_gate, log_lik, out=(resp_buf, log_prob_buf))
     assert resp is resp_buf and log_prob is log_prob_buf
@@ -433,7 +418,7 @@ def test_e_step_array_api_strict(dtype_name):
     xp = pytest.importorskip("array_api_strict")
     pytest.importorskip("array_api_compat")
     dtype = getattr(np, dtype_name)
-    log_gate, log_lik = _random_logits(60, 4, dtype)
+    log_gate, log_lik = random_logits(60, 4, dtype)
     log_lik[3] = -np.inf
     log_lik[4, :2] = np.inf
     log_gate[5, 1] = np.nan
