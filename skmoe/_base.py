@@ -309,11 +309,13 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
     def _fit(self, X, y, sample_weight):
         X, y = self._validate_fit_data(X, y)
         xp, _ = _namespace(X)
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+        )
         n_positive = int(np.count_nonzero(_to_numpy(sample_weight) > 0))
         if n_positive == 0:
             raise ValueError(
-                "The sample weights sum to zero: give at least one row a "
+                "The sample weights are all zero: give at least one row a "
                 "positive weight."
             )
         if self.n_experts > n_positive:

@@ -417,10 +417,12 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
             targets = np.zeros((y_idx.size, classes.size))
             targets[np.arange(y_idx.size), y_idx] = 1.0
             targets = _to_namespace(targets, xp, device)
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+        )
         if float(_xp_of(sample_weight).sum(sample_weight)) <= 0:
             raise ValueError(
-                "The sample weights sum to zero: give at least one row a "
+                "The sample weights are all zero: give at least one row a "
                 "positive weight."
             )
         return self._fit_validated(X, targets, sample_weight, classes)

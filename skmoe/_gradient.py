@@ -1096,7 +1096,9 @@ def _make_objective(estimator, X, y, sample_weight=None, resp=None):
     ``resp``, the objective is the M-step's (responsibilities held fixed).
     """
     X, y = estimator._validate_fit_data(X, y)
-    w = _check_sample_weight(sample_weight, X, dtype=np.float64)
+    w = _check_sample_weight(
+        sample_weight, X, dtype=np.float64, ensure_non_negative=True
+    )
     estimator._prepare_targets(X, y, w)
     templates = _check_expert_templates(
         estimator.expert,
@@ -1299,7 +1301,9 @@ def partial_fit(estimator, X, y, sample_weight=None, classes=None):
             f"({xp.__name__}) use fit."
         )
     X, y = _validate_partial_fit(estimator, X, y, classes, first=not fitted)
-    w = _check_sample_weight(sample_weight, X, dtype=np.float64)
+    w = _check_sample_weight(
+        sample_weight, X, dtype=np.float64, ensure_non_negative=True
+    )
     stream = getattr(estimator, "_stream", None)
     stale = stream is None or stream.experts is not getattr(estimator, "experts_", None)
     if fitted:
@@ -1318,7 +1322,7 @@ def partial_fit(estimator, X, y, sample_weight=None, classes=None):
         n_positive = int(np.count_nonzero(w > 0))
         if n_positive == 0:
             raise ValueError(
-                "The sample weights of the first partial_fit chunk sum to zero: "
+                "The sample weights of the first partial_fit chunk are all zero: "
                 "the model is initialised on that chunk."
             )
         if estimator.n_experts > n_positive:

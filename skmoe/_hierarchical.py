@@ -244,10 +244,12 @@ class TreeGate(BaseEstimator):
             raise ValueError(
                 "leaf_posteriors must hold non-negative rows that sum to 1."
             )
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+        )
         if float(xp.sum(sample_weight)) <= 0:
             raise ValueError(
-                "The sample weights sum to zero: give at least one row a "
+                "The sample weights are all zero: give at least one row a "
                 "positive weight."
             )
         return X, post, sample_weight

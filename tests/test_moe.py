@@ -23,6 +23,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from skmoe import (
     DeadExpertWarning,
+    HierarchicalMixtureOfExpertsRegressor,
     MixtureOfExpertsClassifier,
     MixtureOfExpertsRegressor,
     SoftmaxGate,
@@ -640,6 +641,35 @@ def test_bad_data_raises():
     fitted = MixtureOfExpertsRegressor(2, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="features"):
         fitted.predict(np.zeros((3, 2)))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: MixtureOfExpertsRegressor(2),
+        lambda: MixtureOfExpertsRegressor(2, solver="gradient"),
+        lambda: HierarchicalMixtureOfExpertsRegressor(),
+        lambda: SoftmaxGate(),
+    ],
+    ids=["em", "gradient", "hierarchical", "gate"],
+)
+def test_negative_sample_weight_raises(make):
+    # A weight is a count of observations: a negative one has no likelihood
+    # (it was silently accepted, and could make a noise variance negative).
+    X, y = make_piecewise_linear(n_samples=100, random_state=0)
+    sw = np.ones(100)
+    sw[7] = -0.5
+    est = make()
+    if isinstance(est, SoftmaxGate):
+        y = (y > np.median(y)).astype(int)
+    with pytest.raises(ValueError, match="Negative values in data passed to"):
+        est.fit(X, y, sample_weight=sw)
+
+
+def test_partial_fit_negative_sample_weight_raises():
+    X, y = make_piecewise_linear(n_samples=100, random_state=0)
+    with pytest.raises(ValueError, match="Negative values in data passed to"):
+        MixtureOfExpertsRegressor(2).partial_fit(X, y, sample_weight=-np.ones(100))
 
 
 def test_inputs_are_not_modified():
