@@ -361,8 +361,8 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
             Class labels, or soft targets: non-negative rows that sum to one (a
             single float column of ones is the trivial one-class soft target).
         sample_weight : array-like of shape (n_samples,), default=None
-            Row weights; a soft-target row ``t_i`` with weight ``w_i`` counts as
-            ``w_i * t_ik`` observations of class ``k``.
+            Non-negative row weights; a soft-target row ``t_i`` with weight ``w_i``
+            counts as ``w_i * t_ik`` observations of class ``k``.
         check_input : bool, default=True
             Validate the inputs. ``False`` skips every check, as the
             ``check_input`` of scikit-learn's trees does: only for callers

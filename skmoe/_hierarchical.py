@@ -208,7 +208,7 @@ class TreeGate(BaseEstimator):
             Posterior probability of each leaf for each row: non-negative rows
             that sum to one (EM's responsibilities).
         sample_weight : array-like of shape (n_samples,), default=None
-            Row weights; node ``v`` is fitted with weights
+            Non-negative row weights; node ``v`` is fitted with weights
             ``sample_weight * h_i(v)``.
         check_input : bool, default=True
             Validate the inputs; ``False`` skips it, for callers that have (as
@@ -1023,8 +1023,8 @@ class HierarchicalMixtureOfExpertsRegressor(
         y : array-like of shape (n_samples,)
             Target values.
         sample_weight : array-like of shape (n_samples,), default=None
-            Row weights; they multiply the posteriors in every M-step (experts,
-            noise variances and every node gate) and the log-likelihood.
+            Non-negative row weights; they multiply the posteriors in every M-step
+            (experts, noise variances and every node gate) and the log-likelihood.
 
         Returns
         -------
@@ -1140,8 +1140,8 @@ class HierarchicalMixtureOfExpertsClassifier(
         y : array-like of shape (n_samples,)
             Class labels (numbers or strings).
         sample_weight : array-like of shape (n_samples,), default=None
-            Row weights; they multiply the posteriors in every M-step and the
-            log-likelihood.
+            Non-negative row weights; they multiply the posteriors in every M-step and
+            the log-likelihood.
 
         Returns
         -------

@@ -353,7 +353,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         y : array-like of shape (n_samples,)
             Target values.
         sample_weight : array-like of shape (n_samples,), default=None
-            Row weights; they multiply the responsibilities in every M-step
+            Non-negative row weights; they multiply the responsibilities in every M-step
             (experts, noise variances and gate) and the log-likelihood.
 
         Returns
@@ -387,7 +387,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         y : array-like of shape (n_samples,)
             Its target values.
         sample_weight : array-like of shape (n_samples,), default=None
-            Row weights.
+            Non-negative row weights.
 
         Returns
         -------
@@ -627,7 +627,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         y : array-like of shape (n_samples,)
             Class labels (numbers or strings).
         sample_weight : array-like of shape (n_samples,), default=None
-            Row weights; they multiply the responsibilities in every M-step
+            Non-negative row weights; they multiply the responsibilities in every M-step
             and the log-likelihood.
 
         Returns
@@ -665,7 +665,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         y : array-like of shape (n_samples,)
             Its class labels.
         sample_weight : array-like of shape (n_samples,), default=None
-            Row weights.
+            Non-negative row weights.
         classes : array-like of shape (n_classes,), default=None
             Every class of the whole stream. Required on the first call (a
             ``ValueError`` otherwise), optional later (it must then be the
