@@ -9,8 +9,8 @@ For each number of rows ``n`` (and ``K`` experts) this times, best of
 * ``e_step``: ``skmoe._kernels.e_step(log_gate, log_lik, out=(resp, log_prob))``
   into preallocated buffers, as an EM loop reuses them (same conditions as the
   floor), compiled beforehand so compilation is excluded;
-* ``serial``: the same call forced onto the serial kernel (one thread, like
-  the floor), to separate the kernel's own cost from the threading;
+* ``serial``: the same call forced onto one thread (like the floor), to
+  separate the kernel's own cost from the threading;
 * ``e_step+alloc``: the same call allocating fresh outputs (its default), which
   adds the kernel's page-zeroing of the new output pages;
 * ``reference``: ``e_step_reference`` (``scipy.special.logsumexp`` and
@@ -74,7 +74,7 @@ def make_data(n, K, dtype, seed=0):
 
 
 def warm_up(K, dtype):
-    """Compile both the serial and the parallel kernels for this dtype."""
+    """Compile the kernels for this dtype and start the threads."""
     for n in (16, _config.PARALLEL_MIN_ENTRIES // K + 1):
         log_gate, log_lik = make_data(n, K, dtype, seed=1)
         e_step(log_gate, log_lik)
@@ -122,7 +122,7 @@ def bench_one(n, K, dtype, repeat):
         "n": n,
         "K": K,
         "dtype": np.dtype(dtype).name,
-        "kernel": "parallel" if n * K >= _config.PARALLEL_MIN_ENTRIES else "serial",
+        "kernel": "threads" if n * K >= _config.PARALLEL_MIN_ENTRIES else "serial",
         "floor_ms": 1e3 * t_floor,
         "e_step_ms": 1e3 * t_estep,
         "e_step_serial_ms": 1e3 * t_serial,
@@ -182,8 +182,7 @@ def main(argv=None):
     meta = {
         "numba": numba.__version__,
         "numpy": np.__version__,
-        "numba_threads": numba.get_num_threads(),
-        "threading_layer": numba.threading_layer(),
+        "kernel_threads": _dispatch._n_threads(),
         "cpu_count": os.cpu_count(),
         "machine": platform.processor() or platform.machine(),
         "parallel_min_entries": _config.PARALLEL_MIN_ENTRIES,
@@ -191,9 +190,9 @@ def main(argv=None):
         "warm_up_compile_s": compile_s,
     }
     print(
-        f"numba {meta['numba']}, {meta['numba_threads']} threads "
-        f"({meta['threading_layer']} layer), {meta['cpu_count']} CPUs, "
-        f"dtype {args.dtype}, parallel kernel from n*K >= "
+        f"numba {meta['numba']}, {meta['kernel_threads']} kernel threads, "
+        f"{meta['cpu_count']} CPUs, "
+        f"dtype {args.dtype}, threads from n*K >= "
         f"{meta['parallel_min_entries']}, "
         f"warm-up (compile) {compile_s:.1f} s, "
         f"load average {meta['load_avg_before'][0]:.2f}"

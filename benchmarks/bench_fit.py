@@ -28,6 +28,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression
 
 from skmoe import MixtureOfExpertsRegressor
+from skmoe._kernels import _dispatch
 from skmoe.datasets import make_moe_regression
 
 
@@ -97,7 +98,7 @@ def main():
         "python": platform.python_version(),
         "numpy": np.__version__,
         "numba": numba.__version__,
-        "numba_threads": numba.get_num_threads(),
+        "numba_threads": _dispatch._n_threads(),
         "machine": platform.machine(),
     }
     print("machine:", info)

@@ -60,7 +60,7 @@ from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.linear_model import LogisticRegression, Ridge  # noqa: E402
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor  # noqa: E402
-from skmoe._kernels import e_step, e_step_reference  # noqa: E402
+from skmoe._kernels import _dispatch, e_step, e_step_reference  # noqa: E402
 from skmoe._kernels._dispatch import _array_namespace  # noqa: E402
 from skmoe._kernels._reference import _e_step_xp  # noqa: E402
 from skmoe.datasets import make_moe_regression  # noqa: E402
@@ -111,7 +111,7 @@ def machine_info(cupy):
         "sklearn": sklearn.__version__,
         "numpy": np.__version__,
         "numba": numba.__version__,
-        "numba_threads": numba.get_num_threads(),
+        "numba_threads": _dispatch._n_threads(),
         "python": platform.python_version(),
         "cpu": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),

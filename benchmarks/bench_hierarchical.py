@@ -88,7 +88,7 @@ def time_fit(model, X, y, max_iter, tol):
 
 
 def warm_up():
-    """Compile the numba kernels (serial and parallel) before any timing."""
+    """Compile the numba kernels (and start their threads) before any timing."""
     for n in (200, 100_000):
         X, y = make_hierarchical_regimes(n, n_features=4, random_state=1)
         for model in make_models(2, random_state=0, max_iter=1).values():

@@ -114,7 +114,7 @@ class TracedEM(MixtureOfExpertsRegressor):
 
 
 def warm_up(batch_size):
-    """Compile the numba kernels (serial and parallel) and run every code path.
+    """Compile the numba kernels (and start their threads) and run every code path.
 
     Parallel kernels are not cached on disk: without this, the first solver
     timed would pay several seconds of compilation.

@@ -1,8 +1,12 @@
 """Tests of skmoe._kernels: numba kernels against their NumPy/array-API twins."""
 
+import os
 import subprocess
 import sys
+import threading
+import time
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -53,14 +57,58 @@ def test_e_step_matches_reference(n, K, dtype, parallel):
 
 
 @DTYPES
-def test_serial_and_parallel_are_bitwise_equal(dtype):
-    # Both kernels run the same blocks of rows, so the result does not depend
-    # on the number of threads.
-    log_gate, log_lik = random_logits(20_011, 5, dtype, seed=3)
+@pytest.mark.parametrize("n_threads", [2, 3, 8])
+def test_serial_and_parallel_are_bitwise_equal(dtype, n_threads, monkeypatch):
+    # Rows do not interact, so the result does not depend on how the rows are
+    # split between threads; every chunk is computed exactly once.
+    monkeypatch.setattr(_dispatch, "_n_threads", lambda: n_threads)
+    kernel = _dispatch._numba_kernels()._e_step_serial
+    threads, rows = set(), []
+
+    def spy(log_gate, log_lik, resp, log_prob):
+        threads.add(threading.get_ident())
+        rows.append(log_gate.shape[0])
+        time.sleep(0.005)  # let the other threads take their chunks
+        kernel(log_gate, log_lik, resp, log_prob)
+
+    monkeypatch.setattr(
+        _dispatch, "_numba_kernels", lambda: SimpleNamespace(_e_step_serial=spy)
+    )
+    log_gate, log_lik = random_logits(20_011, 5, dtype, seed=3, special=True)
     resp_s, log_prob_s = _e_step(log_gate, log_lik, False)
+    assert rows == [20_011]
+    rows.clear()
     resp_p, log_prob_p = _e_step(log_gate, log_lik, True)
+    assert sum(rows) == 20_011 and len(rows) == 4 * n_threads
+    assert len(threads) >= 2  # the pool's threads as well as the caller's
     assert_array_equal(resp_s, resp_p)
     assert_array_equal(log_prob_s, log_prob_p)
+
+
+def test_threads_survive_fork():
+    # A forked child inherits the parent's pool object but none of its
+    # threads: it must make its own instead of waiting forever.
+    code = (
+        "import multiprocessing as mp, numpy as np\n"
+        "from skmoe._kernels import _dispatch\n"
+        "x = np.zeros((50_000, 4))\n"
+        "_dispatch._e_step_numpy(x, x, parallel=True)\n"
+        "def child(q):\n"
+        "    q.put(float(_dispatch._e_step_numpy(x, x, parallel=True)[1][0]))\n"
+        "q = mp.get_context('fork').Queue()\n"
+        "p = mp.get_context('fork').Process(target=child, args=(q,))\n"
+        "p.start(); print(q.get(timeout=60)); p.join()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env={**os.environ, "NUMBA_NUM_THREADS": "2"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert float(result.stdout) == pytest.approx(np.log(4.0))
 
 
 @DTYPES
@@ -489,19 +537,18 @@ def test_fastmath_flags_keep_inf_and_nan_semantics():
 
     kernels = [
         _numba._e_step_serial,
-        _numba._e_step_parallel,
         _numba._e_step_block,
         _numba._gaussian_serial,
-        _numba._gaussian_parallel,
+        _numba._gaussian_block,
     ]
     for kernel in kernels:
         assert kernel.targetoptions["fastmath"] == FASTMATH_FLAGS
-    # cache=True only on serial kernels (cached parallel kernels can segfault)
-    for kernel in kernels:
-        parallel = kernel.targetoptions.get("parallel", False)
-        cached = type(kernel._cache).__name__ != "NullCache"
-        assert cached != bool(parallel), kernel
-    assert _numba._e_step_parallel.targetoptions["parallel"] is True
+        # cached on disk; no parallel=True kernel (those cannot be cached safely)
+        assert type(kernel._cache).__name__ != "NullCache", kernel
+        assert not kernel.targetoptions.get("parallel", False), kernel
+    # the row kernels release the GIL: the dispatcher runs them in threads
+    assert _numba._e_step_serial.targetoptions["nogil"] is True
+    assert _numba._gaussian_serial.targetoptions["nogil"] is True
 
 
 def test_import_is_lazy():
@@ -511,8 +558,7 @@ def test_import_is_lazy():
         "import sys, skmoe._kernels\n"
         "assert 'skmoe._kernels._numba' not in sys.modules, 'imported eagerly'\n"
         "from skmoe._kernels import _numba\n"
-        "d = [_numba._e_step_serial, _numba._e_step_parallel,"
-        " _numba._gaussian_serial, _numba._gaussian_parallel]\n"
+        "d = [_numba._e_step_serial, _numba._gaussian_serial]\n"
         "assert all(not k.signatures for k in d)\n"
         "print('ok')\n"
     )

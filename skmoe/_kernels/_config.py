@@ -15,16 +15,16 @@ FASTMATH_FLAGS = {"nsz", "arcp", "contract", "afn", "reassoc"}
 # ``afn`` has nothing to approximate there.  Still no ``nnan``/``ninf``.
 EXP_FASTMATH_FLAGS = FASTMATH_FLAGS - {"reassoc", "afn"}
 
-# Problem size (rows * experts) from which the ``parallel=True`` kernels are
-# used instead of the serial (cached) ones.  The parallel kernels split the
-# rows into blocks of ~8192 entries, so below two blocks they cannot help.
-# Measured on an idle 2-core machine (K = 2, 8, 32, float32 and float64) they
-# win from 2 blocks, by ~2x from 4.  On an oversubscribed machine, though,
-# every parallel call waits for its second thread to be scheduled (measured:
-# 3-12 ms instead of 0.3 ms serial for 10**4 x 8 at load 7-9 on 2 cores).  The
-# gain on an idle machine is at most half the serial time, the loss on a busy
-# one a few scheduler slices, so parallel kernels start at 32 blocks, where
-# the serial kernel takes ~1 ms (float64) and a stall is at worst a few times
-# the work.  Serial and parallel results are bitwise equal: this only
-# affects speed.
+# Problem size (rows * experts) from which the row kernels (E-step, Gaussian
+# log-likelihood) run on chunks of rows in several threads instead of one
+# (``_dispatch._run_rows``).  Measured with numba ``parallel=True`` kernels
+# over blocks of ~8192 entries, which the threads have since replaced at the
+# same speed: on an idle 2-core machine (K = 2, 8, 32, float32 and float64)
+# they win from 2 blocks, by ~2x from 4.  On an oversubscribed machine,
+# though, every parallel call waits for its second thread to be scheduled
+# (measured: 3-12 ms instead of 0.3 ms serial for 10**4 x 8 at load 7-9 on 2
+# cores).  The gain on an idle machine is at most half the serial time, the
+# loss on a busy one a few scheduler slices, so threads start at 32 blocks,
+# where one thread takes ~1 ms (float64) and a stall is at worst a few times
+# the work.  Results are bitwise equal either way: this only affects speed.
 PARALLEL_MIN_ENTRIES = 1 << 18

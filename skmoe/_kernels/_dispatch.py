@@ -1,12 +1,17 @@
 """Public kernel entry points: validation, allocation and dispatch.
 
-NumPy arrays go to the numba kernels of :mod:`._numba` (serial below
-``PARALLEL_MIN_ENTRIES`` entries, ``parallel=True`` above); arrays of any other
+NumPy arrays go to the numba kernels of :mod:`._numba` (one thread below
+``PARALLEL_MIN_ENTRIES`` entries, chunks of rows in threads above, see
+:func:`_run_rows`); arrays of any other
 array-API namespace (PyTorch, array_api_strict, ...) go to the array-API
 twins of :mod:`._reference`, except the E-step of CuPy arrays, which has its
 own fused CUDA kernel (:mod:`._cupy`).  CuPy is never imported here: the
 namespace is read from the inputs.
 """
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -73,10 +78,71 @@ def _is_cupy(xp):
 
 
 def _use_parallel(shape, parallel):
-    """Serial kernel for small problems, ``parallel=True`` one for large."""
+    """One thread for small problems, several for large ones."""
     if parallel is None:
         return shape[0] * shape[1] >= _config.PARALLEL_MIN_ENTRIES
     return bool(parallel)
+
+
+# The worker threads, created on first use: (pid, size, executor). A pool
+# inherited through fork() has no threads in the child, so a child makes its
+# own.
+_POOL = (None, 0, None)
+_POOL_LOCK = threading.Lock()
+
+
+def _n_threads():
+    """Threads for the row kernels: ``NUMBA_NUM_THREADS`` (all cores by default;
+    joblib's workers set it to their share)."""
+    import numba
+
+    return max(1, int(numba.config.NUMBA_NUM_THREADS))
+
+
+def _workers(n):
+    """A thread pool of at least ``n`` workers, for this process."""
+    global _POOL
+    with _POOL_LOCK:
+        pid, size, pool = _POOL
+        if pid != os.getpid() or size < n:
+            if pid == os.getpid():
+                pool.shutdown(wait=False)
+            pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="skmoe")
+            _POOL = (os.getpid(), n, pool)
+        return pool
+
+
+def _run_rows(kernel, rows, args, parallel):
+    """``kernel(*row_slices, *args)`` over all rows, in threads when ``parallel``.
+
+    ``rows`` are arrays split along their first axis; ``kernel`` is a
+    ``nogil`` numba kernel whose rows do not interact, so any split gives
+    bitwise the same result. The calling thread works too, and the chunks
+    (several per thread) are handed out as threads free up, so that a thread
+    descheduled on a busy machine delays the call by one chunk, not a share.
+    """
+    n = rows[0].shape[0]
+    n_threads = _n_threads() if parallel else 1
+    if n_threads == 1:
+        kernel(*rows, *args)
+        return
+    step = -(-n // (4 * n_threads))
+    starts = iter(range(0, n, step))
+    lock = threading.Lock()
+
+    def work():
+        while True:
+            with lock:  # each chunk is taken once
+                start = next(starts, None)
+            if start is None:
+                return
+            kernel(*(a[start : start + step] for a in rows), *args)
+
+    pool = _workers(n_threads - 1)
+    futures = [pool.submit(work) for _ in range(n_threads - 1)]
+    work()
+    for future in futures:
+        future.result()
 
 
 def e_step(log_gate, log_lik, *, out=None):
@@ -91,11 +157,11 @@ def e_step(log_gate, log_lik, *, out=None):
     reading each input once and writing each output once: the rows are taken
     in cache-sized blocks, and each block goes through sum, max, exp,
     normalise and log while it stays in cache (see ``_numba._e_step_block``).
-    NumPy arrays use numba kernels (parallel over blocks of rows once
-    ``n_samples * n_experts >= _config.PARALLEL_MIN_ENTRIES``; the results do
-    not depend on the number of threads); CuPy arrays use a fused CUDA kernel
-    (:func:`._cupy.e_step_cupy`, one thread per row); other array-API arrays
-    use the array-API twin.
+    NumPy arrays use a numba kernel (on chunks of rows in several threads
+    once ``n_samples * n_experts >= _config.PARALLEL_MIN_ENTRIES``; the
+    results do not depend on the number of threads); CuPy arrays use a fused
+    CUDA kernel (:func:`._cupy.e_step_cupy`, one thread per row); other
+    array-API arrays use the array-API twin.
 
     Special rows: a row whose entries are all ``-inf`` (no expert gives the
     target any probability) gets ``log_prob = -inf`` and uniform
@@ -133,7 +199,7 @@ def e_step(log_gate, log_lik, *, out=None):
 
 
 def _e_step_numpy(log_gate, log_lik, out=None, parallel=None):
-    """NumPy/numba E-step; ``parallel`` forces the kernel (None: by size)."""
+    """NumPy/numba E-step; ``parallel`` forces threads on or off (None: by size)."""
     log_gate = np.asarray(log_gate)
     log_lik = np.asarray(log_lik)
     if log_gate.ndim != 2 or log_gate.shape != log_lik.shape:
@@ -158,11 +224,12 @@ def _e_step_numpy(log_gate, log_lik, out=None, parallel=None):
         return resp, log_prob
     if n == 0:
         return resp, log_prob
-    kernels = _numba_kernels()
-    if _use_parallel((n, n_experts), parallel):
-        kernels._e_step_parallel(log_gate, log_lik, resp, log_prob)
-    else:
-        kernels._e_step_serial(log_gate, log_lik, resp, log_prob)
+    _run_rows(
+        _numba_kernels()._e_step_serial,
+        (log_gate, log_lik, resp, log_prob),
+        (),
+        _use_parallel((n, n_experts), parallel),
+    )
     return resp, log_prob
 
 
@@ -231,9 +298,10 @@ def _gaussian_log_likelihood_numpy(y, means, variances, parallel=None):
     out = np.empty(means.shape, dtype=dtype)
     if out.size == 0:
         return out
-    kernels = _numba_kernels()
-    if _use_parallel(means.shape, parallel):
-        kernels._gaussian_parallel(y, means, log_norm, half_prec, out)
-    else:
-        kernels._gaussian_serial(y, means, log_norm, half_prec, out)
+    _run_rows(
+        _numba_kernels()._gaussian_serial,
+        (y, means, out),
+        (log_norm, half_prec),
+        _use_parallel(means.shape, parallel),
+    )
     return out

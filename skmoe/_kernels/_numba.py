@@ -2,14 +2,20 @@
 
 The only module of skmoe that imports numba (and it is itself imported on the
 first kernel call, not with skmoe).  Every function is compiled lazily on its
-first call (no eager signatures).  Serial kernels are cached on disk
-(``cache=True``); ``parallel=True`` kernels are not (cached parallel kernels
-have been seen to segfault, see pynndescent).  Every kernel uses the central
-``FASTMATH_FLAGS`` (no ``nnan``/``ninf``: -inf and NaN keep their meaning)
-and ``error_model="numpy"`` (no ZeroDivisionError checks in the loops).
+first call (no eager signatures) and cached on disk (``cache=True``).  Every
+kernel uses the central ``FASTMATH_FLAGS`` (no ``nnan``/``ninf``: -inf and NaN
+keep their meaning) and ``error_model="numpy"`` (no ZeroDivisionError checks
+in the loops).
+
+The kernels are serial and release the GIL (``nogil=True``): on large inputs
+:mod:`skmoe._kernels._dispatch` runs them on chunks of rows in a few threads.
+No kernel is ``parallel=True``: numba compiles those again in every process
+(about 2 s for the two row kernels, paid by the first large fit of every
+notebook and joblib worker), and caching them is unsafe when processes race
+to write the cache (numba issue #10128).  The threads measured as fast.
 
 The kernels write into preallocated, C-contiguous outputs; validation,
-allocation, dtype promotion and the serial/parallel choice live in
+allocation, dtype promotion and the threading live in
 :mod:`skmoe._kernels._dispatch`.
 
 Why hand-written ``exp`` and ``log``: without Intel SVML, LLVM turns
@@ -239,8 +245,8 @@ def _log_normal_array(x, out):
 
 # Entries per block of rows (``max(16, _BLOCK_ENTRIES // K)`` rows): the
 # block's float64 responsibilities (64 KiB) stay in L2 across the sweeps of
-# ``_e_step_block``; blocks are also the ``prange`` work items.  Serial and
-# parallel kernels use the same blocks, so their results are bitwise equal.
+# ``_e_step_block``.  Every row's result is independent of the blocks, so any
+# split of the rows between threads gives bitwise the same results.
 _BLOCK_ENTRIES = 8192
 
 
@@ -325,9 +331,9 @@ def _e_step_special_row(resp, i, m):
             resp[i, k] = 0.0
 
 
-@numba.njit(fastmath=FASTMATH_FLAGS, error_model="numpy", cache=True)
+@numba.njit(fastmath=FASTMATH_FLAGS, error_model="numpy", cache=True, nogil=True)
 def _e_step_serial(log_gate, log_lik, resp, log_prob):
-    """Serial E-step over all rows (C-contiguous (n, K) arrays, K >= 1)."""
+    """E-step over all rows (C-contiguous (n, K) arrays, K >= 1)."""
     n, K = resp.shape
     B = max(16, _BLOCK_ENTRIES // K)
     sums = np.empty(B)
@@ -340,30 +346,6 @@ def _e_step_serial(log_gate, log_lik, resp, log_prob):
             log_prob[start:stop],
             sums,
         )
-
-
-@numba.njit(fastmath=FASTMATH_FLAGS, error_model="numpy", parallel=True)
-def _e_step_parallel(log_gate, log_lik, resp, log_prob):
-    """Row-parallel E-step: ``numba.prange`` over blocks of rows."""
-    n, K = resp.shape
-    B = max(16, _BLOCK_ENTRIES // K)
-    n_blocks = (n + B - 1) // B
-    # Hand out blocks one at a time (dynamic scheduling) instead of one static
-    # share per thread: on a busy machine a descheduled thread's share would
-    # otherwise hold up the whole call.
-    previous_chunksize = numba.set_parallel_chunksize(1)
-    for b in numba.prange(n_blocks):
-        start = b * B
-        stop = min(start + B, n)
-        sums = np.empty(stop - start)
-        _e_step_block(
-            log_gate[start:stop],
-            log_lik[start:stop],
-            resp[start:stop],
-            log_prob[start:stop],
-            sums,
-        )
-    numba.set_parallel_chunksize(previous_chunksize)
 
 
 # ---------------------------------------------------------------------------
@@ -382,23 +364,7 @@ def _gaussian_block(y, means, log_norm, half_prec, out):
             out[i, k] = log_norm[k] - r * r * half_prec[k]
 
 
-@numba.njit(fastmath=FASTMATH_FLAGS, error_model="numpy", cache=True)
-def _gaussian_serial(y, means, log_norm, half_prec, out):
-    """Serial Gaussian log-likelihood over all rows."""
+@numba.njit(fastmath=FASTMATH_FLAGS, error_model="numpy", cache=True, nogil=True)
+def _gaussian_serial(y, means, out, log_norm, half_prec):
+    """Gaussian log-likelihood over all rows (per-row arrays first)."""
     _gaussian_block(y, means, log_norm, half_prec, out)
-
-
-@numba.njit(fastmath=FASTMATH_FLAGS, error_model="numpy", parallel=True)
-def _gaussian_parallel(y, means, log_norm, half_prec, out):
-    """Row-parallel Gaussian log-likelihood: ``prange`` over blocks of rows."""
-    n, K = out.shape
-    B = max(16, _BLOCK_ENTRIES // K)
-    n_blocks = (n + B - 1) // B
-    previous_chunksize = numba.set_parallel_chunksize(1)  # dynamic scheduling
-    for b in numba.prange(n_blocks):
-        start = b * B
-        stop = min(start + B, n)
-        _gaussian_block(
-            y[start:stop], means[start:stop], log_norm, half_prec, out[start:stop]
-        )
-    numba.set_parallel_chunksize(previous_chunksize)
