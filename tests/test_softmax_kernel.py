@@ -2,10 +2,13 @@
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import approx_fprime
 
 from skmoe._kernels import (
+    _config,
+    _dispatch,
+    _softmax,
     linear_log_softmax,
     linear_log_softmax_reference,
     softmax_cross_entropy,
@@ -79,3 +82,33 @@ def test_log_softmax_huge_logits():
     X = np.array([[1e3], [-1e3]])
     out = linear_log_softmax(X, np.array([[1.0, -1.0]]), np.zeros(2))
     assert_allclose(out, [[0.0, -2e3], [-2e3, 0.0]])
+
+
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_threaded_kernels_match_reference_and_ignore_thread_count(
+    n_threads, monkeypatch
+):
+    # Above the threshold both kernels run in chunks; the loss adds its
+    # fixed-size chunks' partial sums in order, so every thread count gives
+    # bitwise the same result (and the log-probabilities never depend on it).
+    monkeypatch.setattr(_config, "PARALLEL_MIN_ENTRIES", 1000)
+    monkeypatch.setattr(_softmax, "_CHUNK_ROWS", 700)  # 5 chunks, the last short
+    rng = np.random.RandomState(5)
+    X = rng.normal(size=(3001, 4))
+    W = rng.normal(size=(4, 3)) * 2
+    b = rng.normal(size=3)
+    T = rng.dirichlet(np.ones(3), size=3001) * rng.uniform(0, 2, size=(3001, 1))
+    mass = T.sum(axis=1)
+    ref_loss, ref_grad = _xent(softmax_cross_entropy_reference, X, W, b, T, mass)
+    monkeypatch.setattr(_dispatch, "_n_threads", lambda: 1)
+    one_loss, one_grad = _xent(softmax_cross_entropy, X, W, b, T, mass)
+    one_log_proba = linear_log_softmax(X, W, b)
+    monkeypatch.setattr(_dispatch, "_n_threads", lambda: n_threads)
+    loss, grad = _xent(softmax_cross_entropy, X, W, b, T, mass)
+    assert_allclose(loss, ref_loss, rtol=1e-12)
+    assert_allclose(grad, ref_grad, rtol=1e-10, atol=1e-10)
+    assert loss == one_loss
+    assert_array_equal(grad, one_grad)
+    log_proba = linear_log_softmax(X, W, b)
+    assert_allclose(log_proba, linear_log_softmax_reference(X, W, b), atol=1e-12)
+    assert_array_equal(log_proba, one_log_proba)

@@ -112,37 +112,58 @@ def _workers(n):
         return pool
 
 
-def _run_rows(kernel, rows, args, parallel):
-    """``kernel(*row_slices, *args)`` over all rows, in threads when ``parallel``.
+def _map_chunks(fn, n, step, n_threads):
+    """``[fn(start, stop) for each chunk of step rows]``, in order, by ``n_threads``.
 
-    ``rows`` are arrays split along their first axis; ``kernel`` is a
-    ``nogil`` numba kernel whose rows do not interact, so any split gives
-    bitwise the same result. The calling thread works too, and the chunks
-    (several per thread) are handed out as threads free up, so that a thread
-    descheduled on a busy machine delays the call by one chunk, not a share.
+    The calling thread works too, and the chunks are handed out as threads
+    free up, so that a thread descheduled on a busy machine delays the call
+    by one chunk, not by a whole share. ``fn`` must release the GIL (a
+    ``nogil`` numba kernel) for the threads to run at once.
     """
-    n = rows[0].shape[0]
-    n_threads = _n_threads() if parallel else 1
-    if n_threads == 1:
-        kernel(*rows, *args)
-        return
-    step = -(-n // (4 * n_threads))
-    starts = iter(range(0, n, step))
+    starts = range(0, n, step)
+    results = [None] * len(starts)
+    if n_threads == 1 or len(starts) == 1:
+        for j, start in enumerate(starts):
+            results[j] = fn(start, min(start + step, n))
+        return results
+    todo = iter(enumerate(starts))
     lock = threading.Lock()
 
     def work():
         while True:
             with lock:  # each chunk is taken once
-                start = next(starts, None)
-            if start is None:
+                j, start = next(todo, (None, None))
+            if j is None:
                 return
-            kernel(*(a[start : start + step] for a in rows), *args)
+            results[j] = fn(start, min(start + step, n))
 
     pool = _workers(n_threads - 1)
     futures = [pool.submit(work) for _ in range(n_threads - 1)]
     work()
     for future in futures:
         future.result()
+    return results
+
+
+def _run_rows(kernel, rows, args, parallel):
+    """``kernel(*row_slices, *args)`` over all rows, in threads when ``parallel``.
+
+    ``rows`` are arrays split along their first axis; ``kernel`` is a
+    ``nogil`` numba kernel whose rows do not interact, so any split gives
+    bitwise the same result (several chunks per thread, see
+    :func:`_map_chunks`).
+    """
+    n = rows[0].shape[0]
+    n_threads = _n_threads() if parallel else 1
+    if n_threads == 1:
+        kernel(*rows, *args)
+        return
+    _map_chunks(
+        lambda start, stop: kernel(*(a[start:stop] for a in rows), *args),
+        n,
+        -(-n // (4 * n_threads)),
+        n_threads,
+    )
 
 
 def e_step(log_gate, log_lik, *, out=None):

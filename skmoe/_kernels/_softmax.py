@@ -5,14 +5,23 @@ log-normaliser, the loss and the gradient, instead of the half-dozen passes
 over an (n, K) array that the NumPy expression takes. It reads the features
 and targets *features-major* (``X.T``, ``T.T``, C-contiguous) so that its
 inner loops run over rows and vectorise: L-BFGS calls it about ten times per
-fit, so the gate makes that one transposed copy per fit. The kernels are
-serial: a ``parallel=True`` version (blocks of rows with partial sums) was
-never faster on the 2-core development machine (n x K from 6e5 to 8e6
-entries: 0.97x to 3x slower), because L-BFGS calls it a dozen times per EM
-iteration and each call wakes the threads.
+fit, so the gate makes that one transposed copy per fit.
+
+On large problems (``n_samples * n_classes >= PARALLEL_MIN_ENTRIES``) both
+kernels run in threads (:func:`._dispatch._map_chunks`): the loss over
+chunks of ``_CHUNK_ROWS`` rows whose partial sums are added in chunk order,
+so that the result depends on the data only, not on the number of threads;
+the log-probabilities over any split of the rows. Measured on 2 cores
+(``d = 5``, ``K = 4``): the loss 1.8x faster from 100,000 rows.
 """
 
 import numpy as np
+
+from . import _config, _dispatch
+
+# Rows per chunk of the threaded loss (a fixed size, so that the order of the
+# partial sums, and with it the result, does not depend on the threads).
+_CHUNK_ROWS = 16384
 
 
 def softmax_cross_entropy(XT, W, b, weighted_targets_T, row_mass):
@@ -37,9 +46,23 @@ def softmax_cross_entropy(XT, W, b, weighted_targets_T, row_mass):
         Gradient with respect to ``W`` (first rows) and ``b`` (last row).
     """
     # numba is imported on first use, so that ``import skmoe`` stays fast.
-    from ._softmax_numba import _softmax_xent_serial
+    from ._softmax_numba import _softmax_xent
 
-    return _softmax_xent_serial(XT, W, b, weighted_targets_T, row_mass)
+    n = XT.shape[1]
+    args = (XT, W, b, weighted_targets_T, row_mass)
+    if n * W.shape[1] < _config.PARALLEL_MIN_ENTRIES:
+        return _softmax_xent(*args, 0, n)
+    parts = _dispatch._map_chunks(
+        lambda lo, hi: _softmax_xent(*args, lo, hi),
+        n,
+        _CHUNK_ROWS,
+        _dispatch._n_threads(),
+    )
+    loss, grad = parts[0]
+    for part_loss, part_grad in parts[1:]:
+        loss += part_loss
+        grad += part_grad
+    return loss, grad
 
 
 def softmax_cross_entropy_reference(XT, W, b, weighted_targets_T, row_mass):
@@ -70,9 +93,13 @@ def linear_log_softmax(X, W, b):
 
     X = np.ascontiguousarray(X, dtype=np.float64)
     out = np.empty((X.shape[0], W.shape[1]))
-    return _log_softmax_rows(
-        X, np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64), out
+    _dispatch._run_rows(
+        _log_softmax_rows,
+        (X, out),
+        (np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)),
+        _dispatch._use_parallel(out.shape, None),
     )
+    return out
 
 
 def linear_log_softmax_reference(X, W, b):

@@ -39,18 +39,23 @@ def _block_logits(XT, W, b, start, m, z, top):
             top[i] = max(top[i], zk[i])
 
 
-@numba.njit(fastmath=FASTMATH_FLAGS, error_model="numpy", cache=True)
-def _softmax_xent_serial(XT, W, b, TT, mass):
-    """Loss and gradient over blocks of rows, features-major (see ``_block_logits``)."""
+@numba.njit(fastmath=FASTMATH_FLAGS, error_model="numpy", cache=True, nogil=True)
+def _softmax_xent(XT, W, b, TT, mass, lo, hi):
+    """Loss and gradient over rows ``lo:hi``, in blocks, features-major (see
+    ``_block_logits``).
+
+    Takes the whole arrays and a row range rather than column slices of
+    ``XT``: those would be non-contiguous views, whose row loops numba leaves
+    scalar (about 2x slower).
+    """
     n_features, n_classes = W.shape
-    n = XT.shape[1]
     grad = np.zeros((n_features + 1, n_classes))
     z = np.empty((n_classes, _BLOCK))
     top = np.empty(_BLOCK)
     total = np.empty(_BLOCK)
     loss = 0.0
-    for start in range(0, n, _BLOCK):
-        m = min(_BLOCK, n - start)
+    for start in range(lo, hi, _BLOCK):
+        m = min(_BLOCK, hi - start)
         _block_logits(XT, W, b, start, m, z, top)
         for i in range(m):
             total[i] = 0.0
@@ -90,8 +95,8 @@ def _softmax_xent_serial(XT, W, b, TT, mass):
     return loss, grad
 
 
-@numba.njit(fastmath=FASTMATH_FLAGS, error_model="numpy", cache=True)
-def _log_softmax_rows(X, W, b, out):
+@numba.njit(fastmath=FASTMATH_FLAGS, error_model="numpy", cache=True, nogil=True)
+def _log_softmax_rows(X, out, W, b):
     """``out = log_softmax(X @ W + b)`` over blocks of rows (see ``_block_logits``)."""
     n_classes = W.shape[1]
     n = X.shape[0]
