@@ -45,7 +45,7 @@ from ._experts import (
     _routing_weights,
 )
 from ._gate import SoftmaxGate, _weighted_standardization
-from ._kernels import e_step
+from ._kernels import e_step, lloyd_assign
 
 #: Experts whose objective has not improved on its best value by more than
 #: ``tol`` for this many iterations are stopped: the stopping rule of
@@ -71,15 +71,6 @@ def _weighted_kmeans(Z, weight, n_clusters, rng, max_iter=30):
     """
     positive = np.flatnonzero(weight > 0)
     Z, w = Z[positive], weight[positive]
-    sq_norm = np.einsum("ij,ij->i", Z, Z)
-
-    def sq_dist(centers):
-        d2 = (
-            sq_norm[:, None]
-            - 2 * Z @ centers.T
-            + np.einsum("ij,ij->i", centers, centers)
-        )
-        return np.maximum(d2, 0.0)
 
     def draw(p):
         cum = np.cumsum(p)
@@ -91,32 +82,34 @@ def _weighted_kmeans(Z, weight, n_clusters, rng, max_iter=30):
 
     centers = np.empty((n_clusters, Z.shape[1]))
     centers[0] = Z[draw(w)]
-    closest = sq_dist(centers[:1])[:, 0]
+    closest = lloyd_assign(Z, w, centers[:1])[1]
     for j in range(1, n_clusters):
         centers[j] = Z[draw(w * closest)]
-        closest = np.minimum(closest, sq_dist(centers[j : j + 1])[:, 0])
+        closest = np.minimum(closest, lloyd_assign(Z, w, centers[j : j + 1])[1])
 
     labels = None
     for _ in range(max_iter):
-        d2 = sq_dist(centers)
-        new_labels = np.argmin(d2, axis=1)
+        new_labels, d2, sums, mass = lloyd_assign(Z, w, centers)
         # Give each empty cluster the row farthest from its current centre.
         counts = np.bincount(new_labels, minlength=n_clusters)
-        for j in np.flatnonzero(counts == 0):
-            far = np.argmax(
-                d2[np.arange(w.size), new_labels] * (counts[new_labels] > 1)
+        if np.any(counts == 0):
+            for j in np.flatnonzero(counts == 0):
+                far = np.argmax(d2 * (counts[new_labels] > 1))
+                new_labels[far] = j
+                d2[far] = np.sum((Z[far] - centers[j]) ** 2)
+                counts = np.bincount(new_labels, minlength=n_clusters)
+            mass = np.bincount(new_labels, weights=w, minlength=n_clusters)
+            sums = np.stack(
+                [
+                    np.bincount(new_labels, weights=w * Z[:, dim], minlength=n_clusters)
+                    for dim in range(Z.shape[1])
+                ],
+                axis=1,
             )
-            new_labels[far] = j
-            counts = np.bincount(new_labels, minlength=n_clusters)
         if labels is not None and np.array_equal(labels, new_labels):
             break
         labels = new_labels
-        mass = np.bincount(labels, weights=w, minlength=n_clusters)
-        for dim in range(Z.shape[1]):
-            centers[:, dim] = np.bincount(
-                labels, weights=w * Z[:, dim], minlength=n_clusters
-            )
-        centers /= mass[:, None]
+        centers = sums / mass[:, None]
 
     full = np.zeros(weight.size, dtype=np.intp)
     full[positive] = labels
@@ -404,8 +397,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         else:  # random_from_data: nearest of n_experts random rows
             positive = np.flatnonzero(sample_weight > 0)
             centers = Z[rng.choice(positive, size=n_experts, replace=False)]
-            d2 = ((Z[:, None, :] - centers[None]) ** 2).sum(axis=2)
-            labels = np.argmin(d2, axis=1)
+            labels = lloyd_assign(Z, sample_weight, centers)[0]
         resp = np.zeros((n, n_experts))
         resp[np.arange(n), labels] = 1.0
         return resp

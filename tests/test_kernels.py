@@ -21,6 +21,8 @@ from skmoe._kernels import (
     e_step_reference,
     gaussian_log_likelihood,
     gaussian_log_likelihood_reference,
+    lloyd_assign,
+    lloyd_assign_reference,
 )
 
 # Tolerances: float64 kernels agree with scipy to a few ulp; float32 ones to a
@@ -595,3 +597,51 @@ def test_normal_equations_match_reference(n, d, k):
         assert_allclose(a, b, rtol=1e-9, atol=1e-9 * n)
     # Uncentred experts keep zero means.
     assert np.all(got[1][~center] == 0.0)
+
+
+# ---------------------------------------------------------------------------
+# One assignment step of weighted k-means (the initialisation)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n, d, k", [(1, 1, 1), (50, 2, 3), (2000, 6, 8)])
+def test_lloyd_assign_matches_reference(n, d, k):
+    rng = np.random.default_rng(n + k)
+    Z = rng.normal(size=(n, d))
+    w = rng.uniform(0.5, 2.0, size=n)
+    centers = rng.normal(size=(k, d))
+    labels, d2, sums, mass = lloyd_assign(Z, w, centers)
+    ref = lloyd_assign_reference(Z, w, centers)
+    assert labels.dtype == np.intp
+    assert_array_equal(labels, ref[0])
+    assert_allclose(d2, ref[1], rtol=1e-12)
+    assert_allclose(sums, ref[2], rtol=1e-12, atol=1e-12)
+    assert_allclose(mass, ref[3], rtol=1e-12)
+
+
+def test_lloyd_assign_ties_go_to_the_lowest_index():
+    Z = np.array([[0.0], [1.0], [2.0]])
+    labels, d2, _, mass = lloyd_assign(Z, np.ones(3), np.array([[1.0], [1.0], [0.5]]))
+    # row 1 is at distance 0 of centres 0 and 1, row 2 at distance 1 of both
+    assert_array_equal(labels, [2, 0, 0])
+    assert_array_equal(mass, [2.0, 0.0, 1.0])
+
+
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_lloyd_assign_threads_give_the_same_result(n_threads, monkeypatch):
+    from skmoe._kernels import _kmeans
+
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(3001, 3))
+    w = rng.uniform(size=3001)
+    centers = rng.normal(size=(4, 3))
+    one = lloyd_assign(Z, w, centers)
+    monkeypatch.setattr(_config, "PARALLEL_MIN_ENTRIES", 1000)
+    monkeypatch.setattr(_kmeans, "_CHUNK_ROWS", 700)
+    monkeypatch.setattr(_dispatch, "_n_threads", lambda: 1)
+    chunked = lloyd_assign(Z, w, centers)
+    monkeypatch.setattr(_dispatch, "_n_threads", lambda: n_threads)
+    threaded = lloyd_assign(Z, w, centers)
+    for a, b, c in zip(one, chunked, threaded, strict=True):
+        assert_allclose(b, a, rtol=1e-12)  # chunked sums: another order
+        assert_array_equal(c, b)

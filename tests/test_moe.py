@@ -28,6 +28,7 @@ from skmoe import (
     MixtureOfExpertsRegressor,
     SoftmaxGate,
 )
+from skmoe._gate import _weighted_standardization
 from skmoe.datasets import (
     load_mcycle,
     make_moe_classification,
@@ -476,6 +477,46 @@ def test_n_init_picks_maximum_over_its_runs():
         ]
     ]
     assert_allclose(est.lower_bound_, max(r["lower_bound"] for r in runs))
+
+
+def _standardised_init_features(est, X, y, w):
+    Z = est._init_features(X, y)
+    mean, scale = _weighted_standardization(Z, w)
+    return (Z - mean) / scale
+
+
+def test_random_from_data_init_takes_the_nearest_drawn_row():
+    X, y = make_piecewise_linear(n_samples=200, random_state=0)
+    w = np.ones(200)
+    est = MixtureOfExpertsRegressor(3, init_params="random_from_data")
+    resp = est._initial_responsibilities(X, y, w, None, np.random.RandomState(0))
+    Z = _standardised_init_features(est, X, y, w)
+    drawn = Z[np.random.RandomState(0).choice(200, size=3, replace=False)]
+    nearest = ((Z[:, None, :] - drawn[None]) ** 2).sum(axis=2).argmin(axis=1)
+    assert_array_equal(resp, np.eye(3)[nearest])
+    fitted = MixtureOfExpertsRegressor(
+        3, init_params="random_from_data", n_init=3, random_state=0
+    ).fit(X, y)
+    single = LinearRegression().fit(X, y)
+    assert fitted.score(X, y) > single.score(X, y) + 0.1
+
+
+def test_kmeans_init_is_a_fixed_point_of_weighted_lloyd():
+    # The initial clusters are stable: every row is nearest to the weighted
+    # mean of its own cluster (what Lloyd's iterations converge to).
+    X, y = make_piecewise_linear(n_samples=300, random_state=1)
+    w = np.random.RandomState(2).uniform(0.5, 2.0, size=300)
+    est = MixtureOfExpertsRegressor(3)
+    resp = est._initial_responsibilities(X, y, w, None, np.random.RandomState(0))
+    labels = resp.argmax(axis=1)
+    assert_array_equal(resp.sum(axis=1), 1.0)
+    assert np.unique(labels).size == 3
+    Z = _standardised_init_features(est, X, y, w)
+    centers = np.stack(
+        [np.average(Z[labels == k], axis=0, weights=w[labels == k]) for k in range(3)]
+    )
+    d2 = ((Z[:, None, :] - centers[None]) ** 2).sum(axis=2)
+    assert_array_equal(d2.argmin(axis=1), labels)
 
 
 def test_convergence_warning_says_what_to_do():

@@ -8,6 +8,7 @@ on its first call (serial kernels are then cached on disk).
 
 from ._config import FASTMATH_FLAGS
 from ._dispatch import e_step, gaussian_log_likelihood
+from ._kmeans import lloyd_assign, lloyd_assign_reference
 from ._linear import (
     weighted_normal_equations,
     weighted_normal_equations_reference,
@@ -27,6 +28,8 @@ __all__ = [
     "gaussian_log_likelihood",
     "gaussian_log_likelihood_reference",
     "linear_log_softmax",
+    "lloyd_assign",
+    "lloyd_assign_reference",
     "linear_log_softmax_reference",
     "softmax_cross_entropy",
     "softmax_cross_entropy_reference",
