@@ -629,15 +629,13 @@ def test_lloyd_assign_ties_go_to_the_lowest_index():
 
 @pytest.mark.parametrize("n_threads", [1, 2, 3])
 def test_lloyd_assign_threads_give_the_same_result(n_threads, monkeypatch):
-    from skmoe._kernels import _kmeans
-
     rng = np.random.default_rng(0)
     Z = rng.normal(size=(3001, 3))
     w = rng.uniform(size=3001)
     centers = rng.normal(size=(4, 3))
     one = lloyd_assign(Z, w, centers)
     monkeypatch.setattr(_config, "PARALLEL_MIN_ENTRIES", 1000)
-    monkeypatch.setattr(_kmeans, "_CHUNK_ROWS", 700)
+    monkeypatch.setattr(_dispatch, "_CHUNK_ROWS", 700)
     monkeypatch.setattr(_dispatch, "_n_threads", lambda: 1)
     chunked = lloyd_assign(Z, w, centers)
     monkeypatch.setattr(_dispatch, "_n_threads", lambda: n_threads)

@@ -8,7 +8,6 @@ from scipy.optimize import approx_fprime
 from skmoe._kernels import (
     _config,
     _dispatch,
-    _softmax,
     linear_log_softmax,
     linear_log_softmax_reference,
     softmax_cross_entropy,
@@ -92,7 +91,7 @@ def test_threaded_kernels_match_reference_and_ignore_thread_count(
     # fixed-size chunks' partial sums in order, so every thread count gives
     # bitwise the same result (and the log-probabilities never depend on it).
     monkeypatch.setattr(_config, "PARALLEL_MIN_ENTRIES", 1000)
-    monkeypatch.setattr(_softmax, "_CHUNK_ROWS", 700)  # 5 chunks, the last short
+    monkeypatch.setattr(_dispatch, "_CHUNK_ROWS", 700)  # 5 chunks, the last short
     rng = np.random.RandomState(5)
     X = rng.normal(size=(3001, 4))
     W = rng.normal(size=(4, 3)) * 2

@@ -3,7 +3,9 @@
 Each kernel has one dispatch function (NumPy arrays -> numba, other array-API
 namespaces -> the array-API twin) and a plain NumPy/SciPy reference twin used
 as the test oracle.  Nothing is compiled at import: numba compiles each kernel
-on its first call (serial kernels are then cached on disk).
+on its first call and caches it on disk.  On large problems the kernels run
+in threads (:func:`._dispatch._map_chunks`), with results that do not depend
+on the number of threads.
 """
 
 from ._config import FASTMATH_FLAGS

@@ -1,12 +1,12 @@
 """Public kernel entry points: validation, allocation and dispatch.
 
 NumPy arrays go to the numba kernels of :mod:`._numba` (one thread below
-``PARALLEL_MIN_ENTRIES`` entries, chunks of rows in threads above, see
-:func:`_run_rows`); arrays of any other
-array-API namespace (PyTorch, array_api_strict, ...) go to the array-API
-twins of :mod:`._reference`, except the E-step of CuPy arrays, which has its
-own fused CUDA kernel (:mod:`._cupy`).  CuPy is never imported here: the
-namespace is read from the inputs.
+``PARALLEL_MIN_ENTRIES`` entries, chunks of rows in threads above: see
+:func:`_map_chunks`, which the other kernel modules use too); arrays of any
+other array-API namespace (PyTorch, array_api_strict, ...) go to the
+array-API twins of :mod:`._reference`, except the E-step of CuPy arrays,
+which has its own fused CUDA kernel (:mod:`._cupy`).  CuPy is never imported
+here: the namespace is read from the inputs.
 """
 
 import os
@@ -92,8 +92,8 @@ _POOL_LOCK = threading.Lock()
 
 
 def _n_threads():
-    """Threads for the row kernels: ``NUMBA_NUM_THREADS`` (all cores by default;
-    joblib's workers set it to their share)."""
+    """Threads for the kernels on large problems: ``NUMBA_NUM_THREADS`` (all
+    cores by default; joblib's workers set it to their share)."""
     import numba
 
     return max(1, int(numba.config.NUMBA_NUM_THREADS))
@@ -143,6 +143,29 @@ def _map_chunks(fn, n, step, n_threads):
     for future in futures:
         future.result()
     return results
+
+
+# Rows per chunk of the threaded reductions (a fixed size, so that the order
+# of the partial sums, and with it the result, does not depend on the threads).
+_CHUNK_ROWS = 16384
+
+
+def _sum_chunks(fn, n, n_entries):
+    """``fn(0, n)``, or on large problems its sum over chunks, in threads.
+
+    ``fn(lo, hi)`` returns a tuple of partial sums over rows ``lo:hi``
+    (floats or arrays). From ``PARALLEL_MIN_ENTRIES`` entries the rows are
+    cut into chunks of ``_CHUNK_ROWS`` and the chunks' tuples added in chunk
+    order, so that the result does not depend on the number of threads.
+    """
+    if n_entries < _config.PARALLEL_MIN_ENTRIES:
+        return fn(0, n)
+    parts = _map_chunks(fn, n, _CHUNK_ROWS, _n_threads())
+    total = list(parts[0])
+    for part in parts[1:]:
+        for i, value in enumerate(part):
+            total[i] = total[i] + value
+    return tuple(total)
 
 
 def _run_rows(kernel, rows, args, parallel):

@@ -5,17 +5,14 @@ from a matrix product, took its argmin and then one ``bincount`` per feature
 (about 90 ms per iteration at 10**6 rows, two thirds of a 10-iteration EM
 fit spent initialising). The kernel assigns every row and accumulates the
 weighted sums of each cluster in one pass over the rows; on large problems
-in threads over fixed-size chunks whose partial sums are added in order, so
-the result does not depend on the number of threads.
+in threads over fixed-size chunks whose partial sums are added in order
+(:func:`._dispatch._sum_chunks`), so the result does not depend on the
+number of threads.
 """
 
 import numpy as np
 
-from . import _config, _dispatch
-
-# Rows per chunk (a fixed size: the partial sums, and the result, do not
-# depend on the threads).
-_CHUNK_ROWS = 16384
+from . import _dispatch
 
 
 def lloyd_assign(Z, w, centers):
@@ -48,19 +45,9 @@ def lloyd_assign(Z, w, centers):
     labels = np.empty(n, dtype=np.intp)
     d2 = np.empty(n)
     args = (Z, w, centers, labels, d2)
-    if n * centers.shape[0] < _config.PARALLEL_MIN_ENTRIES:
-        sums, mass = _lloyd_assign(*args, 0, n)
-        return labels, d2, sums, mass
-    parts = _dispatch._map_chunks(
-        lambda lo, hi: _lloyd_assign(*args, lo, hi),
-        n,
-        _CHUNK_ROWS,
-        _dispatch._n_threads(),
+    sums, mass = _dispatch._sum_chunks(
+        lambda lo, hi: _lloyd_assign(*args, lo, hi), n, n * centers.shape[0]
     )
-    sums, mass = parts[0]
-    for part_sums, part_mass in parts[1:]:
-        sums += part_sums
-        mass += part_mass
     return labels, d2, sums, mass
 
 
