@@ -15,9 +15,9 @@ FASTMATH_FLAGS = {"nsz", "arcp", "contract", "afn", "reassoc"}
 # ``afn`` has nothing to approximate there.  Still no ``nnan``/``ninf``.
 EXP_FASTMATH_FLAGS = FASTMATH_FLAGS - {"reassoc", "afn"}
 
-# Problem size (rows * experts) from which the row kernels (E-step, Gaussian
-# log-likelihood) run on chunks of rows in several threads instead of one
-# (``_dispatch._run_rows``).  Measured with numba ``parallel=True`` kernels
+# Problem size (rows * experts, or classes, or clusters) from which the
+# kernels run on chunks of rows in several threads instead of one
+# (``_dispatch._map_chunks``).  Measured with numba ``parallel=True`` kernels
 # over blocks of ~8192 entries, which the threads have since replaced at the
 # same speed: on an idle 2-core machine (K = 2, 8, 32, float32 and float64)
 # they win from 2 blocks, by ~2x from 4.  On an oversubscribed machine,
