@@ -576,8 +576,10 @@ def test_import_is_lazy():
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
 @pytest.mark.parametrize("n, d, k", [(3, 1, 1), (40, 3, 2), (5000, 6, 5)])
-def test_normal_equations_match_reference(n, d, k):
+def test_normal_equations_match_reference(n, d, k, n_threads, monkeypatch):
+    # With threads (one expert per chunk) the result is the same, bitwise.
     from skmoe._kernels import (
         weighted_normal_equations,
         weighted_normal_equations_reference,
@@ -595,6 +597,11 @@ def test_normal_equations_match_reference(n, d, k):
     expected = weighted_normal_equations_reference(XT, y, WT, center)
     for a, b in zip(got, expected, strict=True):
         assert_allclose(a, b, rtol=1e-9, atol=1e-9 * n)
+    monkeypatch.setattr(_config, "PARALLEL_MIN_ENTRIES", 1)
+    monkeypatch.setattr(_dispatch, "_n_threads", lambda: n_threads)
+    threaded = weighted_normal_equations(XT, y, WT, center)
+    for a, b in zip(threaded, got, strict=True):
+        assert_array_equal(a, b)
     # Uncentred experts keep zero means.
     assert np.all(got[1][~center] == 0.0)
 

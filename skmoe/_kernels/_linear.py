@@ -11,6 +11,8 @@ large against its spread (a calendar year).
 
 import numpy as np
 
+from . import _dispatch
+
 
 def weighted_normal_equations(XT, y, WT, center):
     """Weighted means, centred Gram matrices and right-hand sides.
@@ -42,7 +44,18 @@ def weighted_normal_equations(XT, y, WT, center):
         return weighted_normal_equations_reference(XT, y, WT, center)
     from ._linear_numba import _normal_equations
 
-    return _normal_equations(XT, y, WT, center)
+    n_experts = WT.shape[0]
+    if not _dispatch._use_parallel((XT.shape[1], n_experts), None):
+        return _normal_equations(XT, y, WT, center)
+    # The experts are independent: one per chunk, in threads (bitwise the
+    # same results as one thread).
+    parts = _dispatch._map_chunks(
+        lambda lo, hi: _normal_equations(XT, y, WT[lo:hi], center[lo:hi]),
+        n_experts,
+        1,
+        _dispatch._n_threads(),
+    )
+    return tuple(np.concatenate(arrays) for arrays in zip(*parts, strict=True))
 
 
 def weighted_normal_equations_reference(XT, y, WT, center):

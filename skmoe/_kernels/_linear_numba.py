@@ -6,7 +6,7 @@ import numpy as np
 from ._config import FASTMATH_FLAGS
 
 
-@numba.njit(fastmath=FASTMATH_FLAGS, error_model="numpy", cache=True)
+@numba.njit(fastmath=FASTMATH_FLAGS, error_model="numpy", cache=True, nogil=True)
 def _normal_equations(XT, y, WT, center):
     # Every innermost loop runs over the rows, contiguous in XT, y and WT,
     # so it vectorises.
