@@ -13,6 +13,7 @@ from sklearn.utils._array_api import (
     _convert_to_numpy,
     _is_numpy_namespace,
     _max_precision_float_dtype,
+    get_namespace,
     get_namespace_and_device,
 )
 
@@ -22,7 +23,11 @@ except ImportError:  # pragma: no cover - scikit-learn 1.6
     try:
         from array_api_compat import array_namespace
     except ImportError:
-        array_namespace = None  # then no array-API input can reach here
+
+        def array_namespace(*arrays):
+            """The inputs' namespace, by scikit-learn's own lookup."""
+            return get_namespace(*arrays)[0]
+
 
 try:  # scikit-learn >= 1.9
     from sklearn.utils._array_api import check_same_namespace, move_to

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .._array_api import array_namespace
 from . import _config
 from ._cupy import e_step_cupy
 from ._reference import (
@@ -37,21 +38,6 @@ def _numba_kernels():
     return _numba
 
 
-def _array_namespace(*arrays):
-    try:
-        from array_api_compat import array_namespace
-    except ImportError:  # pragma: no cover - depends on the environment
-        try:
-            from sklearn.externals.array_api_compat import array_namespace
-        except ImportError:
-            from sklearn.utils._array_api import get_namespace
-
-            def array_namespace(*arrays):
-                return get_namespace(*arrays)[0]
-
-    return array_namespace(*arrays)
-
-
 def _foreign_namespace(*arrays):
     """The array namespace of the inputs, or None to use NumPy + numba.
 
@@ -61,7 +47,7 @@ def _foreign_namespace(*arrays):
     if all(isinstance(a, np.ndarray) for a in arrays):
         return None
     try:
-        xp = _array_namespace(*arrays)
+        xp = array_namespace(*arrays)
     except TypeError:
         if any(hasattr(a, "__array_namespace__") for a in arrays):
             raise  # e.g. arrays from two different namespaces
