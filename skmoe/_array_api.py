@@ -130,6 +130,17 @@ def _take(array, indices, axis):
     return xp.take(array, idx, axis=axis)
 
 
+def _argmax_labels(classes, scores, axis):
+    """``classes`` (NumPy) at the argmax of ``scores`` along ``axis``, in the
+    namespace and on the device of ``scores``."""
+    xp = _xp_of(scores)
+    idx = xp.argmax(scores, axis=axis)
+    if xp is np:
+        return classes[idx]
+    classes = _to_namespace(classes, *_namespace(scores))
+    return xp.reshape(xp.take(classes, xp.reshape(idx, (-1,))), idx.shape)
+
+
 def _supports_array_api(estimator):
     """Whether scikit-learn says the estimator fits array-API inputs."""
     try:

@@ -18,6 +18,7 @@ from sklearn.utils.validation import (
 
 from ._array_api import (
     _DEVICE_SUPPORT,
+    _argmax_labels,
     _float_dtype,
     _namespace,
     _to_namespace,
@@ -571,9 +572,4 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         -------
         labels : ndarray of shape (n_samples,)
         """
-        logits = self._logits(X, "predict")
-        xp = _xp_of(logits)
-        idx = xp.argmax(logits, axis=1)
-        if xp is np:
-            return self.classes_[idx]
-        return xp.take(_to_namespace(self.classes_, xp, logits.device), idx)
+        return _argmax_labels(self.classes_, self._logits(X, "predict"), axis=1)

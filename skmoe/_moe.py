@@ -11,7 +11,14 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d, validate_data
 
 from . import _gradient
-from ._array_api import _float_dtype, _namespace, _to_namespace, _to_numpy, _xp_of
+from ._array_api import (
+    _argmax_labels,
+    _float_dtype,
+    _namespace,
+    _to_namespace,
+    _to_numpy,
+    _xp_of,
+)
 from ._base import BaseMixtureOfExperts
 from ._experts import PROBA_FLOOR, _expert_outputs, _expert_proba, _fit_experts
 from ._kernels import gaussian_log_likelihood
@@ -725,16 +732,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         -------
         labels : ndarray of shape (n_samples,)
         """
-        return self._labels(self._predict_proba(X, "predict"), axis=1)
-
-    def _labels(self, proba, axis):
-        """``classes_`` at the argmax of ``proba`` along ``axis``, in its namespace."""
-        xp = _xp_of(proba)
-        idx = xp.argmax(proba, axis=axis)
-        if xp is np:
-            return self.classes_[idx]
-        classes = _to_namespace(self.classes_, *_namespace(proba))
-        return xp.reshape(xp.take(classes, xp.reshape(idx, (-1,))), idx.shape)
+        return _argmax_labels(self.classes_, self._predict_proba(X, "predict"), axis=1)
 
     def predict_experts_proba(self, X):
         """Each expert's class probabilities for every row (no routing).
@@ -761,7 +759,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         -------
         labels : ndarray of shape (n_samples, n_experts)
         """
-        return self._labels(self.predict_experts_proba(X), axis=2)
+        return _argmax_labels(self.classes_, self.predict_experts_proba(X), axis=2)
 
 
 _KMEANS_EXTRA = {
