@@ -45,7 +45,7 @@ from ._experts import (
     _routing_weights,
 )
 from ._gate import SoftmaxGate, _weighted_standardization
-from ._kernels import e_step, lloyd_assign
+from ._kernels import cluster_sums, e_step, lloyd_assign
 
 #: Experts whose objective has not improved on its best value by more than
 #: ``tol`` for this many iterations are stopped: the stopping rule of
@@ -98,14 +98,7 @@ def _weighted_kmeans(Z, weight, n_clusters, rng, max_iter=30):
                 new_labels[far] = j
                 d2[far] = np.sum((Z[far] - centers[j]) ** 2)
                 counts = np.bincount(new_labels, minlength=n_clusters)
-            mass = np.bincount(new_labels, weights=w, minlength=n_clusters)
-            sums = np.stack(
-                [
-                    np.bincount(new_labels, weights=w * Z[:, dim], minlength=n_clusters)
-                    for dim in range(Z.shape[1])
-                ],
-                axis=1,
-            )
+            sums, mass = cluster_sums(new_labels, w, Z, n_clusters)
         if labels is not None and np.array_equal(labels, new_labels):
             break
         labels = new_labels

@@ -519,6 +519,18 @@ def test_kmeans_init_is_a_fixed_point_of_weighted_lloyd():
     assert_array_equal(d2.argmin(axis=1), labels)
 
 
+def test_kmeans_init_keeps_every_cluster_non_empty():
+    # Five identical rows and one other: three centres cannot all attract a
+    # row, so an empty cluster takes the row farthest from its centre.
+    from skmoe._base import _weighted_kmeans
+
+    Z = np.zeros((6, 2))
+    Z[5] = 1.0
+    labels = _weighted_kmeans(Z, np.ones(6), 3, np.random.RandomState(0))
+    assert_array_equal(np.bincount(labels, minlength=3) > 0, True)
+    assert labels[5] != labels[0]
+
+
 def test_convergence_warning_says_what_to_do():
     X, y = load_mcycle(return_X_y=True)
     with pytest.warns(ConvergenceWarning, match="Increase max_iter"):

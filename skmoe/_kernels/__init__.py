@@ -10,7 +10,7 @@ on the number of threads.
 
 from ._config import FASTMATH_FLAGS
 from ._dispatch import e_step, gaussian_log_likelihood
-from ._kmeans import lloyd_assign, lloyd_assign_reference
+from ._kmeans import cluster_sums, lloyd_assign, lloyd_assign_reference
 from ._linear import (
     weighted_normal_equations,
     weighted_normal_equations_reference,
@@ -25,14 +25,15 @@ from ._softmax import (
 
 __all__ = [
     "FASTMATH_FLAGS",
+    "cluster_sums",
     "e_step",
     "e_step_reference",
     "gaussian_log_likelihood",
     "gaussian_log_likelihood_reference",
     "linear_log_softmax",
+    "linear_log_softmax_reference",
     "lloyd_assign",
     "lloyd_assign_reference",
-    "linear_log_softmax_reference",
     "softmax_cross_entropy",
     "softmax_cross_entropy_reference",
     "weighted_normal_equations",

@@ -51,11 +51,9 @@ def lloyd_assign(Z, w, centers):
     return labels, d2, sums, mass
 
 
-def lloyd_assign_reference(Z, w, centers):
-    """NumPy twin of :func:`lloyd_assign` (the test oracle)."""
-    d2_all = ((Z[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2)
-    labels = np.argmin(d2_all, axis=1)
-    n_clusters = centers.shape[0]
+def cluster_sums(labels, w, Z, n_clusters):
+    """``(sums, mass)`` of the clusters given by ``labels``, with NumPy, as
+    :func:`lloyd_assign` returns them."""
     mass = np.bincount(labels, weights=w, minlength=n_clusters)
     sums = np.stack(
         [
@@ -64,4 +62,12 @@ def lloyd_assign_reference(Z, w, centers):
         ],
         axis=1,
     )
+    return sums, mass
+
+
+def lloyd_assign_reference(Z, w, centers):
+    """NumPy twin of :func:`lloyd_assign` (the test oracle)."""
+    d2_all = ((Z[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2)
+    labels = np.argmin(d2_all, axis=1)
+    sums, mass = cluster_sums(labels, w, Z, centers.shape[0])
     return labels, d2_all[np.arange(Z.shape[0]), labels], sums, mass
