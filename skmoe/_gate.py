@@ -66,6 +66,13 @@ def _gate_inputs(X, sample_weight, standardize, fit_intercept):
     return X, xp.zeros_like(X[0, :]), xp.ones_like(X[0, :])
 
 
+def _original_scale(W, b, mean, scale):
+    """Coefficients and intercepts fitted on ``(X - mean) / scale``, mapped
+    back to ``X``."""
+    coef = W / scale[:, None]
+    return coef, b - mean @ coef
+
+
 def _log_softmax(z):
     """Row-wise log-softmax (faster than scipy's for the few columns of a gate).
 
@@ -479,8 +486,7 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
             init,
             {"max_iter": self.max_iter, "tol": self.tol},
         )
-        self.coef_ = W / scale[:, None]
-        self.intercept_ = b - mean @ self.coef_
+        self.coef_, self.intercept_ = _original_scale(W, b, mean, scale)
         self.n_iter_ = int(n_iter)
         self.converged_ = status == 0
         self.objective_ = float(objective)

@@ -41,6 +41,7 @@ from ._gate import (
     SoftmaxGate,
     _gate_inputs,
     _log_softmax,
+    _original_scale,
     _weighted_standardization,
 )
 from ._moe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
@@ -274,14 +275,15 @@ class TreeGate(BaseEstimator):
         self._fit_nodes(Xs, post, sample_weight)
 
         # The original-scale coefficients, mapped as SoftmaxGate maps its own.
-        coefs = [node.coef_ / scale[:, None] for node in self.estimators_]
-        self.coef_ = xp.stack(coefs)
-        self.intercept_ = xp.stack(
-            [
-                node.intercept_ - mean @ c
-                for node, c in zip(self.estimators_, coefs, strict=True)
-            ]
+        coefs, intercepts = zip(
+            *(
+                _original_scale(node.coef_, node.intercept_, mean, scale)
+                for node in self.estimators_
+            ),
+            strict=True,
         )
+        self.coef_ = xp.stack(coefs)
+        self.intercept_ = xp.stack(intercepts)
         self.penalty_ = float(sum(node.penalty_ for node in self.estimators_))
         return self
 
