@@ -578,4 +578,5 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         -------
         labels : ndarray of shape (n_samples,)
         """
-        return _argmax_labels(self.classes_, self._logits(X, "predict"), axis=1)
+        logits = self._logits(X, "predict")  # checks that it is fitted
+        return _argmax_labels(self.classes_, logits, axis=1)

@@ -732,7 +732,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         -------
         labels : ndarray of shape (n_samples,)
         """
-        return _argmax_labels(self.classes_, self._predict_proba(X, "predict"), axis=1)
+        proba = self._predict_proba(X, "predict")  # checks that it is fitted
+        return _argmax_labels(self.classes_, proba, axis=1)
 
     def predict_experts_proba(self, X):
         """Each expert's class probabilities for every row (no routing).
@@ -759,7 +760,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         -------
         labels : ndarray of shape (n_samples, n_experts)
         """
-        return _argmax_labels(self.classes_, self.predict_experts_proba(X), axis=2)
+        proba = self.predict_experts_proba(X)  # checks that it is fitted
+        return _argmax_labels(self.classes_, proba, axis=2)
 
 
 _KMEANS_EXTRA = {
