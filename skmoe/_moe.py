@@ -597,7 +597,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         return _to_namespace(idx, xp, device)
 
     def _prepare_targets(self, X, y, sample_weight):
-        self._y_cache = None
+        self._y_cache = None  # a refit on the same y object must not reuse it
         self._y_cache = (y, self._y_index(y))
 
     def _init_features(self, X, y):
