@@ -433,6 +433,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         best, best_bound, best_iter = _snapshot(state), -np.inf, 0
         best_log_lik = -np.inf
         converged, n_iter, reinit_left = False, 0, self.n_experts
+        gate_inputs = state["gate"]._prepare(X, w)
         for n_iter in range(1, self.max_iter + 1):
             log_lik = self._m_step_experts(
                 state["experts"], X, y, resp * w[:, None], state, inner_jobs
@@ -441,7 +442,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
                 # The gate is warm-started every iteration with a capped
                 # number of L-BFGS steps: partial progress is normal here.
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                state["gate"].fit(X, resp, sample_weight=w, check_input=False)
+                state["gate"]._fit_prepared(gate_inputs, resp)
             resp, log_prob = self._e_step(state, X, log_lik)
             total = float(w @ log_prob)
             bound = (total - self._gate_penalty(state["gate"])) / wsum

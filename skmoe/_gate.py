@@ -66,6 +66,45 @@ def _gate_inputs(X, sample_weight, standardize, fit_intercept):
     return X, xp.zeros_like(X[0, :]), xp.ones_like(X[0, :])
 
 
+class _GateInputs:
+    """The rows a gate is fitted on, prepared once for every fit on them.
+
+    The EM driver refits the gate on the same ``X`` and ``sample_weight`` at
+    every iteration (only the targets change): the weighted standardisation
+    and the features-major copy the numba loss reads are computed once per
+    run instead of once per iteration (about 8% of a fit at 10**5 rows).
+
+    Attributes: ``Xs`` (the standardised features, see :func:`_gate_inputs`),
+    ``mean`` and ``scale`` (to map coefficients back), ``sample_weight``,
+    and ``XT`` (NumPy only, computed on first use).
+    """
+
+    def __init__(self, Xs, mean, scale, sample_weight):
+        self.Xs, self.mean, self.scale = Xs, mean, scale
+        self.sample_weight = sample_weight
+        self._XT = self._given = None
+
+    @classmethod
+    def prepare(cls, X, sample_weight, standardize, fit_intercept):
+        return cls(
+            *_gate_inputs(X, sample_weight, standardize, fit_intercept), sample_weight
+        )
+
+    @property
+    def XT(self):
+        # Features-major: the loss kernel vectorises over rows.
+        if self._XT is None:
+            self._XT = np.ascontiguousarray(self.Xs.T, dtype=np.float64)
+        return self._XT
+
+    def as_given(self):
+        """The same rows as inputs to a gate that does not standardise
+        (``Xs`` as they are: mean 0, scale 1), made once."""
+        if self._given is None:
+            self._given = _GateInputs.prepare(self.Xs, self.sample_weight, False, True)
+        return self._given
+
+
 def _original_scale(W, b, mean, scale):
     """Coefficients and intercepts fitted on ``(X - mean) / scale``, mapped
     back to ``X``."""
@@ -83,7 +122,7 @@ def _log_softmax(z):
     return z - xp.log(xp.sum(xp.exp(z), axis=1, keepdims=True))
 
 
-def _newton_soft_targets(Xs, targets, sample_weight, l2, fit_intercept, init, options):
+def _newton_soft_targets(inputs, targets, l2, fit_intercept, init, options):
     """Newton's method for the soft-target objective, in the inputs' namespace.
 
     The array-API (GPU) counterpart of the L-BFGS fit: the parameters are few
@@ -103,6 +142,7 @@ def _newton_soft_targets(Xs, targets, sample_weight, l2, fit_intercept, init, op
     Returns ``(W, b, n_iter, status, objective)``, ``status`` as L-BFGS-B's:
     0 converged, 1 ``max_iter`` reached.
     """
+    Xs, sample_weight = inputs.Xs, inputs.sample_weight
     xp = _xp_of(Xs)
     device = Xs.device
     dtype = Xs.dtype
@@ -184,10 +224,10 @@ def _newton_soft_targets(Xs, targets, sample_weight, l2, fit_intercept, init, op
     return W, b, n_iter, 0 if converged else 1, f
 
 
-def _lbfgs_soft_targets(Xs, targets, sample_weight, l2, fit_intercept, init, options):
+def _lbfgs_soft_targets(inputs, targets, l2, fit_intercept, init, options):
     """L-BFGS on the fused numba loss (NumPy data); same returns as Newton's."""
-    loss = _SoftTargetLoss(Xs, targets, sample_weight, l2, fit_intercept)
-    d, k = Xs.shape[1], targets.shape[1]
+    loss = _SoftTargetLoss(inputs.XT, targets, inputs.sample_weight, l2, fit_intercept)
+    d, k = inputs.XT.shape[0], targets.shape[1]
     if init is None:
         params = np.zeros(d * k + (k if fit_intercept else 0))
     else:
@@ -219,9 +259,10 @@ class _SoftTargetLoss:
     the meaning of the solver tolerance) independent of the number of rows.
     """
 
-    def __init__(self, X, targets, sample_weight, l2, fit_intercept):
-        # Features-major copies: the kernel vectorises over rows.
-        self.XT = np.ascontiguousarray(X.T, dtype=np.float64)
+    def __init__(self, XT, targets, sample_weight, l2, fit_intercept):
+        # Features-major (``XT`` is ``X.T``, C-contiguous): the kernel
+        # vectorises over rows.
+        self.XT = XT
         self.weighted_targets_T = np.ascontiguousarray(
             targets.T * sample_weight, dtype=np.float64
         )
@@ -229,7 +270,7 @@ class _SoftTargetLoss:
         self.wsum = sample_weight.sum()
         self.l2 = l2
         self.fit_intercept = fit_intercept
-        self.n_features = X.shape[1]
+        self.n_features = XT.shape[0]
         self.n_classes = targets.shape[1]
 
     def unpack(self, params):
@@ -385,9 +426,7 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
             The fitted gate.
         """
         if not check_input:
-            if not hasattr(self, "n_features_in_"):
-                self.n_features_in_ = X.shape[1]
-            return self._fit_validated(X, y, sample_weight, np.arange(y.shape[1]))
+            return self._fit_prepared(self._prepare(X, sample_weight), y)
         xp, device = _namespace(X)
         if hasattr(y, "iloc"):
             y = y.to_numpy()
@@ -433,17 +472,32 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
                 "The sample weights are all zero: give at least one row a "
                 "positive weight."
             )
-        return self._fit_validated(X, targets, sample_weight, classes)
+        return self._fit_validated(self._prepare(X, sample_weight), targets, classes)
 
-    def _fit_validated(self, X, targets, sample_weight, classes):
+    def _prepare(self, X, sample_weight):
+        """The :class:`_GateInputs` of validated ``X`` and ``sample_weight``
+        (``fit`` with ``check_input=False`` describes them), for
+        :meth:`_fit_prepared`."""
+        return _GateInputs.prepare(
+            X, sample_weight, self.standardize, self.fit_intercept
+        )
+
+    def _fit_prepared(self, inputs, targets):
+        """``fit(X, targets, sample_weight, check_input=False)`` on inputs
+        from :meth:`_prepare` (the EM driver prepares them once per run)."""
+        if not hasattr(self, "n_features_in_"):
+            self.n_features_in_ = inputs.Xs.shape[1]
+        return self._fit_validated(inputs, targets, np.arange(targets.shape[1]))
+
+    def _fit_validated(self, inputs, targets, classes):
         reuse = (
             self.warm_start
             and hasattr(self, "coef_")
-            and self.coef_.shape == (X.shape[1], classes.size)
+            and self.coef_.shape == (inputs.Xs.shape[1], classes.size)
         )
         init = (self.coef_, self.intercept_) if reuse else None
         self.classes_ = classes
-        self._fit_soft_targets(X, targets, sample_weight, init)
+        self._fit_soft_targets(inputs, targets, init)
         return self
 
     @staticmethod
@@ -463,11 +517,9 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
             )
         return targets / row_sums[:, None]
 
-    def _fit_soft_targets(self, X, targets, sample_weight, init):
-        xp = _xp_of(X)
-        Xs, mean, scale = _gate_inputs(
-            X, sample_weight, self.standardize, self.fit_intercept
-        )
+    def _fit_soft_targets(self, inputs, targets, init):
+        xp = _xp_of(inputs.Xs)
+        mean, scale = inputs.mean, inputs.scale
         if init is not None:
             # Map the raw-scale coefficients into the standardised space.
             init = (init[0] * scale[:, None], init[1] + mean @ init[0])
@@ -478,9 +530,8 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         else:
             solve, solver = _newton_soft_targets, "Newton solver"
         W, b, n_iter, status, objective = solve(
-            Xs,
+            inputs,
             targets,
-            sample_weight,
             l2,
             self.fit_intercept,
             init,

@@ -39,7 +39,7 @@ from ._array_api import (
 )
 from ._gate import (
     SoftmaxGate,
-    _gate_inputs,
+    _GateInputs,
     _log_softmax,
     _original_scale,
     _weighted_standardization,
@@ -220,16 +220,22 @@ class TreeGate(BaseEstimator):
         self : TreeGate
             The fitted tree.
         """
-        n_leaves = self.branching**self.depth
         if check_input:
-            X, post, sample_weight = self._check_fit_input(
-                X, leaf_posteriors, sample_weight, n_leaves
+            X, leaf_posteriors, sample_weight = self._check_fit_input(
+                X, leaf_posteriors, sample_weight, self.branching**self.depth
             )
-        else:
-            self.n_features_in_ = X.shape[1]
-            post = leaf_posteriors
-        template = SoftmaxGate() if self.gate is None else self.gate
-        return self._fit_checked(X, post, sample_weight, template, n_leaves)
+        return self._fit_prepared(self._prepare(X, sample_weight), leaf_posteriors)
+
+    def _template(self):
+        return SoftmaxGate() if self.gate is None else self.gate
+
+    def _prepare(self, X, sample_weight):
+        """The :class:`_GateInputs` of validated ``X`` and ``sample_weight``,
+        standardised as the node template says, for :meth:`_fit_prepared`."""
+        template = self._template()
+        return _GateInputs.prepare(
+            X, sample_weight, template.standardize, template.fit_intercept
+        )
 
     def _check_fit_input(self, X, leaf_posteriors, sample_weight, n_leaves):
         X = validate_data(self, X, dtype=_float_dtype(X))
@@ -255,24 +261,26 @@ class TreeGate(BaseEstimator):
             )
         return X, post, sample_weight
 
-    def _fit_checked(self, X, post, sample_weight, template, n_leaves):
-        xp = _xp_of(X)
-        Xs, mean, scale = _gate_inputs(
-            X, sample_weight, template.standardize, template.fit_intercept
-        )
+    def _fit_prepared(self, inputs, post):
+        """``fit(X, post, sample_weight, check_input=False)`` on inputs from
+        :meth:`_prepare` (the EM driver prepares them once per run)."""
+        Xs, mean, scale = inputs.Xs, inputs.mean, inputs.scale
+        xp = _xp_of(Xs)
+        n_leaves = self.branching**self.depth
+        self.n_features_in_ = Xs.shape[1]
         reuse = (
             self.warm_start
             and hasattr(self, "estimators_")
-            and self.coef_.shape == (self.n_nodes_, X.shape[1], self.branching)
+            and self.coef_.shape == (self.n_nodes_, Xs.shape[1], self.branching)
             and self.n_leaves_ == n_leaves
         )
         if not reuse:
             self._set_structure()
-            node_template = clone(template).set_params(
+            node_template = clone(self._template()).set_params(
                 standardize=False, warm_start=True
             )
             self.estimators_ = [clone(node_template) for _ in range(self.n_nodes_)]
-        self._fit_nodes(Xs, post, sample_weight)
+        self._fit_nodes(inputs.as_given(), post)
 
         # The original-scale coefficients, mapped as SoftmaxGate maps its own.
         coefs, intercepts = zip(
@@ -287,7 +295,8 @@ class TreeGate(BaseEstimator):
         self.penalty_ = float(sum(node.penalty_ for node in self.estimators_))
         return self
 
-    def _fit_nodes(self, Xs, post, sample_weight):
+    def _fit_nodes(self, inputs, post):
+        Xs, sample_weight = inputs.Xs, inputs.sample_weight
         xp = _xp_of(Xs)
         n, b, d = Xs.shape[0], self.branching, self.depth
         # Posterior mass under every node of each level, leaves upwards.
@@ -304,9 +313,7 @@ class TreeGate(BaseEstimator):
                 if lev == 0:
                     # Every row reaches the root (its posteriors sum to one): the
                     # root is fitted exactly as a flat gate would be.
-                    node.fit(
-                        Xs, children, sample_weight=sample_weight, check_input=False
-                    )
+                    node._fit_prepared(inputs, children)
                     continue
                 reach = mass[lev][:, j]
                 keep = xp.nonzero((reach > threshold) & (sample_weight > 0))[0]

@@ -772,3 +772,30 @@ def test_gate_warm_start_without_intercept():
     gate.fit(X, T)
     assert gate.n_iter_ <= 1
     assert_allclose(gate.coef_, coef, atol=1e-6)
+
+
+@pytest.mark.parametrize("hierarchical", [False, True], ids=["flat", "hierarchical"])
+def test_em_prepares_the_gate_inputs_once_per_run(monkeypatch, hierarchical):
+    # The gate is refitted on the same X and weights at every EM iteration:
+    # their weighted standardisation is computed once per run.
+    import skmoe._gate as gate_module
+
+    calls = []
+    original = gate_module._weighted_standardization
+
+    def counting(X, sample_weight):
+        calls.append(X.shape)
+        return original(X, sample_weight)
+
+    monkeypatch.setattr(gate_module, "_weighted_standardization", counting)
+    X, y = make_piecewise_linear(n_samples=300, random_state=0)
+    if hierarchical:
+        est = HierarchicalMixtureOfExpertsRegressor(depth=2, branching=2)
+    else:
+        est = MixtureOfExpertsRegressor(3)
+    est.set_params(max_iter=6, tol=0, n_init=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    assert est.n_iter_ == 6
+    assert len(calls) == 2  # one per run (n_init=2), not one per iteration
