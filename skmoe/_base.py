@@ -53,6 +53,41 @@ from ._kernels import cluster_sums, e_step, lloyd_assign
 #: likelihood exactly and the objective can oscillate.
 _N_ITER_NO_CHANGE = 10
 
+
+def _run_recording_warnings(run_once, *args, **kwargs):
+    """``run_once(*args, **kwargs)`` and the warnings it raised, not yet shown.
+
+    Returns ``(run, records)``, records as ``(message, category, filename,
+    lineno)``; :func:`_show_once` shows them after the runs. Why not let them
+    through: an expert's warning (a LogisticRegression's ConvergenceWarning,
+    say) comes from every expert at every EM iteration, and Python's "show
+    once per location" record does not help, because scikit-learn's own
+    input checks reset it at every call: users saw the same warning
+    hundreds of times in one fit. The gate's ConvergenceWarning is dropped:
+    the gate is warm-started at every iteration with a capped number of
+    L-BFGS steps, so partial progress is normal there. Picklable, so joblib
+    workers (restarts in parallel) return their warnings too.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.filterwarnings(
+            "ignore", message="SoftmaxGate's", category=ConvergenceWarning
+        )
+        run = run_once(*args, **kwargs)
+    return run, [(w.message, w.category, w.filename, w.lineno) for w in caught]
+
+
+def _show_once(records):
+    """Show each distinct recorded warning (category and text) once, under
+    the caller's warning filters, at the place that raised it."""
+    seen = set()
+    for message, category, filename, lineno in records:
+        key = (category, str(message))
+        if key not in seen:
+            seen.add(key)
+            warnings.warn_explicit(message, category, filename, lineno)
+
+
 _MAX_SEED = np.iinfo(np.int32).max
 _SMALL_BLAS_MAX_FEATURES = 64
 
@@ -341,16 +376,22 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         run_args = (X, y, sample_weight, templates, init_resp, start)
         # Restarts on a device run one after the other: they share it.
         if n_init > 1 and self.n_jobs not in (None, 1) and xp is None:
-            runs = Parallel(n_jobs=self.n_jobs)(
-                delayed(run_once)(self, *run_args, seed, i, inner_jobs=1)
+            results = Parallel(n_jobs=self.n_jobs)(
+                delayed(_run_recording_warnings)(
+                    run_once, self, *run_args, seed, i, inner_jobs=1
+                )
                 for i, seed in enumerate(seeds)
             )
         else:
             with _small_blas(X):
-                runs = [
-                    run_once(self, *run_args, seed, i, inner_jobs=self.n_jobs)
+                results = [
+                    _run_recording_warnings(
+                        run_once, self, *run_args, seed, i, inner_jobs=self.n_jobs
+                    )
                     for i, seed in enumerate(seeds)
                 ]
+        runs = [run for run, _ in results]
+        _show_once(record for _, records in results for record in records)
         best = max(runs, key=lambda run: run["lower_bound"])
         self._finish(best, X, y, sample_weight, runs)
         return self
@@ -438,11 +479,8 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             log_lik = self._m_step_experts(
                 state["experts"], X, y, resp * w[:, None], state, inner_jobs
             )
-            with warnings.catch_warnings():
-                # The gate is warm-started every iteration with a capped
-                # number of L-BFGS steps: partial progress is normal here.
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                state["gate"]._fit_prepared(gate_inputs, resp)
+            # (Its ConvergenceWarning is dropped: _run_recording_warnings.)
+            state["gate"]._fit_prepared(gate_inputs, resp)
             resp, log_prob = self._e_step(state, X, log_lik)
             total = float(w @ log_prob)
             bound = (total - self._gate_penalty(state["gate"])) / wsum

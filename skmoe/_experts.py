@@ -110,6 +110,10 @@ def _fit_one(expert, X, y, weight, min_responsibility, classifier):
     if not _on_device(est, X):
         # scikit-learn fits this expert on NumPy arrays only: move its inputs.
         X, y, weight = _to_numpy(X), _to_numpy(y), _to_numpy(weight)
+    if isinstance(weight, np.ndarray):
+        # A column of the (n, K) weights is strided; libsvm (SVR, SVC)
+        # refuses non-contiguous sample weights.
+        weight = np.ascontiguousarray(weight)
     xp = _xp_of(X)
     keep = weight > min_responsibility
     if classifier and _n_distinct(y[keep]) < 2:

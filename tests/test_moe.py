@@ -799,3 +799,42 @@ def test_em_prepares_the_gate_inputs_once_per_run(monkeypatch, hierarchical):
         est.fit(X, y)
     assert est.n_iter_ == 6
     assert len(calls) == 2  # one per run (n_init=2), not one per iteration
+
+
+def test_expert_warning_is_shown_once_per_fit_not_per_iteration():
+    # Under Python's default filters a warning is shown once per location;
+    # the EM loop used to reset that record at every iteration (a
+    # catch_warnings block around each gate fit), so an expert's warning was
+    # shown once per expert and iteration. The gate's own (expected)
+    # ConvergenceWarning stays hidden.
+    X, y = make_xor(n_samples=400, random_state=0)
+    est = MixtureOfExpertsClassifier(
+        3,
+        expert=LogisticRegression(max_iter=1),
+        gate=SoftmaxGate(max_iter=1),
+        max_iter=8,
+        tol=0,
+        random_state=0,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        est.fit(X, y)
+    messages = [str(w.message) for w in caught]
+    assert est.n_iter_ == 8
+    expert = [m for m in messages if "lbfgs failed to converge" in m]
+    assert len(expert) == 1, messages
+    assert not any("SoftmaxGate" in m for m in messages)
+
+
+def test_svr_experts_get_contiguous_sample_weights():
+    # Regression: expert k was given the strided column weights[:, k] as
+    # sample_weight, which libsvm refuses ("ndarray is not C-contiguous")
+    # whenever no row was left out (min_responsibility=0).
+    from sklearn.svm import SVR
+
+    X, y = load_mcycle(return_X_y=True)
+    est = MixtureOfExpertsRegressor(
+        2, expert=SVR(C=100.0), min_responsibility=0.0, random_state=0
+    ).fit(X, y)
+    assert all(isinstance(e, SVR) for e in est.experts_)
+    assert est.score(X, y) > SVR(C=100.0).fit(X, y).score(X, y)
