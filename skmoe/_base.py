@@ -19,7 +19,12 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
@@ -722,6 +727,13 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
 
     def _mixing(self, X, method):
         """Validated X, the routed mixing weights and the rows per expert."""
+        # Routing is a prediction-time choice, often set after fitting
+        # (``set_params(routing="hard")``), so fit's check is not enough.
+        validate_parameter_constraints(
+            {p: self._parameter_constraints[p] for p in ("routing", "top_k")},
+            {"routing": self.routing, "top_k": self.top_k},
+            caller_name=type(self).__name__,
+        )
         X = self._check_X(X, method)
         log_gate = self._gate_log_proba(self.gate_, X)
         weights, rows = self._route(self.gate_, X, log_gate)

@@ -1294,6 +1294,13 @@ def partial_fit(estimator, X, y, sample_weight=None, classes=None):
     fitted = hasattr(estimator, "experts_")
     if not estimator._classifier and classes is not None:
         raise TypeError("classes is only used by classifiers.")
+    if fitted and len(estimator.experts_) != estimator.n_experts:
+        raise ValueError(
+            f"partial_fit continues the fitted model, which has "
+            f"{len(estimator.experts_)} experts, but n_experts="
+            f"{estimator.n_experts}: call fit to fit a new model with "
+            f"{estimator.n_experts} experts."
+        )
     xp, _ = _namespace(X)
     if xp is not None:
         raise ValueError(

@@ -642,3 +642,18 @@ def test_sklearn_checks_gradient_solver(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check(estimator)
+
+
+@pytest.mark.parametrize("first", ["fit", "partial_fit"])
+def test_partial_fit_refuses_a_changed_n_experts(stream_data, first):
+    # Regression: partial_fit went on with the fitted experts and ignored a
+    # new n_experts (fit with warm_start=True raises here too).
+    X, y = stream_data[:2]
+    est = MixtureOfExpertsRegressor(3, max_iter=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        getattr(est, first)(X[:500], y[:500])
+    est.set_params(n_experts=4)
+    with pytest.raises(ValueError, match="has 3 experts, but n_experts=4"):
+        est.partial_fit(X[500:1000], y[500:1000])
+    assert len(est.experts_) == 3

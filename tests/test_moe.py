@@ -838,3 +838,30 @@ def test_svr_experts_get_contiguous_sample_weights():
     ).fit(X, y)
     assert all(isinstance(e, SVR) for e in est.experts_)
     assert est.score(X, y) > SVR(C=100.0).fit(X, y).score(X, y)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [({"routing": "bogus"}, "routing"), ({"routing": "top_k", "top_k": 0}, "top_k")],
+)
+@pytest.mark.parametrize(
+    "make, method",
+    [
+        (lambda: MixtureOfExpertsRegressor(2), "predict"),
+        (lambda: MixtureOfExpertsClassifier(2), "predict_proba"),
+        (lambda: HierarchicalMixtureOfExpertsRegressor(depth=1), "predict"),
+    ],
+    ids=["regressor", "classifier", "hierarchical"],
+)
+def test_routing_set_after_fit_is_validated_at_prediction(make, method, params, match):
+    # Regression: routing is meant to be changed after fitting, but an
+    # invalid value used to pass silently ("bogus" acted as top_k; top_k=0
+    # gave NaN predictions).
+    X, y = make_xor(n_samples=100, random_state=0)
+    est = make().set_params(max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    est.set_params(**params)
+    with pytest.raises(InvalidParameterError, match=match):
+        getattr(est, method)(X)
