@@ -9,6 +9,7 @@ how to combine the experts' outputs.
 
 import contextlib
 import copy
+import sys
 import time
 import warnings
 from abc import ABCMeta, abstractmethod
@@ -57,6 +58,20 @@ from ._kernels import cluster_sums, e_step, lloyd_assign
 #: generalised EM, where experts such as trees do not maximise the weighted
 #: likelihood exactly and the objective can oscillate.
 _N_ITER_NO_CHANGE = 10
+
+
+def _caller_stacklevel():
+    """The ``stacklevel`` at which a warning raised by the calling function
+    points at the user's code: the first frame outside skmoe and scikit-learn
+    (the depth from there to ``fit`` varies: subclasses' ``fit``,
+    scikit-learn's fit wrapper, a Pipeline)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None:
+        package = frame.f_globals.get("__name__", "").partition(".")[0]
+        if package not in ("skmoe", "sklearn"):
+            break
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _run_recording_warnings(run_once, *args, **kwargs):
@@ -563,41 +578,55 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         self.log_likelihood_ = best["log_likelihood"]
         self.expert_shares_ = _like(mass / float(_xp_of(w).sum(w)), X)
         self.reinitialized_experts_ = best["reinitialized"]
+        dead = np.flatnonzero(mass < self.min_expert_weight)
+        self.dead_experts_ = _like(dead, X)
+        stacklevel = _caller_stacklevel()
         if not self.converged_:
             change = abs(history[-1] - history[-2]) if history.size > 1 else np.nan
             n_runs = len(runs)
             which = "the best of the" if n_runs > 1 else "the"
             method = "EM" if self.solver == "em" else "Gradient fitting"
+            advice = f"Increase max_iter or tol, or try {self._smaller_model}"
+            init = self._preferred_init
+            if self.solver == "em" and not (
+                isinstance(self.init_params, str) and self.init_params == init
+            ):
+                advice += f", or init_params={init!r}"
             warnings.warn(
                 f"{method} did not converge: {which} {n_runs} run(s) stopped at "
                 f"max_iter={self.max_iter} with the objective still changing by "
-                f"{change:.3g} per iteration (tol={self.tol}). Increase max_iter, "
-                "increase tol, or try fewer experts or init_params='kmeans'.",
+                f"{change:.3g} per iteration (tol={self.tol}). {advice}.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=stacklevel,
             )
         if self.reinitialized_experts_:
+            outcome = (
+                f"Some are dead in the fitted model: try {self._smaller_model}."
+                if dead.size
+                else "Every expert takes part in the fitted model."
+            )
             warnings.warn(
                 "Experts collapsed during EM (total responsibility below "
                 f"min_expert_weight={self.min_expert_weight}) and were "
                 "re-initialised on the worst-explained rows, as (iteration, "
-                f"expert) pairs: {self.reinitialized_experts_}. See "
-                "reinitialized_experts_; consider fewer experts.",
+                f"expert) pairs: {self.reinitialized_experts_} (see "
+                f"reinitialized_experts_). {outcome}",
                 DeadExpertWarning,
-                stacklevel=3,
+                stacklevel=stacklevel,
             )
-        dead = np.flatnonzero(mass < self.min_expert_weight)
-        self.dead_experts_ = _like(dead, X)
         if dead.size:
             warnings.warn(
                 f"The fitted model has {dead.size} dead expert(s) (indices "
                 f"{dead.tolist()}, total responsibility below min_expert_weight="
                 f"{self.min_expert_weight}); they take almost no part in "
-                "predictions. Use fewer experts.",
+                f"predictions. Try {self._smaller_model}.",
                 DeadExpertWarning,
-                stacklevel=3,
+                stacklevel=stacklevel,
             )
 
+    # What the warnings advise (the hierarchical estimators say otherwise).
+    _smaller_model = "fewer experts (n_experts)"
+    _preferred_init = "kmeans"
     _canonical_order = True
 
     def _get_state(self):

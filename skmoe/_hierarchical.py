@@ -686,6 +686,8 @@ class _HierarchicalMixin:
     # The tree fixes the order of the leaves: sorting them by share would
     # scramble the sibling structure.
     _canonical_order = False
+    _smaller_model = "a smaller tree (depth or branching)"
+    _preferred_init = "hierarchical"
 
     @property
     def n_experts(self):

@@ -865,3 +865,59 @@ def test_routing_set_after_fit_is_validated_at_prediction(make, method, params, 
     est.set_params(**params)
     with pytest.raises(InvalidParameterError, match=match):
         getattr(est, method)(X)
+
+
+@pytest.mark.parametrize(
+    "est, absent, present",
+    [
+        (MixtureOfExpertsRegressor(3), "init_params", "fewer experts (n_experts)"),
+        (
+            MixtureOfExpertsRegressor(3, init_params="random"),
+            "tree",
+            "init_params='kmeans'",
+        ),
+        (
+            HierarchicalMixtureOfExpertsRegressor(depth=2),
+            "init_params",
+            "a smaller tree (depth or branching)",
+        ),
+        (
+            HierarchicalMixtureOfExpertsRegressor(depth=2, init_params="kmeans"),
+            "fewer experts",
+            "init_params='hierarchical'",
+        ),
+    ],
+)
+def test_convergence_warning_advice_and_location(est, absent, present):
+    # The warning points at the caller's line (not skmoe's fit) and does not
+    # advise the init the model already uses, nor experts a tree does not have.
+    X, y = make_piecewise_linear(n_samples=300, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="EM did not converge") as record:
+        est.set_params(max_iter=2, random_state=0).fit(X, y)
+    (warning,) = [w for w in record if "EM did not converge" in str(w.message)]
+    assert warning.filename == __file__
+    assert present in str(warning.message)
+    assert absent not in str(warning.message)
+
+
+def test_reinitialisation_warning_says_whether_the_fit_recovered():
+    # Two regimes, and expert 1 starts on a single row: it collapses at the
+    # first iteration, is re-initialised on the worst-explained rows and
+    # takes the second regime, so "consider fewer experts" was wrong advice.
+    rng = np.random.RandomState(0)
+    X = np.linspace(-3, 3, 300)[:, None]
+    y = np.where(X[:, 0] > 0, 2 * X[:, 0], -X[:, 0]) + 0.05 * rng.normal(size=300)
+    init = np.zeros((300, 2))
+    init[:, 0] = 1.0
+    init[0] = [0.0, 1.0]
+    with pytest.warns(DeadExpertWarning) as record:
+        moe = MixtureOfExpertsRegressor(
+            2, init_params=init, min_expert_weight=5.0, random_state=0
+        ).fit(X, y)
+    assert moe.reinitialized_experts_ == [(1, 1)]
+    assert moe.dead_experts_.size == 0
+    assert_allclose(moe.expert_shares_, [0.5, 0.5], atol=0.01)
+    (warning,) = [w for w in record if issubclass(w.category, DeadExpertWarning)]
+    assert "Every expert takes part in the fitted model" in str(warning.message)
+    assert "fewer" not in str(warning.message)
+    assert warning.filename == __file__
