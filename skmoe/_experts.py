@@ -8,7 +8,11 @@ from scipy import linalg
 from sklearn.base import clone, is_classifier
 from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.utils import check_random_state
-from sklearn.utils.metadata_routing import _routing_enabled, get_routing_for_object
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    _routing_enabled,
+    get_routing_for_object,
+)
 from sklearn.utils.validation import has_fit_parameter
 
 from ._array_api import (
@@ -72,12 +76,24 @@ def _check_expert_templates(expert, n_experts, default, classifier):
                 "needs regressors. Use MixtureOfExpertsClassifier for class labels."
             )
         if not _consumes_sample_weight(est):
+            if isinstance(get_routing_for_object(est), MetadataRouter):
+                # Pipelines and other meta-estimators pass sample_weight on
+                # only through scikit-learn's metadata routing.
+                hint = (
+                    f" {name} passes sample_weight on only with metadata "
+                    "routing: fit inside sklearn.config_context("
+                    "enable_metadata_routing=True), and call "
+                    "set_fit_request(sample_weight=True) on each step that "
+                    "should use it (False on the other steps that accept it)."
+                )
+            else:
+                hint = ""
             raise ValueError(
                 f"The expert {name} does not accept sample_weight in fit, which EM "
                 "needs to fit each expert on its responsibilities. Use an expert "
                 "that does (linear models, trees, gradient boosting, SVR/SVC, ...); "
-                "a k-nearest-neighbours expert can be replaced by a "
-                "RadiusNeighbors- or tree-based one."
+                "a k-nearest-neighbours expert can be replaced by a tree-based "
+                f"one.{hint}"
             )
     return templates
 

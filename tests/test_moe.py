@@ -921,3 +921,28 @@ def test_reinitialisation_warning_says_whether_the_fit_recovered():
     assert "Every expert takes part in the fitted model" in str(warning.message)
     assert "fewer" not in str(warning.message)
     assert warning.filename == __file__
+
+
+def test_pipeline_expert_needs_metadata_routing_and_then_fits():
+    # A Pipeline passes sample_weight on only through metadata routing: the
+    # error says how to turn it on, and with it on, scaled linear experts
+    # fit the same mixture as plain linear ones (scaling does not change a
+    # linear model's fitted values).
+    import sklearn
+
+    X, y = make_piecewise_linear(n_samples=300, random_state=0)
+    X = np.c_[X, 1000.0 * X]  # a feature on another scale
+    with pytest.raises(ValueError, match="enable_metadata_routing=True"):
+        MixtureOfExpertsRegressor(
+            3, expert=make_pipeline(StandardScaler(), LinearRegression())
+        ).fit(X, y)
+    with sklearn.config_context(enable_metadata_routing=True):
+        expert = make_pipeline(
+            StandardScaler().set_fit_request(sample_weight=True),
+            LinearRegression().set_fit_request(sample_weight=True),
+        )
+        piped = MixtureOfExpertsRegressor(3, expert=expert, random_state=0).fit(X, y)
+    plain = MixtureOfExpertsRegressor(3, expert=LinearRegression(), random_state=0)
+    plain.fit(X, y)
+    assert_allclose(piped.predict(X), plain.predict(X), rtol=1e-6, atol=1e-6)
+    assert_allclose(piped.lower_bound_, plain.lower_bound_, rtol=1e-8)
