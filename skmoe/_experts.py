@@ -1,12 +1,19 @@
 """Experts: checking, cloning and seeding, weighted fits, likelihoods, routing."""
 
+import copy
 import numbers
 
 import numpy as np
 from joblib import Parallel, delayed
 from scipy import linalg
 from sklearn.base import clone, is_classifier
-from sklearn.linear_model import LinearRegression, Ridge
+from sklearn.linear_model import (
+    ElasticNet,
+    Lasso,
+    LinearRegression,
+    LogisticRegression,
+    Ridge,
+)
 from sklearn.utils import check_random_state
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
@@ -115,12 +122,43 @@ def _make_experts(templates, random_state):
     return experts
 
 
+# Experts whose loss is convex and whose ``warm_start`` only sets the
+# solver's starting point, to the fitted attributes listed: refitting one
+# from the previous EM iteration's solution reaches the same optimum (within
+# the solver's tolerance) in a fraction of the iterations (the default
+# classifier expert took about 90% of a fit, its L-BFGS hitting max_iter=100
+# from scratch at every iteration). Not ensembles: their warm_start *adds*
+# members.
+_WARM_START_ATTRIBUTES = {
+    LogisticRegression: ("coef_", "intercept_"),
+    Lasso: ("coef_",),
+    ElasticNet: ("coef_",),
+}
+
+
+def _start_from(est, previous, y):
+    """Start ``est`` (a fresh clone) from ``previous``'s solution when that is
+    safe: same type in the allowlist, fitted, on the same classes."""
+    names = _WARM_START_ATTRIBUTES.get(type(est))
+    if names is None or not all(hasattr(previous, name) for name in names):
+        return est
+    if hasattr(previous, "classes_") and not np.array_equal(
+        _to_numpy(previous.classes_), np.unique(_to_numpy(y))
+    ):
+        return est  # another class set: the coefficients have another shape
+    est.set_params(warm_start=True)
+    for name in names:
+        setattr(est, name, copy.copy(getattr(previous, name)))
+    return est
+
+
 def _fit_one(expert, X, y, weight, min_responsibility, classifier):
-    """Fit a fresh clone of ``expert`` with ``sample_weight=weight``.
+    """Fit a clone of ``expert`` with ``sample_weight=weight``.
 
     Rows whose weight is below ``min_responsibility`` are left out (they would
     change the fit by a negligible amount and cost time), unless that would
-    leave a classifier with fewer than two classes.
+    leave a classifier with fewer than two classes. Convex experts (see
+    ``_WARM_START_ATTRIBUTES``) start from ``expert``'s fitted solution.
     """
     est = clone(expert)
     if not _on_device(est, X):
@@ -136,9 +174,9 @@ def _fit_one(expert, X, y, weight, min_responsibility, classifier):
         keep = weight > 0
         if _n_distinct(y[keep]) < 2:
             keep = xp.ones_like(keep)
-    if bool(xp.all(keep)):
-        return est.fit(X, y, sample_weight=weight)
-    return est.fit(X[keep], y[keep], sample_weight=weight[keep])
+    if not bool(xp.all(keep)):
+        X, y, weight = X[keep], y[keep], weight[keep]
+    return _start_from(est, expert, y).fit(X, y, sample_weight=weight)
 
 
 def _n_distinct(values):

@@ -34,7 +34,10 @@ _COMMON_PARAMS_DOC = """
         ``sample_weight`` in ``fit``: EM fits expert k with the
         responsibilities ``h_ik`` times the sample weights as weights. An
         expert without ``sample_weight`` support raises a ``ValueError``
-        before any fitting.
+        before any fitting. ``LogisticRegression``, ``Lasso`` and
+        ``ElasticNet`` experts (convex fits whose ``warm_start`` only sets
+        the solver's starting point) start each M-step from the previous
+        iteration's solution: the same optimum, in fewer solver iterations.
     gate : SoftmaxGate or None, default=None
         The gate, ``g(x) = softmax(x @ V + b)``; ``None`` uses
         ``SoftmaxGate()`` (a weak L2 penalty, ``C=100``, on standardised

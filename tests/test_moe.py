@@ -946,3 +946,48 @@ def test_pipeline_expert_needs_metadata_routing_and_then_fits():
     plain.fit(X, y)
     assert_allclose(piped.predict(X), plain.predict(X), rtol=1e-6, atol=1e-6)
     assert_allclose(piped.lower_bound_, plain.lower_bound_, rtol=1e-8)
+
+
+def test_convex_experts_start_from_their_previous_solution(monkeypatch):
+    # LogisticRegression experts are warm-started between EM iterations: the
+    # same optimum as refitting them from scratch (checked with a tight
+    # solver tolerance, so both M-steps are exact), in fewer solver steps.
+    import skmoe._experts as experts_module
+
+    X, y = make_moe_classification(
+        n_samples=600, n_features=2, n_experts=3, n_classes=3, random_state=0
+    )
+    est = MixtureOfExpertsClassifier(
+        3, expert=LogisticRegression(tol=1e-10, max_iter=2000), random_state=0
+    )
+    warm = clone(est).fit(X, y)
+    monkeypatch.setattr(experts_module, "_WARM_START_ATTRIBUTES", {})
+    scratch = clone(est).fit(X, y)
+    assert warm.n_iter_ == scratch.n_iter_
+    assert_allclose(warm.lower_bounds_, scratch.lower_bounds_, rtol=0, atol=1e-7)
+    assert_allclose(warm.predict_proba(X), scratch.predict_proba(X), atol=1e-5)
+    # The last M-step started nearer its optimum.
+    assert sum(e.n_iter_[0] for e in warm.experts_) < sum(
+        e.n_iter_[0] for e in scratch.experts_
+    )
+    # The user's template is untouched.
+    assert est.expert.warm_start is False
+
+
+def test_warm_start_only_for_allowlisted_experts_on_the_same_classes():
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    from skmoe._experts import _start_from
+
+    X, y = make_xor(n_samples=200, random_state=0)
+    y3 = np.where(X[:, 0] > np.median(X[:, 0]), 2, y)
+    previous = LogisticRegression().fit(X, y3)
+    started = _start_from(clone(previous), previous, y3)
+    assert started.warm_start and started.coef_ is not previous.coef_
+    assert_array_equal(started.coef_, previous.coef_)
+    # Another class set (rows of class 2 left out): a fresh start.
+    fresh = _start_from(clone(previous), previous, y)
+    assert not fresh.warm_start and not hasattr(fresh, "coef_")
+    # Ensembles' warm_start adds members: never.
+    boosted = GradientBoostingClassifier(n_estimators=5).fit(X, y)
+    assert not _start_from(clone(boosted), boosted, y).warm_start
