@@ -1170,7 +1170,8 @@ for _cls, _expert, _features in [
     ),
     (
         HierarchicalMixtureOfExpertsClassifier,
-        "``LogisticRegression()``",
+        "``LogisticRegression(tol=1e-6, max_iter=1000)``\n        (as for "
+        ":class:`MixtureOfExpertsClassifier`)",
         "features",
     ),
 ]:
