@@ -1,8 +1,10 @@
 """Quick start: a mixture of experts on the motorcycle crash data.
 
 Fits a 3-expert mixture of linear experts to the classic ``mcycle`` data
-(head acceleration against time after impact) and prints its cross-validated
-log-likelihood and R^2 beside a single linear model and a single tree.
+(head acceleration against time after impact), prints its 5-fold
+cross-validated R^2 beside a single linear model and a single tree, then the
+log-likelihood of the mixture fitted on all rows (a training figure, not a
+held-out one) and each expert's share, line and noise level.
 Run with ``python examples/quickstart.py``.
 """
 
