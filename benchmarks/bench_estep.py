@@ -5,7 +5,7 @@ For each number of rows ``n`` (and ``K`` experts) this times, best of
 
 * ``floor``: ``np.add(log_gate, log_lik, out=buf)``, which reads the same two
   (n, K) inputs and writes one (n, K) output once: the memory traffic no
-  E-step can avoid (design doc section 4);
+  E-step can avoid;
 * ``e_step``: ``skmoe._kernels.e_step(log_gate, log_lik, out=(resp, log_prob))``
   into preallocated buffers, as an EM loop reuses them (same conditions as the
   floor), compiled beforehand so compilation is excluded;

@@ -40,10 +40,15 @@ _MAX_SEED = np.iinfo(np.int32).max
 
 
 def _consumes_sample_weight(estimator):
-    """Whether ``estimator.fit`` takes ``sample_weight`` (metadata-routing aware)."""
-    if _routing_enabled():
-        router = get_routing_for_object(estimator)
-        return router.consumes("fit", ("sample_weight",))
+    """Whether ``estimator.fit`` takes ``sample_weight``.
+
+    A meta-estimator (a Pipeline) passes it on only when metadata routing is
+    enabled and a step requests it. A plain estimator receives it from EM
+    directly, not routed, so its requests do not matter.
+    """
+    router = get_routing_for_object(estimator)
+    if isinstance(router, MetadataRouter):
+        return _routing_enabled() and router.consumes("fit", ("sample_weight",))
     return has_fit_parameter(estimator, "sample_weight")
 
 

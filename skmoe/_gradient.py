@@ -3,7 +3,7 @@
 Jacobs, Jordan, Nowlan and Hinton (1991) fitted their mixture by gradient
 ascent on the log-likelihood ``L = sum_i w_i log p(y_i | x_i)``. Once the
 E-step has given the responsibilities ``h`` (``skmoe._kernels.e_step``), the
-gradient is cheap (design doc, section 1):
+gradient is cheap (docs/user_guide/gradient.rst):
 
 * ``dL/d theta_k = sum_i w_i h_ik d/d theta_k log p_k(y_i | x_i)`` for the
   parameters of expert ``k`` (a responsibility-weighted expert gradient), and
