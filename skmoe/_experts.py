@@ -143,18 +143,19 @@ _WARM_START_ATTRIBUTES = {
 
 def _start_from(est, previous, y):
     """Start ``est`` (a fresh clone) from ``previous``'s solution when that is
-    safe: same type in the allowlist, fitted, on the same classes."""
+    safe: same type in the allowlist, fitted, on the same classes. Returns
+    whether it did (then ``est.warm_start`` is True for its next fit)."""
     names = _WARM_START_ATTRIBUTES.get(type(est))
     if names is None or not all(hasattr(previous, name) for name in names):
-        return est
+        return False
     if hasattr(previous, "classes_") and not np.array_equal(
         _to_numpy(previous.classes_), np.unique(_to_numpy(y))
     ):
-        return est  # another class set: the coefficients have another shape
+        return False  # another class set: the coefficients have another shape
     est.set_params(warm_start=True)
     for name in names:
         setattr(est, name, copy.copy(getattr(previous, name)))
-    return est
+    return True
 
 
 def _fit_one(expert, X, y, weight, min_responsibility, classifier):
@@ -181,7 +182,11 @@ def _fit_one(expert, X, y, weight, min_responsibility, classifier):
             keep = xp.ones_like(keep)
     if not bool(xp.all(keep)):
         X, y, weight = X[keep], y[keep], weight[keep]
-    return _start_from(est, expert, y).fit(X, y, sample_weight=weight)
+    warm_start = est.get_params().get("warm_start")
+    if _start_from(est, expert, y):
+        # The fitted expert keeps the user's parameters, not EM's warm start.
+        return est.fit(X, y, sample_weight=weight).set_params(warm_start=warm_start)
+    return est.fit(X, y, sample_weight=weight)
 
 
 def _n_distinct(values):

@@ -971,8 +971,10 @@ def test_convex_experts_start_from_their_previous_solution(monkeypatch):
     assert sum(e.n_iter_[0] for e in warm.experts_) < sum(
         e.n_iter_[0] for e in scratch.experts_
     )
-    # The user's template is untouched.
+    # The user's template is untouched, and the fitted experts keep its
+    # warm_start.
     assert est.expert.warm_start is False
+    assert not any(e.warm_start for e in warm.experts_)
 
 
 def test_warm_start_only_for_allowlisted_experts_on_the_same_classes():
@@ -983,15 +985,17 @@ def test_warm_start_only_for_allowlisted_experts_on_the_same_classes():
     X, y = make_xor(n_samples=200, random_state=0)
     y3 = np.where(X[:, 0] > np.median(X[:, 0]), 2, y)
     previous = LogisticRegression().fit(X, y3)
-    started = _start_from(clone(previous), previous, y3)
+    started = clone(previous)
+    assert _start_from(started, previous, y3)
     assert started.warm_start and started.coef_ is not previous.coef_
     assert_array_equal(started.coef_, previous.coef_)
     # Another class set (rows of class 2 left out): a fresh start.
-    fresh = _start_from(clone(previous), previous, y)
+    fresh = clone(previous)
+    assert not _start_from(fresh, previous, y)
     assert not fresh.warm_start and not hasattr(fresh, "coef_")
     # Ensembles' warm_start adds members: never.
     boosted = GradientBoostingClassifier(n_estimators=5).fit(X, y)
-    assert not _start_from(clone(boosted), boosted, y).warm_start
+    assert not _start_from(clone(boosted), boosted, y)
 
 
 def test_default_classifier_reaches_the_exact_em_optimum():
