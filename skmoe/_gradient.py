@@ -1253,8 +1253,9 @@ def _validate_partial_fit(estimator, X, y, classes, first):
             given = np.unique(classes)
             if not np.array_equal(given, estimator.classes_):
                 raise ValueError(
-                    f"classes={given.tolist()} is not the same as on the first "
-                    f"call to partial_fit, which was {estimator.classes_.tolist()}."
+                    f"classes={given.tolist()} is not the same as the classes the "
+                    f"model was fitted on, {estimator.classes_.tolist()} (the first "
+                    "partial_fit call's classes, or those of fit)."
                 )
         return X, y
     if not estimator._classifier:

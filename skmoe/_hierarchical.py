@@ -840,8 +840,11 @@ _HME_PARAMS_DOC = """
         Number of EM runs from different initialisations; the best is kept.
     init_params : {'hierarchical', 'kmeans', 'random', 'random_from_data'} \
 or array-like, default='hierarchical'
-        Initial leaf posteriors. ``'hierarchical'``: recursive weighted
-        ``branching``-means splits of the standardised {init_features}, so
+        Initial leaf posteriors. ``'hierarchical'``: a model tree, built
+        by cutting the rows into ``branching`` intervals of one feature
+        (the feature and the equal-weight cuts that minimise the weighted
+        residual sum of squares of a linear fit, in each interval, of
+        {init_features}), and each interval again, down to the leaves, so
         that sibling leaves start on neighbouring blocks of the data;
         ``'kmeans'``: flat weighted k-means with ``branching ** depth``
         clusters, leaves in cluster order; ``'random'``: uniform random
@@ -1166,13 +1169,13 @@ for _cls, _expert, _features in [
     (
         HierarchicalMixtureOfExpertsRegressor,
         "``LinearRegression()``",
-        "features and target",
+        "the target",
     ),
     (
         HierarchicalMixtureOfExpertsClassifier,
         "``LogisticRegression(tol=1e-6, max_iter=1000)``\n        (as for "
         ":class:`MixtureOfExpertsClassifier`)",
-        "features",
+        "the class indicators",
     ),
 ]:
     _cls.__doc__ = (
