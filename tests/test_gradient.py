@@ -385,7 +385,7 @@ def test_partial_fit_classifier_needs_classes_on_first_call(classification_data)
         clf.partial_fit(X[:100], y[:100], classes=[0, 1])
     clf.partial_fit(X[:100], y[:100], classes=[0, 1, 2])
     clf.partial_fit(X[100:200], y[100:200])  # later calls need no classes
-    with pytest.raises(ValueError, match="not the same as on the first call"):
+    with pytest.raises(ValueError, match="not the same as the classes the model"):
         clf.partial_fit(X[200:300], y[200:300], classes=[0, 1, 2, 3])
     with pytest.raises(ValueError, match="labels not seen"):
         clf.partial_fit(X[200:300], np.full(100, 7))
