@@ -46,10 +46,16 @@ def _consumes_sample_weight(estimator):
     enabled and a step requests it. A plain estimator receives it from EM
     directly, not routed, so its requests do not matter.
     """
-    router = get_routing_for_object(estimator)
-    if isinstance(router, MetadataRouter):
-        return _routing_enabled() and router.consumes("fit", ("sample_weight",))
+    if _is_router(estimator):
+        return _routing_enabled() and get_routing_for_object(estimator).consumes(
+            "fit", ("sample_weight",)
+        )
     return has_fit_parameter(estimator, "sample_weight")
+
+
+def _is_router(estimator):
+    """Whether ``estimator`` routes metadata to sub-estimators (a Pipeline)."""
+    return isinstance(get_routing_for_object(estimator), MetadataRouter)
 
 
 def _check_expert_templates(expert, n_experts, default, classifier):
@@ -88,7 +94,7 @@ def _check_expert_templates(expert, n_experts, default, classifier):
                 "needs regressors. Use MixtureOfExpertsClassifier for class labels."
             )
         if not _consumes_sample_weight(est):
-            if isinstance(get_routing_for_object(est), MetadataRouter):
+            if _is_router(est):
                 # Pipelines and other meta-estimators pass sample_weight on
                 # only through scikit-learn's metadata routing.
                 hint = (
@@ -182,10 +188,12 @@ def _fit_one(expert, X, y, weight, min_responsibility, classifier):
             keep = xp.ones_like(keep)
     if not bool(xp.all(keep)):
         X, y, weight = X[keep], y[keep], weight[keep]
-    warm_start = est.get_params().get("warm_start")
     if _start_from(est, expert, y):
-        # The fitted expert keeps the user's parameters, not EM's warm start.
-        return est.fit(X, y, sample_weight=weight).set_params(warm_start=warm_start)
+        # The fitted expert keeps the user's warm_start, not EM's: the one
+        # ``expert`` (fitted the same way, or the template) carries.
+        return est.fit(X, y, sample_weight=weight).set_params(
+            warm_start=expert.warm_start
+        )
     return est.fit(X, y, sample_weight=weight)
 
 
