@@ -27,7 +27,6 @@ from sklearn.utils._param_validation import (
     validate_parameter_constraints,
 )
 from sklearn.utils.validation import (
-    _check_sample_weight,
     check_is_fitted,
     validate_data,
 )
@@ -52,6 +51,7 @@ from ._experts import (
 )
 from ._gate import SoftmaxGate, _weighted_standardization
 from ._kernels import cluster_sums, e_step, lloyd_assign
+from ._validation import _check_weights
 
 #: Experts whose objective has not improved on its best value by more than
 #: ``tol`` for this many iterations are stopped: the stopping rule of
@@ -350,15 +350,8 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
     def _fit(self, X, y, sample_weight):
         X, y = self._validate_fit_data(X, y)
         xp, _ = _namespace(X)
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=X.dtype, ensure_non_negative=True
-        )
+        sample_weight = _check_weights(sample_weight, X, X.dtype)
         n_positive = int(np.count_nonzero(_to_numpy(sample_weight) > 0))
-        if n_positive == 0:
-            raise ValueError(
-                "The sample weights are all zero: give at least one row a "
-                "positive weight."
-            )
         if self.n_experts > n_positive:
             raise ValueError(
                 f"n_experts={self.n_experts} must be at most the number of samples "

@@ -10,7 +10,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
-    _check_sample_weight,
     check_is_fitted,
     column_or_1d,
     validate_data,
@@ -27,6 +26,7 @@ from ._array_api import (
     check_same_namespace,
 )
 from ._kernels import linear_log_softmax, softmax_cross_entropy
+from ._validation import _check_weights
 
 __all__ = ["SoftmaxGate"]
 
@@ -464,14 +464,7 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
             targets = np.zeros((y_idx.size, classes.size))
             targets[np.arange(y_idx.size), y_idx] = 1.0
             targets = _to_namespace(targets, xp, device)
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=X.dtype, ensure_non_negative=True
-        )
-        if float(_xp_of(sample_weight).sum(sample_weight)) <= 0:
-            raise ValueError(
-                "The sample weights are all zero: give at least one row a "
-                "positive weight."
-            )
+        sample_weight = _check_weights(sample_weight, X, X.dtype)
         return self._fit_validated(self._prepare(X, sample_weight), targets, classes)
 
     def _prepare(self, X, sample_weight):

@@ -65,7 +65,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import (
-    _check_sample_weight,
     validate_data,
 )
 from threadpoolctl import threadpool_limits
@@ -79,6 +78,7 @@ from ._experts import (
 )
 from ._gate import SoftmaxGate, _log_softmax
 from ._kernels import e_step, gaussian_log_likelihood
+from ._validation import _check_weights
 
 __all__ = ["check_solver_support", "gradient_run", "has_flat_gate", "partial_fit"]
 
@@ -1096,9 +1096,7 @@ def _make_objective(estimator, X, y, sample_weight=None, resp=None):
     ``resp``, the objective is the M-step's (responsibilities held fixed).
     """
     X, y = estimator._validate_fit_data(X, y)
-    w = _check_sample_weight(
-        sample_weight, X, dtype=np.float64, ensure_non_negative=True
-    )
+    w = _check_weights(sample_weight, X, np.float64)
     estimator._prepare_targets(X, y, w)
     templates = _check_expert_templates(
         estimator.expert,
@@ -1309,8 +1307,8 @@ def partial_fit(estimator, X, y, sample_weight=None, classes=None):
             f"({xp.__name__}) use fit."
         )
     X, y = _validate_partial_fit(estimator, X, y, classes, first=not fitted)
-    w = _check_sample_weight(
-        sample_weight, X, dtype=np.float64, ensure_non_negative=True
+    w = _check_weights(
+        sample_weight, X, np.float64, "The sample weights of this partial_fit chunk"
     )
     stream = getattr(estimator, "_stream", None)
     stale = stream is None or stream.experts is not getattr(estimator, "experts_", None)
@@ -1328,11 +1326,6 @@ def partial_fit(estimator, X, y, sample_weight=None, classes=None):
     classes = _classes_of(estimator)
     if not fitted:
         n_positive = int(np.count_nonzero(w > 0))
-        if n_positive == 0:
-            raise ValueError(
-                "The sample weights of the first partial_fit chunk are all zero: "
-                "the model is initialised on that chunk."
-            )
         if estimator.n_experts > n_positive:
             raise ValueError(
                 f"n_experts={estimator.n_experts} must be at most the number of "
@@ -1341,8 +1334,6 @@ def partial_fit(estimator, X, y, sample_weight=None, classes=None):
                 "a larger first chunk."
             )
         init_resp = estimator._check_init_responsibilities(X)
-    elif float(w.sum()) <= 0:
-        return estimator
     if stale:
         rng = check_random_state(estimator.random_state)
         stream = _Stream(estimator, templates, kinds, rng, X.shape[1], classes)

@@ -22,7 +22,6 @@ from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
-    _check_sample_weight,
     check_array,
     check_is_fitted,
     validate_data,
@@ -45,6 +44,7 @@ from ._gate import (
     _weighted_standardization,
 )
 from ._moe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
+from ._validation import _check_weights
 
 __all__ = [
     "HierarchicalMixtureOfExpertsClassifier",
@@ -251,14 +251,7 @@ class TreeGate(BaseEstimator):
             raise ValueError(
                 "leaf_posteriors must hold non-negative rows that sum to 1."
             )
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=X.dtype, ensure_non_negative=True
-        )
-        if float(xp.sum(sample_weight)) <= 0:
-            raise ValueError(
-                "The sample weights are all zero: give at least one row a "
-                "positive weight."
-            )
+        sample_weight = _check_weights(sample_weight, X, X.dtype)
         return X, post, sample_weight
 
     def _fit_prepared(self, inputs, post):

@@ -719,6 +719,41 @@ def test_negative_sample_weight_raises(make):
         est.fit(X, y, sample_weight=sw)
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: MixtureOfExpertsRegressor(2),
+        lambda: MixtureOfExpertsRegressor(2, solver="gradient"),
+        lambda: HierarchicalMixtureOfExpertsRegressor(),
+        lambda: SoftmaxGate(),
+    ],
+    ids=["em", "gradient", "hierarchical", "gate"],
+)
+def test_all_zero_sample_weight_raises_skmoe_message(make):
+    # The same message on every scikit-learn version (newer ones have their
+    # own, which says neither which call nor what to do).
+    X, y = make_piecewise_linear(n_samples=100, random_state=0)
+    est = make()
+    if isinstance(est, SoftmaxGate):
+        y = (y > np.median(y)).astype(int)
+    with pytest.raises(ValueError, match="The sample weights are all zero: give"):
+        est.fit(X, y, sample_weight=np.zeros(100))
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_partial_fit_all_zero_chunk_raises(first):
+    # A later chunk used to be skipped silently (older scikit-learn) and the
+    # first one got scikit-learn's message (newer): now both say which chunk.
+    X, y = make_piecewise_linear(n_samples=200, random_state=0)
+    moe = MixtureOfExpertsRegressor(2, random_state=0)
+    if not first:
+        moe.partial_fit(X[:100], y[:100])
+    calls = getattr(moe, "n_iter_", 0)
+    with pytest.raises(ValueError, match="this partial_fit chunk are all zero"):
+        moe.partial_fit(X[100:], y[100:], sample_weight=np.zeros(100))
+    assert getattr(moe, "n_iter_", 0) == calls
+
+
 def test_partial_fit_negative_sample_weight_raises():
     X, y = make_piecewise_linear(n_samples=100, random_state=0)
     with pytest.raises(ValueError, match="Negative values in data passed to"):
