@@ -535,6 +535,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             "n_iter": n_iter,
             "converged": converged,
             "reinitialized": events,
+            "unit": "EM iterations",
         }
 
     def _reinitialise(self, resp, log_prob, dead):
@@ -563,6 +564,8 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             mass = mass[order]
         self._set_state(state)
         self.n_iter_ = best["n_iter"]
+        # What n_iter_ counts, for the reports (inspection.summary).
+        self._n_iter_unit = best["unit"]
         self.converged_ = best["converged"]
         self.lower_bound_ = best["lower_bound"]
         history = np.asarray(best["history"])

@@ -1058,11 +1058,11 @@ def gradient_run(
     runner = _full_batch_run if full else _minibatch_run
     t0 = time.perf_counter()
     record = runner(estimator, X, y, w, templates, kinds, init_resp, start, rng)
+    record["unit"] = "L-BFGS iterations" if full else "epochs"
     if estimator.verbose:
         status = "converged" if record["converged"] else "did not converge"
-        what = "L-BFGS iterations" if full else "epochs"
         print(
-            f"run {run}: {status} after {record['n_iter']} {what} "
+            f"run {run}: {status} after {record['n_iter']} {record['unit']} "
             f"({time.perf_counter() - t0:.2f}s), objective "
             f"{record['lower_bound']:.6f}"
         )
@@ -1372,6 +1372,7 @@ def partial_fit(estimator, X, y, sample_weight=None, classes=None):
     estimator._set_state(state)
     estimator._stream = stream
     estimator.n_iter_ = stream.n_calls
+    estimator._n_iter_unit = "partial_fit calls"
     estimator.converged_ = False
     estimator.lower_bound_ = bound
     estimator.lower_bounds_ = np.asarray(stream.history)
@@ -1381,4 +1382,9 @@ def partial_fit(estimator, X, y, sample_weight=None, classes=None):
     estimator.dead_experts_ = np.flatnonzero(
         stream.resp_mass < estimator.min_expert_weight
     )
+    if estimator.verbose:
+        print(
+            f"partial_fit call {stream.n_calls}: {X.shape[0]} rows, progressive "
+            f"objective {bound:.6f} (log-likelihood {chunk_loglik:.6g})"
+        )
     return estimator

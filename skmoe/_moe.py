@@ -136,7 +136,8 @@ default='kmeans'
         Controls the initialisation, the restarts and the experts' own
         ``random_state``. Pass an int for reproducible fits.
     verbose : int, default=0
-        1 prints a line per run, 2 a line per EM iteration.
+        1 prints a line per run (and per :meth:`partial_fit` call), 2 also a
+        line per EM iteration, L-BFGS iteration or epoch.
     warm_start : bool, default=False
         Continue EM from the fitted model on the next ``fit`` (then ``n_init``
         is ignored). ``n_experts`` must stay the same.
@@ -156,11 +157,13 @@ _COMMON_ATTRS_DOC = """
         ``partial_fit`` calls.
     converged_ : bool
         Whether the best run met the stopping rule before ``max_iter``.
+        Always False after :meth:`partial_fit`, which has no stopping rule.
     lower_bound_ : float
         Best value of the EM objective: the average log-likelihood per unit
         of sample weight minus the gate's L2 penalty divided by the total
         weight. This is the quantity EM never decreases (with experts that
-        fit their weighted likelihood exactly).
+        fit their weighted likelihood exactly). After :meth:`partial_fit`,
+        the last call's value in ``lower_bounds_``.
     lower_bounds_ : ndarray of shape (n_iter_,)
         The objective after each iteration (or epoch) of the best run. After
         :meth:`partial_fit`, one value per call: the chunk's progressive
@@ -168,7 +171,9 @@ _COMMON_ATTRS_DOC = """
         it.
     log_likelihood_ : float
         Total (weighted) log-likelihood ``sum_i w_i log p(y_i | x_i)`` of the
-        training data at the best iterate.
+        training data at the best iterate. After :meth:`partial_fit`, that
+        of the last chunk, each minibatch scored before the step that learns
+        from it (:meth:`score_samples` scores a chunk with the final model).
     reinitialized_experts_ : list of (int, int)
         (iteration, expert) pairs at which the best run re-initialised a dead
         expert; indices refer to the order during fitting.

@@ -397,6 +397,35 @@ def test_summary_not_converged_warns_in_text(mcycle):
     assert "did NOT converge" in summary(moe)
 
 
+@pytest.mark.parametrize(
+    "batch_size, unit", [("auto", "L-BFGS iterations"), (64, "epochs")]
+)
+def test_summary_names_what_the_gradient_solver_counts(mcycle, batch_size, unit):
+    _, X, y = mcycle
+    moe = MixtureOfExpertsRegressor(
+        n_experts=2, solver="gradient", batch_size=batch_size, random_state=0
+    ).fit(X, y)
+    status = "converged" if moe.converged_ else "did NOT converge"
+    assert f"Fit: {moe.n_iter_} {unit}, {status}" in summary(moe)
+
+
+def test_summary_after_partial_fit_reports_the_stream(mcycle, capsys):
+    # It used to say "N EM iterations, did NOT converge" and call the last
+    # chunk's progressive log-likelihood the training log-likelihood.
+    _, X, y = mcycle
+    moe = MixtureOfExpertsRegressor(n_experts=2, random_state=0, verbose=1)
+    for i in range(3):
+        moe.partial_fit(X[i::3], y[i::3])
+    printed = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in printed] == [
+        f"partial_fit call {i}" for i in (1, 2, 3)
+    ]
+    text = summary(moe)
+    assert "Fit: 3 partial_fit calls (no convergence test)" in text
+    assert "did NOT converge" not in text and "EM iterations" not in text
+    assert f"last chunk's progressive log-likelihood: {moe.log_likelihood_:.4g}" in text
+
+
 @pytest.mark.skipif(
     not hasattr(skmoe, "HierarchicalMixtureOfExpertsRegressor"),
     reason="no hierarchical estimator",

@@ -142,19 +142,29 @@ def summary(estimator, X=None, y=None, *, precision=4, max_features=12):
         lines.append(f"  classes: {', '.join(map(str, classes))}")
 
     # -- the fit ----------------------------------------------------------
-    status = "converged" if getattr(moe, "converged_", False) else "did NOT converge"
-    n_init = moe.get_params().get("n_init", 1)
-    fit_line = f"Fit: {moe.n_iter_} EM iterations, {status}"
-    if n_init and n_init > 1:
-        fit_line += f" (best of n_init={n_init} runs)"
+    unit = getattr(moe, "_n_iter_unit", "iterations")
+    streamed = unit == "partial_fit calls"
+    if streamed:
+        # partial_fit has no stopping rule, and its numbers are those of the
+        # last chunk, each minibatch scored before the step that learns from it.
+        fit_line = f"Fit: {moe.n_iter_} partial_fit calls (no convergence test)"
+        where = "last chunk's progressive "
+        objective = where + "objective"
+    else:
+        status = (
+            "converged" if getattr(moe, "converged_", False) else "did NOT converge"
+        )
+        fit_line = f"Fit: {moe.n_iter_} {unit}, {status}"
+        n_init = moe.get_params().get("n_init", 1)
+        if n_init and n_init > 1:
+            fit_line += f" (best of n_init={n_init} runs)"
+        where, objective = "training ", "objective"
     lines += ["", fit_line]
     if hasattr(moe, "log_likelihood_"):
-        lines.append(
-            f"  training log-likelihood: {_fmt(moe.log_likelihood_, precision)}"
-        )
+        lines.append(f"  {where}log-likelihood: {_fmt(moe.log_likelihood_, precision)}")
     if hasattr(moe, "lower_bound_"):
         lines.append(
-            "  objective (mean log-likelihood minus gate penalty): "
+            f"  {objective} (mean log-likelihood minus gate penalty): "
             f"{_fmt(moe.lower_bound_, precision)}"
         )
     reinit = getattr(moe, "reinitialized_experts_", None)
