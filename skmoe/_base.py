@@ -49,7 +49,7 @@ from ._experts import (
     _n_expert_parameters,
     _routing_weights,
 )
-from ._gate import SoftmaxGate, _weighted_standardization
+from ._gate import SoftmaxGate, _quiet_gate_fits, _weighted_standardization
 from ._kernels import cluster_sums, e_step, lloyd_assign
 from ._validation import _check_weights
 
@@ -83,16 +83,12 @@ def _run_recording_warnings(run_once, *args, **kwargs):
     say) comes from every expert at every EM iteration, and Python's "show
     once per location" record does not help, because scikit-learn's own
     input checks reset it at every call: users saw the same warning
-    hundreds of times in one fit. The gate's ConvergenceWarning is dropped:
-    the gate is warm-started at every iteration with a capped number of
-    L-BFGS steps, so partial progress is normal there. Picklable, so joblib
-    workers (restarts in parallel) return their warnings too.
+    hundreds of times in one fit. (The gate's fits raise none: see
+    :func:`_gate._quiet_gate_fits`.) Picklable, so joblib workers (restarts in
+    parallel) return their warnings too.
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        warnings.filterwarnings(
-            "ignore", message="SoftmaxGate's", category=ConvergenceWarning
-        )
         run = run_once(*args, **kwargs)
     return run, [(w.message, w.category, w.filename, w.lineno) for w in caught]
 
@@ -492,8 +488,8 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             log_lik = self._m_step_experts(
                 state["experts"], X, y, resp * w[:, None], state, inner_jobs
             )
-            # (Its ConvergenceWarning is dropped: _run_recording_warnings.)
-            state["gate"]._fit_prepared(gate_inputs, resp)
+            with _quiet_gate_fits():
+                state["gate"]._fit_prepared(gate_inputs, resp)
             resp, log_prob = self._e_step(state, X, log_lik)
             total = float(w @ log_prob)
             bound = (total - self._gate_penalty(state["gate"])) / wsum

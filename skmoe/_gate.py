@@ -1,5 +1,7 @@
 """The softmax gate: multinomial logistic regression fitted on soft targets."""
 
+import contextlib
+import contextvars
 import warnings
 from numbers import Integral, Real
 
@@ -29,6 +31,26 @@ from ._kernels import linear_log_softmax, softmax_cross_entropy
 from ._validation import _check_weights
 
 __all__ = ["SoftmaxGate"]
+
+
+# Set by the EM driver around its gate fits (see _quiet_gate_fits).
+_QUIET_GATE = contextvars.ContextVar("skmoe_quiet_gate", default=False)
+
+
+@contextlib.contextmanager
+def _quiet_gate_fits():
+    """Gate fits inside this block raise no ConvergenceWarning.
+
+    For EM's M-steps: the gate is warm-started at every iteration with a
+    capped number of solver steps, so stopping at the cap is normal there; EM
+    reports its own convergence. A context variable, not a warnings filter on
+    the message: it is local to the thread, and does not depend on the text.
+    """
+    token = _QUIET_GATE.set(True)
+    try:
+        yield
+    finally:
+        _QUIET_GATE.reset(token)
 
 
 def _weighted_standardization(X, sample_weight):
@@ -535,7 +557,7 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         self.converged_ = status == 0
         self.objective_ = float(objective)
         self.penalty_ = 0.5 * l2 * float(xp.sum(W * W))
-        if status == 1:
+        if status == 1 and not _QUIET_GATE.get():
             warnings.warn(
                 f"SoftmaxGate's {solver} did not converge in max_iter="
                 f"{self.max_iter} iterations: increase max_iter, or decrease C.",

@@ -861,6 +861,22 @@ def test_expert_warning_is_shown_once_per_fit_not_per_iteration():
     assert not any("SoftmaxGate" in m for m in messages)
 
 
+def test_gate_warning_is_quiet_only_inside_em():
+    # EM's capped, warm-started gate fits stay quiet (flat and tree gates);
+    # a gate fitted by the user still warns, also right after an EM fit.
+    X, y = make_xor(n_samples=400, random_state=0)
+    for est in (
+        MixtureOfExpertsClassifier(2, gate=SoftmaxGate(max_iter=1), max_iter=3),
+        HierarchicalMixtureOfExpertsRegressor(gate=SoftmaxGate(max_iter=1), max_iter=3),
+    ):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            est.fit(X, y)
+        assert not any("SoftmaxGate" in str(w.message) for w in caught)
+    with pytest.warns(ConvergenceWarning, match="SoftmaxGate's L-BFGS did not"):
+        SoftmaxGate(max_iter=1).fit(X, y)
+
+
 def test_svr_experts_get_contiguous_sample_weights():
     # Regression: expert k was given the strided column weights[:, k] as
     # sample_weight, which libsvm refuses ("ndarray is not C-contiguous")
