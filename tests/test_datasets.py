@@ -280,6 +280,19 @@ def test_descr_has_source_licence_and_reference(loader):
     assert len(descr) > 500
 
 
+@pytest.mark.parametrize("loader", ALL_LOADERS, ids=lambda f: f.__name__)
+def test_loaders_return_writable_arrays(loader):
+    # pandas 3 (copy-on-write) returns read-only views from to_numpy: users
+    # could not centre y in place or shuffle it, as with scikit-learn's loaders.
+    bunch = loader()
+    for name in ("data", "target", "speaker", "train_mask"):
+        value = bunch.get(name)
+        if isinstance(value, np.ndarray):
+            assert value.flags.writeable, name
+    for value in loader(return_X_y=True):
+        assert value.flags.writeable
+
+
 # --------------------------------------------------------------------------
 # Generators
 # --------------------------------------------------------------------------

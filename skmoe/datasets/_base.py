@@ -35,7 +35,7 @@ def _read_index(filename):
     frame = _read_csv(filename, header=None)
     if frame.shape[1] != 1:
         raise ValueError(f"{filename} must hold one column index per line.")
-    return frame.iloc[:, 0].to_numpy(dtype=np.int64)
+    return frame.iloc[:, 0].to_numpy(dtype=np.int64, copy=True)
 
 
 def _check_columns(frame, expected, filename):
@@ -57,8 +57,8 @@ def _regression_bunch(X, y, *, descr, return_X_y, as_frame, extra=None):
         data, target = X, y.astype(np.float64)
         frame = pd.concat([data, target], axis=1)
     else:
-        data = X.to_numpy(dtype=np.float64)
-        target = y.to_numpy(dtype=np.float64)
+        data = X.to_numpy(dtype=np.float64, copy=True)
+        target = y.to_numpy(dtype=np.float64, copy=True)
         frame = None
     if return_X_y:
         return data, target
@@ -212,7 +212,7 @@ def _load_uci(name, descr, return_X_y, as_frame):
     """
     feature_names, target_name = _UCI_NAMES[name]
     filename = f"{name}.csv"
-    values = _read_csv(filename, header=None).to_numpy(dtype=np.float64)
+    values = _read_csv(filename, header=None).to_numpy(dtype=np.float64, copy=True)
     idx_features = _read_index(f"{name}_index_features.csv")
     idx_target = _read_index(f"{name}_index_target.csv")
     n_columns = values.shape[1]
@@ -467,8 +467,8 @@ def load_vowel(*, return_X_y=False, as_frame=False):
     filename = "vowel.csv"
     df = _read_csv(filename, dtype={"V1": np.int64, "Class": str})
     _check_columns(df, ["V1"] + _VOWEL_FEATURES + ["Class"], filename)
-    speaker = df["V1"].to_numpy(dtype=np.int64)
-    labels = df["Class"].to_numpy(dtype=object)
+    speaker = df["V1"].to_numpy(dtype=np.int64, copy=True)
+    labels = df["Class"].to_numpy(dtype=object, copy=True)
     target_names = np.unique(labels)
     train_mask = np.zeros(len(df), dtype=bool)
     train_mask[:_VOWEL_N_TRAIN] = True
@@ -480,7 +480,7 @@ def load_vowel(*, return_X_y=False, as_frame=False):
         )
         frame = pd.concat([data, target], axis=1)
     else:
-        data = X.to_numpy(dtype=np.float64)
+        data = X.to_numpy(dtype=np.float64, copy=True)
         target = labels
         frame = None
     if return_X_y:
