@@ -773,7 +773,9 @@ class _HierarchicalMixin:
             The leaf probabilities (:meth:`predict_gate_proba`) are products
             of these along each path.
         """
-        return self.gate_.predict_node_proba(self._check_X(X, "predict_node_proba"))
+        # X first: its check raises NotFittedError before gate_ is looked up.
+        X = self._check_X(X, "predict_node_proba")
+        return self.gate_.predict_node_proba(X)
 
     def apply(self, X):
         """Leaf each row is routed to by the most probable branch at every node.
@@ -792,7 +794,8 @@ class _HierarchicalMixin:
         leaves : ndarray of shape (n_samples,)
             Leaf (expert) index of each row.
         """
-        return self.gate_.apply(self._check_X(X, "apply"))
+        X = self._check_X(X, "apply")
+        return self.gate_.apply(X)
 
 
 _HME_PARAMS_DOC = """

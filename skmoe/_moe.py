@@ -463,7 +463,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         -------
         predictions : ndarray of shape (n_samples, n_experts)
         """
-        return _expert_outputs(self.experts_, self._check_X(X, "predict_experts"))
+        X = self._check_X(X, "predict_experts")  # before experts_: NotFittedError
+        return _expert_outputs(self.experts_, X)
 
 
 class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):

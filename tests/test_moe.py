@@ -1,5 +1,6 @@
 """Tests of the flat mixture-of-experts estimators: learning, EM, API."""
 
+import inspect
 import pickle
 import warnings
 
@@ -23,6 +24,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from skmoe import (
     DeadExpertWarning,
+    HierarchicalMixtureOfExpertsClassifier,
     HierarchicalMixtureOfExpertsRegressor,
     MixtureOfExpertsClassifier,
     MixtureOfExpertsRegressor,
@@ -1068,3 +1070,34 @@ def test_default_classifier_reaches_the_exact_em_optimum():
     assert_allclose(default.predict_proba(X), exact.predict_proba(X), atol=1e-3)
     loose = fit(LogisticRegression())
     assert loose.lower_bound_ < exact.lower_bound_ - 1e-2
+
+
+@pytest.mark.parametrize(
+    "Est",
+    [
+        MixtureOfExpertsRegressor,
+        MixtureOfExpertsClassifier,
+        HierarchicalMixtureOfExpertsRegressor,
+        HierarchicalMixtureOfExpertsClassifier,
+    ],
+)
+def test_every_prediction_method_of_an_unfitted_model_raises_not_fitted(Est):
+    # predict_experts (regressor), apply and predict_node_proba raised
+    # AttributeError: they read a fitted attribute before checking X.
+    from sklearn.exceptions import NotFittedError
+
+    X, y = np.zeros((4, 2)), np.array([0.0, 1.0, 0.0, 1.0])
+    est = Est()
+    names = [
+        name
+        for name in dir(est)
+        if not name.startswith(("_", "fit", "partial_fit", "set_", "get_"))
+        and callable(getattr(est, name, None))
+        and list(inspect.signature(getattr(est, name)).parameters)[:1] == ["X"]
+    ]
+    assert {"predict", "predict_gate_proba", "predict_experts"} <= set(names)
+    for name in names:
+        params = inspect.signature(getattr(est, name)).parameters
+        args = (X, y) if "y" in params else (X,)
+        with pytest.raises(NotFittedError):
+            getattr(est, name)(*args)
