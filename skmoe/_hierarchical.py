@@ -665,6 +665,12 @@ _COMMON_HME_PARAMS = (
     "random_state",
     "verbose",
     "warm_start",
+    # Unused by EM, but checked like the flat estimators' so that a typo is
+    # not accepted silently.
+    "solver",
+    "batch_size",
+    "learning_rate_init",
+    "shuffle",
 )
 
 
@@ -831,7 +837,7 @@ _HME_PARAMS_DOC = """
         ``tol``, or has not improved by more than ``tol`` for 10 iterations.
     batch_size, learning_rate_init, shuffle : object
         Parameters of gradient fitting in the flat estimators; unused here
-        (defaults ``'auto'``, ``0.01`` and ``True``).
+        (defaults ``'auto'``, ``0.01`` and ``True``), but validated as there.
     n_init : int, default=1
         Number of EM runs from different initialisations; the best is kept.
     init_params : {'hierarchical', 'kmeans', 'random', 'random_from_data'} \

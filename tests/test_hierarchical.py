@@ -556,6 +556,11 @@ def test_n_experts_is_derived_from_the_structure():
         ({"init_params": "tree"}, InvalidParameterError, "init_params"),
         ({"depth": 7}, ValueError, "128 leaves, more than the number of samples"),
         ({"init_params": np.ones((100, 3)) / 3}, ValueError, "init_params"),
+        # Unused by EM, validated as in the flat estimators (were accepted).
+        ({"solver": "foo"}, InvalidParameterError, "'solver' parameter"),
+        ({"batch_size": -3}, InvalidParameterError, "'batch_size' parameter"),
+        ({"learning_rate_init": "x"}, InvalidParameterError, "learning_rate_init"),
+        ({"shuffle": "maybe"}, InvalidParameterError, "'shuffle' parameter"),
     ],
 )
 def test_bad_structure_parameters_raise(kwargs, error, match):
