@@ -574,7 +574,12 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         self.dead_experts_ = _like(dead, X)
         stacklevel = _caller_stacklevel()
         if not self.converged_:
-            change = abs(history[-1] - history[-2]) if history.size > 1 else np.nan
+            # After a single iteration there is no change to report yet.
+            change = (
+                f"still changing by {abs(history[-1] - history[-2]):.3g} per iteration"
+                if history.size > 1
+                else "after a single iteration"
+            )
             n_runs = len(runs)
             which = "the best of the" if n_runs > 1 else "the"
             method = "EM" if self.solver == "em" else "Gradient fitting"
@@ -586,8 +591,8 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
                 advice += f", or init_params={init!r}"
             warnings.warn(
                 f"{method} did not converge: {which} {n_runs} run(s) stopped at "
-                f"max_iter={self.max_iter} with the objective still changing by "
-                f"{change:.3g} per iteration (tol={self.tol}). {advice}.",
+                f"max_iter={self.max_iter} with the objective {change} "
+                f"(tol={self.tol}). {advice}.",
                 ConvergenceWarning,
                 stacklevel=stacklevel,
             )

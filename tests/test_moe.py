@@ -541,6 +541,16 @@ def test_convergence_warning_says_what_to_do():
     assert moe.n_iter_ == 2
 
 
+@pytest.mark.parametrize("solver", ["em", "gradient"])
+def test_convergence_warning_after_one_iteration_has_no_nan(solver):
+    # It said "still changing by nan per iteration".
+    X, y = load_mcycle(return_X_y=True)
+    est = MixtureOfExpertsRegressor(3, max_iter=1, solver=solver, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="after a single iteration") as rec:
+        est.fit(X, y)
+    assert not any("nan" in str(w.message) for w in rec)
+
+
 def test_dead_expert_is_reported_never_dropped():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(60, 1))
