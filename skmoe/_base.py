@@ -348,12 +348,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         xp, _ = _namespace(X)
         sample_weight = _check_weights(sample_weight, X, X.dtype)
         n_positive = int(np.count_nonzero(_to_numpy(sample_weight) > 0))
-        if self.n_experts > n_positive:
-            raise ValueError(
-                f"n_experts={self.n_experts} must be at most the number of samples "
-                f"with positive weight (n_samples={n_positive}): each expert "
-                "needs data."
-            )
+        self._check_enough_rows(n_positive, "samples with positive weight")
         templates = _check_expert_templates(
             self.expert, self.n_experts, self._default_expert(), self._classifier
         )
@@ -623,6 +618,21 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
 
     # What the warnings advise (the hierarchical estimators say otherwise).
     _smaller_model = "fewer experts (n_experts)"
+
+    def _describe_n_experts(self):
+        """The parameters that set the number of experts, for messages."""
+        return f"n_experts={self.n_experts}"
+
+    def _check_enough_rows(self, n_rows, rows):
+        """Refuse more experts than rows (described by ``rows``): each
+        expert needs data."""
+        if self.n_experts > n_rows:
+            raise ValueError(
+                f"{self._describe_n_experts()} must be at most the number of "
+                f"{rows} (n_samples={n_rows}): each expert needs data. Try "
+                f"{self._smaller_model}."
+            )
+
     _preferred_init = "kmeans"
     _canonical_order = True
 

@@ -688,6 +688,12 @@ class _HierarchicalMixin:
     _smaller_model = "a smaller tree (depth or branching)"
     _preferred_init = "hierarchical"
 
+    def _describe_n_experts(self):
+        return (
+            f"The number of leaves, {self.n_experts} (depth={self.depth}, "
+            f"branching={self.branching}),"
+        )
+
     @property
     def n_experts(self):
         """Number of leaves (experts), ``branching ** depth``; read-only."""
@@ -695,14 +701,7 @@ class _HierarchicalMixin:
 
     def _validate_fit_data(self, X, y):
         X, y = super()._validate_fit_data(X, y)
-        n_leaves = self.branching**self.depth
-        if n_leaves > X.shape[0]:
-            raise ValueError(
-                f"depth={self.depth} and branching={self.branching} give "
-                f"{n_leaves} leaves, more than the number of samples "
-                f"(n_samples={X.shape[0]}): each leaf's expert needs data. "
-                "Decrease depth or branching."
-            )
+        self._check_enough_rows(X.shape[0], "samples")
         if self.warm_start and hasattr(self, "gate_"):
             fitted = (self.gate_.depth, self.gate_.branching)
             if fitted != (self.depth, self.branching):

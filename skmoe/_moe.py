@@ -288,8 +288,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     def _default_expert(self):
         return LinearRegression()
 
-    @staticmethod
-    def _check_numeric_target(y):
+    def _check_numeric_target(self, y):
         if hasattr(y, "__array_namespace__") and not isinstance(y, np.ndarray):
             return  # arrays of another namespace hold numbers
         y_arr = np.asarray(y) if not hasattr(y, "to_numpy") else y.to_numpy()
@@ -297,10 +296,11 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             try:
                 y_arr.astype(np.float64)
             except (TypeError, ValueError):
+                name = type(self).__name__
                 raise ValueError(
-                    "MixtureOfExpertsRegressor needs a numeric target y, but y holds "
-                    "non-numeric values (e.g. strings). For class labels use "
-                    "MixtureOfExpertsClassifier."
+                    f"{name} needs a numeric target y, but y holds non-numeric "
+                    "values (e.g. strings). For class labels use "
+                    f"{name.replace('Regressor', 'Classifier')}."
                 ) from None
 
     def _validate_fit_data(self, X, y):
@@ -565,7 +565,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         if classes.size < 2:
             where = "the data contain" if classes is present else "classes holds"
             raise ValueError(
-                "MixtureOfExpertsClassifier needs samples of at least 2 classes, "
+                f"{type(self).__name__} needs samples of at least 2 classes, "
                 f"but {where} only one class: {classes.tolist()}."
             )
         unknown = np.setdiff1d(present, classes)

@@ -554,7 +554,12 @@ def test_n_experts_is_derived_from_the_structure():
         ({"depth": 1.5}, InvalidParameterError, "'depth' parameter"),
         ({"branching": 1}, InvalidParameterError, "'branching' parameter"),
         ({"init_params": "tree"}, InvalidParameterError, "init_params"),
-        ({"depth": 7}, ValueError, "128 leaves, more than the number of samples"),
+        (
+            {"depth": 7},
+            ValueError,
+            r"number of leaves, 128 \(depth=7, branching=2\), must be at most "
+            r"the number of samples \(n_samples=100\).*a smaller tree",
+        ),
         ({"init_params": np.ones((100, 3)) / 3}, ValueError, "init_params"),
         # Unused by EM, validated as in the flat estimators (were accepted).
         ({"solver": "foo"}, InvalidParameterError, "'solver' parameter"),
@@ -567,6 +572,27 @@ def test_bad_structure_parameters_raise(kwargs, error, match):
     X, y = make_piecewise_linear(n_samples=100, random_state=0)
     with pytest.raises(error, match=match):
         HierarchicalMixtureOfExpertsRegressor(**kwargs).fit(X, y)
+
+
+def test_errors_name_the_hierarchical_estimator_and_its_parameters():
+    # They named the flat classes and n_experts, which the HME does not have.
+    X, y = make_piecewise_linear(n_samples=100, random_state=0)
+    with pytest.raises(
+        ValueError,
+        match=r"^HierarchicalMixtureOfExpertsRegressor "
+        r".*use HierarchicalMixtureOfExpertsClassifier\.$",
+    ):
+        HierarchicalMixtureOfExpertsRegressor().fit(X, np.array(["a", "b"] * 50))
+    with pytest.raises(ValueError, match="^HierarchicalMixtureOfExpertsClassifier "):
+        HierarchicalMixtureOfExpertsClassifier().fit(X, np.zeros(100))
+    sw = np.zeros(100)
+    sw[:3] = 1.0
+    with pytest.raises(
+        ValueError,
+        match=r"leaves, 4 \(depth=2, branching=2\), must be at most the number "
+        r"of samples with positive weight \(n_samples=3\)",
+    ):
+        HierarchicalMixtureOfExpertsRegressor().fit(X, y, sample_weight=sw)
 
 
 def test_bic_counts_every_gate():
