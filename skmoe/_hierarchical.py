@@ -20,7 +20,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.utils._available_if import available_if
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import (
     check_array,
     check_is_fitted,
@@ -1235,6 +1235,15 @@ def _expert_text(expert, names, decimals, max_coef):
     return [name]
 
 
+@validate_params(
+    {
+        "estimator": "no_validation",
+        "feature_names": ["array-like", None],
+        "decimals": [Interval(Integral, 0, None, closed="left")],
+        "max_coef": [Interval(Integral, 0, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def export_text(estimator, *, feature_names=None, decimals=3, max_coef=10):
     """A text view of a fitted (hierarchical) mixture of experts.
 

@@ -117,7 +117,7 @@ def test_gate_display_contour(xor):
     )
     assert disp.surface_ is not None
     assert len(disp.figure_.axes) == 2  # the plot and its colorbar
-    with pytest.raises(ValueError, match="out of range"):
+    with pytest.raises(ValueError, match=r"expert must be an integer in \[0, 1\]"):
         disp.plot(kind="contour", expert=2)
     with pytest.raises(ValueError, match="kind='curves' is not available"):
         disp.plot(kind="curves")
@@ -305,10 +305,45 @@ def test_expert_usage_sample_weight_and_training_only(mcycle):
     assert_allclose(
         [bar.get_height() for bar in disp.bars_["training"]], moe.expert_shares_
     )
-    with pytest.raises(ValueError, match="sample_weight has shape"):
+    with pytest.raises(ValueError, match=r"sample_weight.shape == \(5,\)"):
         ExpertUsageDisplay.from_estimator(moe, X, sample_weight=weight[:5])
     with pytest.raises(ValueError, match="Unknown series"):
         disp.plot(show=("bogus",))
+
+
+def test_display_arguments_are_checked_before_computing(mcycle, xor, monkeypatch):
+    moe, X, y = mcycle
+    # A single series may be given as a string (it was split into letters).
+    disp = ExpertUsageDisplay.from_estimator(moe, X, show="routed")
+    assert list(disp.bars_) == ["routed"]
+    # All-zero weights gave NaN shares and a matplotlib error.
+    with pytest.raises(ValueError, match="sample weights are all zero"):
+        ExpertUsageDisplay.from_estimator(moe, X, sample_weight=np.zeros(len(y)))
+    with pytest.raises(ValueError, match="Negative values"):
+        ExpertUsageDisplay.from_estimator(moe, X, sample_weight=-np.ones(len(y)))
+
+    # Nothing is computed when an argument is wrong.
+    def no_work(*args, **kwargs):
+        raise AssertionError("computed before checking the arguments")
+
+    monkeypatch.setattr(skmoe.inspection._plot, "_grid_rows", no_work)
+    clf, Xc, _ = xor
+    for expert in (1.5, 2, -1, True):
+        with pytest.raises(ValueError, match=r"expert must be an integer in \[0, 1\]"):
+            GateDisplay.from_estimator(clf, Xc, kind="contour", expert=expert)
+    with pytest.raises(ValueError, match="kind='curves' is not available"):
+        GateDisplay.from_estimator(clf, Xc, kind="curves")
+    # A misspelt keyword (features for feature) named plot(), after the work.
+    with pytest.raises(
+        TypeError,
+        match=r"ExpertsDisplay.from_estimator\(\) got "
+        r"unexpected keyword argument\(s\) \['features'\]",
+    ):
+        ExpertsDisplay.from_estimator(moe, X, y, features=[0])
+    with pytest.raises(TypeError, match="GateDisplay.from_estimator"):
+        GateDisplay.from_estimator(moe, X, colour="red")
+    with pytest.raises(TypeError, match="ExpertUsageDisplay.from_estimator"):
+        ExpertUsageDisplay.from_estimator(moe, X, shwo="gate")
 
 
 # ---------------------------------------------------------------------------
@@ -346,6 +381,25 @@ def test_summary_regressor_numbers(mcycle):
             _fmt(moe.gate_.intercept_[k]),
             _fmt(moe.gate_.coef_[0, k]),
         ]
+
+
+def test_summary_and_export_text_check_their_arguments(mcycle):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    moe, X, y = mcycle
+    # X without y was ignored silently.
+    for data in ({"X": X}, {"y": y}):
+        with pytest.raises(ValueError, match="give both X and y, or neither"):
+            summary(moe, **data)
+    with pytest.raises(InvalidParameterError, match="'precision' parameter"):
+        summary(moe, precision=-1)
+    with pytest.raises(InvalidParameterError, match="'max_features' parameter"):
+        summary(moe, max_features=1.5)
+    for kwargs in ({"decimals": -1}, {"decimals": "x"}, {"max_coef": 1.5}):
+        with pytest.raises(InvalidParameterError, match=f"'{next(iter(kwargs))}'"):
+            skmoe.export_text(moe, **kwargs)
+    with pytest.raises(InvalidParameterError, match="'max_coef' parameter"):
+        skmoe.export_text(moe, max_coef=-1)
 
 
 def test_summary_with_data_and_precision(mcycle):

@@ -1,10 +1,14 @@
 """Displays of fitted mixtures of experts, in scikit-learn's ``*Display`` style."""
 
+from numbers import Integral
+
 import numpy as np
 
+from .._validation import _check_weights
 from ._utils import (
     _as_float_array,
     _check_matplotlib_support,
+    _check_plot_kwargs,
     _expert_colors,
     _FittedMixture,
     _get_axes,
@@ -172,12 +176,14 @@ class GateDisplay:
         display : GateDisplay
         """
         _check_matplotlib_support(f"{cls.__name__}.from_estimator")
+        _check_plot_kwargs(cls, kwargs)
         fitted = _FittedMixture(estimator, f"{cls.__name__}.from_estimator")
         features = fitted.feature_indices(features, n_default=2)
         if len(features) not in (1, 2):
             raise ValueError(
                 f"GateDisplay plots one or two features; got {len(features)}."
             )
+        cls._check_kind(kind, expert, len(features), len(fitted.moe.experts_))
         X_arr = _as_float_array(X)
         if X_arr.shape[1] != fitted.n_features_in_:
             raise ValueError(
@@ -203,6 +209,28 @@ class GateDisplay:
         return display.plot(
             ax=ax, kind=kind, expert=expert, plot_data=plot_data, **kwargs
         )
+
+    @staticmethod
+    def _check_kind(kind, expert, n_dims, n_experts):
+        """The kind to draw (``'auto'`` resolved); checks ``expert`` for it."""
+        if kind == "auto":
+            kind = "curves" if n_dims == 1 else "regions"
+        valid = ("curves",) if n_dims == 1 else ("regions", "contour")
+        if kind not in valid:
+            raise ValueError(
+                f"kind={kind!r} is not available over {n_dims} feature(s); "
+                f"use one of {valid}."
+            )
+        if kind == "contour" and not (
+            isinstance(expert, Integral)
+            and not isinstance(expert, bool)
+            and 0 <= expert < n_experts
+        ):
+            raise ValueError(
+                f"expert must be an integer in [0, {n_experts - 1}] (the expert "
+                f"whose probability kind='contour' draws); got {expert!r}."
+            )
+        return kind
 
     def plot(
         self,
@@ -241,16 +269,9 @@ class GateDisplay:
         """
         _check_matplotlib_support(f"{type(self).__name__}.plot")
         n_dims = len(self.grid_values)
-        if kind == "auto":
-            kind = "curves" if n_dims == 1 else "regions"
-        valid = ("curves",) if n_dims == 1 else ("regions", "contour")
-        if kind not in valid:
-            raise ValueError(
-                f"kind={kind!r} is not available over {n_dims} feature(s); "
-                f"use one of {valid}."
-            )
-        ax = _get_axes(ax)
         n_experts = self.gate_proba.shape[1]
+        kind = self._check_kind(kind, expert, n_dims, n_experts)
+        ax = _get_axes(ax)
         colors = _expert_colors(n_experts)
         scatter_kwargs = {} if scatter_kwargs is None else dict(scatter_kwargs)
         self.lines_, self.surface_, self.scatter_ = [], None, None
@@ -301,10 +322,6 @@ class GateDisplay:
                 if legend:
                     ax.legend(handles=_expert_legend_handles(colors), loc="best")
             else:
-                if not 0 <= expert < n_experts:
-                    raise ValueError(
-                        f"expert={expert} is out of range for {n_experts} experts."
-                    )
                 xx0, xx1 = np.meshgrid(x0, x1)
                 self.surface_ = ax.contourf(
                     xx0,
@@ -524,6 +541,7 @@ class ExpertsDisplay:
         display : ExpertsDisplay
         """
         _check_matplotlib_support(f"{cls.__name__}.from_estimator")
+        _check_plot_kwargs(cls, kwargs)
         fitted = _FittedMixture(estimator, f"{cls.__name__}.from_estimator")
         (feature,) = fitted.feature_indices(
             0 if feature is None else feature, n_default=1
@@ -799,21 +817,14 @@ class ExpertUsageDisplay:
         display : ExpertUsageDisplay
         """
         _check_matplotlib_support(f"{cls.__name__}.from_estimator")
+        _check_plot_kwargs(cls, kwargs)
         fitted = _FittedMixture(estimator, f"{cls.__name__}.from_estimator")
         training = getattr(fitted.moe, "expert_shares_", None)
         routed = gate_shares = counts = None
         if X is not None:
             gate = fitted.gate_proba(X)
-            n_samples, n_experts = gate.shape
-            weight = (
-                np.ones(n_samples)
-                if sample_weight is None
-                else np.asarray(sample_weight, dtype=np.float64)
-            )
-            if weight.shape != (n_samples,):
-                raise ValueError(
-                    f"sample_weight has shape {weight.shape}; expected ({n_samples},)."
-                )
+            n_experts = gate.shape[1]
+            weight = _check_weights(sample_weight, gate, np.float64)
             counts = np.bincount(
                 np.argmax(gate, axis=1), weights=weight, minlength=n_experts
             )
@@ -837,7 +848,7 @@ class ExpertUsageDisplay:
         ----------
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure when None.
-        show : tuple of {'routed', 'gate', 'training'}, default=all
+        show : str or tuple of {'routed', 'gate', 'training'}, default=all
             Series to draw (those that were computed): hard-routed share,
             mean gate probability, training responsibility share.
         annotate : bool, default=True
@@ -856,6 +867,8 @@ class ExpertUsageDisplay:
             "gate": ("mean gate probability", self.gate_shares, "//"),
             "training": ("training responsibility", self.training_shares, ".."),
         }
+        if isinstance(show, str):
+            show = (show,)
         unknown = set(show) - set(labels)
         if unknown:
             raise ValueError(f"Unknown series {sorted(unknown)}; use {sorted(labels)}.")

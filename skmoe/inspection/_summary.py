@@ -1,6 +1,9 @@
 """A plain-text summary of a fitted mixture of experts."""
 
+from numbers import Integral
+
 import numpy as np
+from sklearn.utils._param_validation import Interval, validate_params
 
 from ._utils import _FittedMixture
 
@@ -85,6 +88,16 @@ def _coefficient_rows(experts, classes, precision, max_features):
     return rows
 
 
+@validate_params(
+    {
+        "estimator": "no_validation",
+        "X": ["array-like", None],
+        "y": ["array-like", None],
+        "precision": [Interval(Integral, 1, None, closed="left")],
+        "max_features": [Interval(Integral, 0, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def summary(estimator, X=None, y=None, *, precision=4, max_features=12):
     """A plain-text summary of a fitted mixture of experts.
 
@@ -122,6 +135,11 @@ def summary(estimator, X=None, y=None, *, precision=4, max_features=12):
     MixtureOfExpertsRegressor: 3 experts, 1 feature
     ...
     """
+    if (X is None) != (y is None):
+        raise ValueError(
+            "summary reports the log-likelihood, BIC and AIC of (X, y): give both "
+            "X and y, or neither."
+        )
     fitted = _FittedMixture(estimator, "summary")
     moe = fitted.moe
     experts = list(moe.experts_)

@@ -1,5 +1,6 @@
 """Shared helpers of the inspection displays and the text summary."""
 
+import inspect
 from numbers import Integral
 
 import numpy as np
@@ -135,6 +136,19 @@ class _FittedMixture:
 
     def predict_proba(self, X):
         return self.moe.predict_proba(self.transform(X))
+
+
+def _check_plot_kwargs(cls, kwargs):
+    """Refuse, before any computing, keyword arguments that ``from_estimator``
+    would pass on to ``cls.plot`` but that ``plot`` does not take."""
+    accepted = set(inspect.signature(cls.plot).parameters) - {"self", "ax"}
+    unknown = sorted(set(kwargs) - accepted)
+    if unknown:
+        raise TypeError(
+            f"{cls.__name__}.from_estimator() got unexpected keyword argument(s) "
+            f"{unknown}; besides its own, it takes those of plot(): "
+            f"{sorted(accepted)}."
+        )
 
 
 def _as_float_array(X, name="X"):
