@@ -1210,6 +1210,15 @@ def _minibatch_run(estimator, X, y, w, templates, kinds, init_resp, start, rng):
     stream.trace = _TRACE is not None
     history, stall, converged, n_iter = [], 0, False, 0
     best = {"bound": -np.inf}
+    if start is not None:
+        # A warm start is a candidate too: epochs that do not beat the
+        # fitted model must not replace it.
+        bound, loglik = stream.objective(X, Xs, t, w)
+        best = {
+            "bound": bound,
+            "loglik": loglik,
+            "state": copy.deepcopy(stream.write()),
+        }
     for n_iter in range(1, estimator.max_iter + 1):
         stream.one_pass(X, Xs, t, y, w, total_weight)
         if not estimator._classifier:

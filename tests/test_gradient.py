@@ -217,6 +217,20 @@ def test_full_batch_gradient_reaches_em_optimum(regression_data, gate):
     assert grad_after.n_iter_ <= 5
 
 
+def test_minibatch_warm_start_never_returns_a_worse_model():
+    # Started from the full-batch optimum, minibatch epochs can only wander
+    # off it; the fitted model was not a candidate for the best epoch, so a
+    # warm start could return a worse model than it started from.
+    X, y = make_moe_regression(n_samples=600, n_features=2, random_state=0)
+    grad = MixtureOfExpertsRegressor(3, solver="gradient", random_state=0).fit(X, y)
+    after = copy.deepcopy(grad).set_params(batch_size=32, max_iter=5, warm_start=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        after.fit(X, y)
+    assert after.lower_bound_ >= grad.lower_bound_ - 1e-6
+    assert after.score_samples(X, y).mean() >= grad.score_samples(X, y).mean() - 1e-6
+
+
 def test_full_batch_gradient_reaches_em_optimum_classification():
     # Two classes: here EM and gradient fitting reach the same optimum from
     # the same start (with three, each finds its own local optimum).
