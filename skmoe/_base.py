@@ -28,7 +28,6 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import (
     check_is_fitted,
-    validate_data,
 )
 from threadpoolctl import threadpool_limits
 
@@ -51,7 +50,7 @@ from ._experts import (
 )
 from ._gate import SoftmaxGate, _quiet_gate_fits, _weighted_standardization
 from ._kernels import cluster_sums, e_step, lloyd_assign
-from ._validation import _check_weights
+from ._validation import _check_weights, _validate_data
 
 #: Experts whose objective has not improved on its best value by more than
 #: ``tol`` for this many iterations are stopped: the stopping rule of
@@ -656,7 +655,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         """Validate X for ``method``; it must live where the fit's data lived."""
         check_is_fitted(self)
         check_same_namespace(X, self, attribute="expert_shares_", method=method)
-        return validate_data(self, X, reset=False, dtype=_float_dtype(X))
+        return _validate_data(self, X, reset=False, dtype=_float_dtype(X))
 
     def _check_X_y(self, X, y, method):
         X = self._check_X(X, method)

@@ -7,6 +7,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from scipy import linalg
 from sklearn.base import clone, is_classifier
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.linear_model import (
     ElasticNet,
     Lasso,
@@ -38,24 +39,36 @@ PROBA_FLOOR = 1e-10
 
 _MAX_SEED = np.iinfo(np.int32).max
 
+#: Weight, relative to the largest, of the other classes' rows for a
+#: classifier expert whose responsibilities fall on one class only.
+_SINGLE_CLASS_WEIGHT = 1e-9
+
 
 def _consumes_sample_weight(estimator):
     """Whether ``estimator.fit`` takes ``sample_weight``.
 
-    A meta-estimator (a Pipeline) passes it on only when metadata routing is
-    enabled and a step requests it. A plain estimator receives it from EM
-    directly, not routed, so its requests do not matter.
+    With metadata routing enabled, a meta-estimator passes it on only to the
+    sub-estimators that request it. Otherwise what counts is ``fit``'s
+    signature: meta-estimators such as ``BaggingRegressor`` or
+    ``CalibratedClassifierCV`` take ``sample_weight`` themselves, a Pipeline
+    does not. A plain estimator receives it from EM directly, not routed, so
+    its requests do not matter.
     """
-    if _is_router(estimator):
-        return _routing_enabled() and get_routing_for_object(estimator).consumes(
-            "fit", ("sample_weight",)
-        )
+    if _routing_enabled() and _is_router(estimator):
+        return get_routing_for_object(estimator).consumes("fit", ("sample_weight",))
+    if isinstance(estimator, TransformedTargetRegressor):
+        # fit(X, y, **fit_params) hands them to its regressor as they are.
+        inner = estimator.regressor
+        return _consumes_sample_weight(LinearRegression() if inner is None else inner)
     return has_fit_parameter(estimator, "sample_weight")
 
 
 def _is_router(estimator):
     """Whether ``estimator`` routes metadata to sub-estimators (a Pipeline)."""
-    return isinstance(get_routing_for_object(estimator), MetadataRouter)
+    try:
+        return isinstance(get_routing_for_object(estimator), MetadataRouter)
+    except NotImplementedError:  # e.g. AdaBoost: no routing at all
+        return False
 
 
 def _check_expert_templates(expert, n_experts, default, classifier):
@@ -95,8 +108,8 @@ def _check_expert_templates(expert, n_experts, default, classifier):
             )
         if not _consumes_sample_weight(est):
             if _is_router(est):
-                # Pipelines and other meta-estimators pass sample_weight on
-                # only through scikit-learn's metadata routing.
+                # Pipelines (and meta-estimators under metadata routing) pass
+                # sample_weight on only to the steps that request it.
                 hint = (
                     f" {name} passes sample_weight on only with metadata "
                     "routing: fit inside sklearn.config_context("
@@ -105,13 +118,13 @@ def _check_expert_templates(expert, n_experts, default, classifier):
                     "should use it (False on the other steps that accept it)."
                 )
             else:
-                hint = ""
+                hint = (
+                    " Use an expert that does (linear models, trees, random "
+                    "forests, gradient boosting, ...)."
+                )
             raise ValueError(
                 f"The expert {name} does not accept sample_weight in fit, which EM "
-                "needs to fit each expert on its responsibilities. Use an expert "
-                "that does (linear models, trees, gradient boosting, SVR/SVC, ...); "
-                "a k-nearest-neighbours expert can be replaced by a tree-based "
-                f"one.{hint}"
+                f"needs to fit each expert on its responsibilities.{hint}"
             )
     return templates
 
@@ -169,7 +182,9 @@ def _fit_one(expert, X, y, weight, min_responsibility, classifier):
 
     Rows whose weight is below ``min_responsibility`` are left out (they would
     change the fit by a negligible amount and cost time), unless that would
-    leave a classifier with fewer than two classes. Convex experts (see
+    leave a classifier with fewer than two classes; a classifier whose
+    positive weights fall on a single class gets every row, the others at a
+    negligible weight (``_SINGLE_CLASS_WEIGHT``). Convex experts (see
     ``_WARM_START_ATTRIBUTES``) start from ``expert``'s fitted solution.
     """
     est = clone(expert)
@@ -185,7 +200,14 @@ def _fit_one(expert, X, y, weight, min_responsibility, classifier):
     if classifier and _n_distinct(y[keep]) < 2:
         keep = weight > 0
         if _n_distinct(y[keep]) < 2:
+            # All the expert's weight is on one class (a k-means cluster of
+            # one class, say). LogisticRegression would fit zero-weight rows
+            # of the other classes, but SVC and gradient boosting drop them
+            # and refuse single-class data: those rows get a weight too
+            # small to matter, _SINGLE_CLASS_WEIGHT of the largest.
             keep = xp.ones_like(keep)
+            tiny = _SINGLE_CLASS_WEIGHT * float(xp.max(weight))
+            weight = xp.maximum(weight, xp.full_like(weight, tiny))
     if not bool(xp.all(keep)):
         X, y, weight = X[keep], y[keep], weight[keep]
     if _start_from(est, expert, y):
@@ -437,6 +459,10 @@ def _n_expert_parameters(expert):
     per leaf and output (an approximation that ignores the split choices).
     Other experts raise, because no count is defined for them.
     """
+    if hasattr(expert, "steps"):
+        # A Pipeline: its transformers reparametrise the inputs; the free
+        # parameters of p(y | x) are those of the final estimator.
+        return _n_expert_parameters(expert.steps[-1][1])
     if hasattr(expert, "coef_"):
         intercept = getattr(expert, "intercept_", 0.0)
         return int(np.size(expert.coef_) + np.size(intercept))

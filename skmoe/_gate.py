@@ -14,7 +14,6 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_is_fitted,
     column_or_1d,
-    validate_data,
 )
 
 from ._array_api import (
@@ -28,7 +27,7 @@ from ._array_api import (
     check_same_namespace,
 )
 from ._kernels import linear_log_softmax, softmax_cross_entropy
-from ._validation import _check_weights
+from ._validation import _check_weights, _validate_data
 
 __all__ = ["SoftmaxGate"]
 
@@ -468,13 +467,13 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
             y.shape[1] > 1 or (floating and y.shape[0] > 0 and bool(yp.all(y == 1.0)))
         )
         if soft:
-            X, targets = validate_data(
+            X, targets = _validate_data(
                 self, X, y, multi_output=True, y_numeric=True, dtype=_float_dtype(X)
             )
             targets = self._check_soft_targets(targets)
             classes = np.arange(targets.shape[1])
         else:
-            X, y = validate_data(self, X, y, dtype=_float_dtype(X))
+            X, y = _validate_data(self, X, y, dtype=_float_dtype(X))
             y = column_or_1d(_to_numpy(y), warn=True)
             check_classification_targets(y)
             classes, y_idx = np.unique(y, return_inverse=True)
@@ -592,7 +591,7 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
     def _check_X(self, X, method):
         check_is_fitted(self)
         check_same_namespace(X, self, attribute="coef_", method=method)
-        return validate_data(self, X, reset=False, dtype=_float_dtype(X))
+        return _validate_data(self, X, reset=False, dtype=_float_dtype(X))
 
     def _logits(self, X, method):
         X = self._check_X(X, method)

@@ -64,9 +64,6 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import (
-    validate_data,
-)
 from threadpoolctl import threadpool_limits
 
 from ._array_api import _namespace
@@ -78,7 +75,7 @@ from ._experts import (
 )
 from ._gate import SoftmaxGate, _log_softmax
 from ._kernels import e_step, gaussian_log_likelihood
-from ._validation import _check_weights
+from ._validation import _check_weights, _validate_data
 
 __all__ = ["check_solver_support", "gradient_run", "has_flat_gate", "partial_fit"]
 
@@ -1254,7 +1251,7 @@ def _minibatch_run(estimator, X, y, w, templates, kinds, init_resp, start, rng):
 def _validate_partial_fit(estimator, X, y, classes, first):
     """Validate one chunk; on the first call also set the classes."""
     if not first:
-        X = validate_data(estimator, X, reset=False, dtype=np.float64)
+        X = _validate_data(estimator, X, reset=False, dtype=np.float64)
         y = estimator._check_y(y, X)
         if estimator._classifier and classes is not None:
             given = np.unique(classes)

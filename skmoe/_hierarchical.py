@@ -24,7 +24,6 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.validation import (
     check_array,
     check_is_fitted,
-    validate_data,
 )
 
 from ._array_api import (
@@ -44,7 +43,7 @@ from ._gate import (
     _weighted_standardization,
 )
 from ._moe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
-from ._validation import _check_weights
+from ._validation import _check_weights, _validate_data
 
 __all__ = [
     "HierarchicalMixtureOfExpertsClassifier",
@@ -238,7 +237,7 @@ class TreeGate(BaseEstimator):
         )
 
     def _check_fit_input(self, X, leaf_posteriors, sample_weight, n_leaves):
-        X = validate_data(self, X, dtype=_float_dtype(X))
+        X = _validate_data(self, X, dtype=_float_dtype(X))
         post = check_array(leaf_posteriors, dtype=_float_dtype(X))
         if post.shape != (X.shape[0], n_leaves):
             raise ValueError(
@@ -334,7 +333,7 @@ class TreeGate(BaseEstimator):
     # ------------------------------------------------------------------
     def _check_X(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=_float_dtype(X))
+        return _validate_data(self, X, reset=False, dtype=_float_dtype(X))
 
     def _level_log_proba(self, X, lev):
         """(n, b**lev, b) log-probabilities of the nodes of level ``lev``."""

@@ -8,7 +8,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import column_or_1d, validate_data
+from sklearn.utils.validation import column_or_1d
 
 from . import _gradient
 from ._array_api import (
@@ -22,6 +22,7 @@ from ._array_api import (
 from ._base import BaseMixtureOfExperts
 from ._experts import PROBA_FLOOR, _expert_outputs, _expert_proba, _fit_experts
 from ._kernels import gaussian_log_likelihood
+from ._validation import _validate_data
 
 # The default classifier expert solves its M-steps to tol=1e-6, not
 # scikit-learn's 1e-4: with 1e-4 an expert's weighted fit moves so little
@@ -289,12 +290,15 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         return LinearRegression()
 
     def _check_numeric_target(self, y):
+        """``y``, its strings of numbers (``"1.5"``) as floats; other strings
+        are refused."""
         if hasattr(y, "__array_namespace__") and not isinstance(y, np.ndarray):
-            return  # arrays of another namespace hold numbers
+            return y  # arrays of another namespace hold numbers
         y_arr = np.asarray(y) if not hasattr(y, "to_numpy") else y.to_numpy()
         if y_arr.dtype.kind in "OUS":
             try:
-                y_arr.astype(np.float64)
+                # scikit-learn converts only object arrays of numbers itself.
+                return y_arr.astype(np.float64)
             except (TypeError, ValueError):
                 name = type(self).__name__
                 raise ValueError(
@@ -302,17 +306,18 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
                     "values (e.g. strings). For class labels use "
                     f"{name.replace('Regressor', 'Classifier')}."
                 ) from None
+        return y
 
     def _validate_fit_data(self, X, y):
-        self._check_numeric_target(y)
-        X, y = validate_data(self, X, y, y_numeric=True, dtype=_float_dtype(X))
+        y = self._check_numeric_target(y)
+        X, y = _validate_data(self, X, y, y_numeric=True, dtype=_float_dtype(X))
         xp, device = _namespace(X)
         if xp is not None:
             y = xp.astype(_to_namespace(y, xp, device), X.dtype)
         return X, y
 
     def _check_y(self, y, X):
-        self._check_numeric_target(y)
+        y = self._check_numeric_target(y)
         xp, device = _namespace(X)
         if xp is None:
             y = column_or_1d(np.asarray(_to_numpy(y), dtype=np.float64), warn=True)
@@ -557,7 +562,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     def _validate_fit_data(self, X, y, classes=None):
         """Validate (X, y) and set ``classes_``: the labels of ``y``, or the
         given ``classes`` (``partial_fit``), which must hold every label of y."""
-        X, y = validate_data(self, X, y, dtype=_float_dtype(X))
+        X, y = _validate_data(self, X, y, dtype=_float_dtype(X))
         y = column_or_1d(_to_numpy(y), warn=True)
         check_classification_targets(y)
         present = np.unique(y)

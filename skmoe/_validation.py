@@ -2,7 +2,7 @@
 
 import inspect
 
-from sklearn.utils.validation import _check_sample_weight
+from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from ._array_api import _xp_of
 
@@ -29,3 +29,24 @@ def _check_weights(sample_weight, X, dtype, what="The sample weights"):
             f"{what} are all zero: give at least one row a positive weight."
         )
     return sample_weight
+
+
+def _validate_data(estimator, *args, **kwargs):
+    """scikit-learn's ``validate_data``, with skmoe's advice on missing values.
+
+    scikit-learn's own suggests estimators that accept NaN, such as
+    ``HistGradientBoostingRegressor``: no use here, where the gate needs
+    complete features whatever the experts are.
+    """
+    try:
+        return validate_data(estimator, *args, **kwargs)
+    except ValueError as exc:
+        if not str(exc).startswith("Input X contains NaN"):
+            raise
+        name = type(estimator).__name__
+        raise ValueError(
+            f"Input X contains NaN. {name} needs complete features (a softmax "
+            "gate takes no missing values, whatever the experts accept): impute "
+            "them first, e.g. with sklearn.impute.SimpleImputer in a Pipeline "
+            f"before {name}."
+        ) from None

@@ -1102,3 +1102,103 @@ def test_every_prediction_method_of_an_unfitted_model_raises_not_fitted(Est):
         args = (X, y) if "y" in params else (X,)
         with pytest.raises(NotFittedError):
             getattr(est, name)(*args)
+
+
+def test_meta_estimators_that_take_sample_weight_are_experts():
+    # They were refused as metadata routers ("does not accept sample_weight"),
+    # and AdaBoost crashed in the routing lookup, although all of them take
+    # sample_weight in fit when routing is off. TransformedTargetRegressor
+    # hands it to its regressor: the same mixture as the plain regressor.
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.ensemble import AdaBoostRegressor, BaggingRegressor
+
+    X, y = make_piecewise_linear(n_samples=300, random_state=0)
+    plain = MixtureOfExpertsRegressor(3, random_state=0).fit(X, y)
+    wrapped = MixtureOfExpertsRegressor(
+        3, expert=TransformedTargetRegressor(LinearRegression()), random_state=0
+    ).fit(X, y)
+    assert_allclose(wrapped.predict(X), plain.predict(X), rtol=1e-8, atol=1e-8)
+    single = DecisionTreeRegressor(max_depth=2).fit(X, y).score(X, y)
+    for expert in (BaggingRegressor(n_estimators=3), AdaBoostRegressor(n_estimators=3)):
+        moe = MixtureOfExpertsRegressor(3, expert=expert, random_state=0).fit(X, y)
+        assert moe.score(X, y) > single
+    with pytest.raises(ValueError, match="does not accept sample_weight"):
+        MixtureOfExpertsRegressor(
+            3, expert=TransformedTargetRegressor(KNeighborsRegressor())
+        ).fit(X, y)
+
+
+@pytest.mark.parametrize("expert", ["svc", "gradient_boosting", "naive_bayes"])
+def test_classifier_experts_whose_responsibilities_hold_one_class(expert):
+    # One blob of the data holds a single class, so the k-means start gives an
+    # expert all its weight on one class: SVC and gradient boosting refused
+    # that ("all samples with positive weights belong to the same class"),
+    # GaussianNB warned of a division by zero.
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.naive_bayes import GaussianNB
+    from sklearn.svm import SVC
+
+    experts = {
+        "svc": SVC(kernel="linear", probability=True),
+        "gradient_boosting": GradientBoostingClassifier(n_estimators=10),
+        "naive_bayes": GaussianNB(),
+    }
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.randn(100, 2) - [6, 0], rng.randn(100, 2) + [6, 0]]
+    y = np.r_[np.where(X[:100, 1] > 0, "up", "down"), np.full(100, "right")]
+    moe = MixtureOfExpertsClassifier(2, expert=experts[expert], random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.filterwarnings("ignore", "The `probability`", FutureWarning)
+        moe.fit(X, y)
+    assert moe.score(X, y) > 0.95
+    # The single-class expert puts most of its probability on that class.
+    right = moe.predict_experts_proba(X[100:])
+    k = int(np.argmax(moe.predict_gate_proba(X[100:]).mean(axis=0)))
+    assert right[:, k, list(moe.classes_).index("right")].mean() > 0.95
+
+
+def test_bic_of_pipeline_experts_counts_the_final_step():
+    # A Pipeline(StandardScaler, LinearRegression) expert is a linear model:
+    # the same likelihood and the same count as LinearRegression (it raised).
+    import sklearn
+
+    X, y = make_piecewise_linear(n_samples=300, random_state=0)
+    plain = MixtureOfExpertsRegressor(3, random_state=0).fit(X, y)
+    with sklearn.config_context(enable_metadata_routing=True):
+        expert = make_pipeline(
+            StandardScaler().set_fit_request(sample_weight=True),
+            LinearRegression().set_fit_request(sample_weight=True),
+        )
+        piped = MixtureOfExpertsRegressor(3, expert=expert, random_state=0).fit(X, y)
+        assert_allclose(piped.bic(X, y), plain.bic(X, y), rtol=1e-8)
+
+
+def test_regressor_takes_numbers_written_as_strings():
+    # They passed the target check, then crashed in the fit (a matmul of
+    # float64 and '<U3'); LinearRegression fits them.
+    X, y = make_piecewise_linear(n_samples=200, random_state=0)
+    as_text = np.array([repr(float(v)) for v in y])
+    est = MixtureOfExpertsRegressor(2, random_state=0)
+    assert_allclose(clone(est).fit(X, as_text).predict(X), est.fit(X, y).predict(X))
+    assert_allclose(est.score_samples(X, as_text), est.score_samples(X, y))
+
+
+def test_missing_values_get_advice_that_fits_a_mixture():
+    # scikit-learn's message suggested HistGradientBoosting, which does not
+    # help when the gate is what needs complete features.
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    X, y = make_piecewise_linear(n_samples=100, random_state=0)
+    X_nan = X.copy()
+    X_nan[::10, 0] = np.nan
+    est = MixtureOfExpertsRegressor(2, expert=HistGradientBoostingRegressor())
+    with pytest.raises(ValueError, match="Input X contains NaN.*SimpleImputer") as e:
+        est.fit(X_nan, y)
+    assert "HistGradientBoosting" not in str(e.value)
+    fitted = MixtureOfExpertsRegressor(2, random_state=0).fit(X, y)
+    for method in (fitted.predict, fitted.predict_gate_proba):
+        with pytest.raises(ValueError, match="needs complete features"):
+            method(X_nan)
+    with pytest.raises(ValueError, match="needs complete features"):
+        SoftmaxGate().fit(X_nan, y > 0)
