@@ -273,6 +273,12 @@ def run_one(model, X, y, task):
     return np.array(scores), np.array(cpu_times), np.array(wall_times)
 
 
+def _matches(model_name, wanted):
+    """Whether ``--models`` entry ``wanted`` selects ``model_name``: the whole
+    table name, or its first words (``"MoE linear"`` for ``"MoE linear (K=3)"``)."""
+    return model_name == wanted or model_name.startswith(wanted + " ")
+
+
 def run(dataset_names, model_filter, full, verbose=True):
     records, notes = [], {}
     all_data = datasets(full)
@@ -284,7 +290,9 @@ def run(dataset_names, model_filter, full, verbose=True):
         )
         notes.update({f"{key} ({task})": value for key, value in model_notes.items()})
         for model_name, model in models.items():
-            if model_filter and model_name not in model_filter:
+            if model_filter and not any(
+                _matches(model_name, wanted) for wanted in model_filter
+            ):
                 continue
             record = {
                 "dataset": name,
@@ -439,7 +447,11 @@ def main(argv=None):
         "--quick", action="store_true", help=f"only {', '.join(QUICK_DATASETS)}"
     )
     parser.add_argument("--datasets", nargs="+", help="data sets to run")
-    parser.add_argument("--models", nargs="+", help="models to run (by table name)")
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        help="models to run: table names, or their first words ('MoE linear')",
+    )
     parser.add_argument(
         "--full", action="store_true", help="use all 6435 Satellite rows"
     )
@@ -469,6 +481,13 @@ def main(argv=None):
         names = [n for n in names if n in args.datasets]
     elif args.quick:
         names = list(QUICK_DATASETS)
+    if args.models:
+        known = list(
+            dict.fromkeys([*regression_models()[0], *classification_models()[0]])
+        )
+        unknown = [m for m in args.models if not any(_matches(k, m) for k in known)]
+        if unknown:
+            parser.error(f"unknown models {unknown}; choose from {known}")
 
     t0, cpu0 = time.perf_counter(), time.process_time()
     with threadpool_limits(limits=1):

@@ -1,9 +1,9 @@
 """Cost of EM fitting: one iteration at a reference size, and full fits against n.
 
-Prints two tables:
+Prints three tables:
 
 1. One EM iteration (M-step: K linear experts + softmax gate; E-step) at
-   n = 10,000, d = 5, K = 4, broken into its parts and set beside an ordinary
+   n = 10,000, d = 5, K = 4, in ms, set beside an ordinary
    ``LinearRegression().fit`` on the same data, measured in the same run (the
    ratio is what transfers between machines). The issue's target is under
    10 ms per iteration (R flexmix takes about 270 ms for this model).
@@ -17,7 +17,8 @@ Prints two tables:
 
 Usage::
 
-    python benchmarks/bench_fit.py [--sizes 10000 100000 1000000] [--json out.json]
+    python benchmarks/bench_fit.py [--sizes 10000 100000 1000000] [--repeat 3] \
+        [--json out.json]
 """
 
 import argparse
