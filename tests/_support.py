@@ -58,3 +58,21 @@ NEEDS_DISPATCH = pytest.mark.skipif(
     not _dispatch_available(),
     reason="array_api_dispatch needs SCIPY_ARRAY_API=1 before SciPy is imported",
 )
+
+
+def _array_api_compat_available():
+    """Whether skmoe's kernels can read a foreign namespace off its arrays:
+    scikit-learn's vendored array_api_compat (>= 1.7) or the standalone one."""
+    for module in ("sklearn.externals.array_api_compat", "array_api_compat"):
+        try:
+            __import__(module)
+            return True
+        except ImportError:
+            continue
+    return False
+
+
+NEEDS_ARRAY_API_COMPAT = pytest.mark.skipif(
+    not _array_api_compat_available(),
+    reason="needs array_api_compat (vendored in scikit-learn >= 1.7)",
+)

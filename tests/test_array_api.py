@@ -325,11 +325,13 @@ def test_sklearn_array_api_check(estimator, device, dtype):
 
     The common checks (tests/test_common.py) list it as an expected failure
     only because it calls ``score_samples(X)`` without ``y``; here that method
-    is hidden so the check runs to the end. ``device1`` is array-api-strict's
-    device without float64, where the fit runs in float32. A fixed number of
-    iterations (``tol=0``): the check compares the shapes of the NumPy and
-    the device fits' attributes, and ``lower_bounds_`` has one entry per
-    iteration, which float32 and float64 fits need not share.
+    is hidden so the check runs to the end. ``device1`` is a second
+    array-api-strict device (without float64 in older array-api-strict; the
+    check reads the dtype limit from the device's name, so a float64-less
+    device is tested below instead). A fixed number of iterations
+    (``tol=0``): the check compares the shapes of the NumPy and the device
+    fits' attributes, and ``lower_bounds_`` has one entry per iteration,
+    which float32 and float64 fits need not share.
     """
     from sklearn.utils.estimator_checks import check_array_api_input
 
@@ -385,3 +387,23 @@ def test_weights_restarts_and_warm_start_on_device(regression):
     assert_allclose(to_np(moe.expert_shares_), ref.expert_shares_, atol=1e-4)
     # Warm start continues from the fitted model: the objective does not drop.
     assert second >= first - 1e-12
+
+
+def test_fit_on_a_device_without_float64(regression):
+    # A device without float64 (as MPS, or JAX without x64) fits in float32:
+    # attributes and predictions stay there, close to the NumPy fit.
+    try:
+        device = xps.Device("no_float64")
+    except ValueError:
+        pytest.skip("this array-api-strict has no float64-less device")
+    X, y = regression
+    X32, y32 = X.astype(np.float32), y.astype(np.float32)
+    ref = MixtureOfExpertsRegressor(3, random_state=0).fit(X32, y32)
+    with dispatch():
+        Xd, yd = xps.asarray(X32, device=device), xps.asarray(y32, device=device)
+        moe = MixtureOfExpertsRegressor(3, random_state=0).fit(Xd, yd)
+        pred = moe.predict(Xd)
+        for value in (pred, moe.noise_variance_, moe.expert_shares_):
+            assert is_strict(value)
+            assert value.dtype == xps.float32 and value.device == device
+    assert_allclose(to_np(pred), ref.predict(X32), atol=1e-3 * y.std())
