@@ -9,6 +9,7 @@ inputs.
 """
 
 import numpy as np
+from sklearn import get_config
 from sklearn.utils._array_api import (
     _convert_to_numpy,
     _is_numpy_namespace,
@@ -46,6 +47,30 @@ except ImportError:  # pragma: no cover - older scikit-learn
 
     def check_same_namespace(X, estimator, *, attribute, method):
         """No-op: older scikit-learn has no such check."""
+
+
+def _check_fitted_namespace(X, estimator, *, attribute, method):
+    """``X`` must live where ``estimator``'s fit data lived.
+
+    scikit-learn's ``check_same_namespace``, which checks only with
+    array-API dispatch on, plus the case it skips: a model fitted on device
+    arrays, called with dispatch off (which would mix NumPy inputs with
+    device parameters, and fail or silently compute on the host).
+    """
+    check_same_namespace(X, estimator, attribute=attribute, method=method)
+    fitted = getattr(estimator, attribute)
+    if isinstance(fitted, np.ndarray) or not hasattr(fitted, "__array_namespace__"):
+        return
+    if get_config()["array_api_dispatch"]:
+        return  # checked above
+    raise ValueError(
+        f"{type(estimator).__name__} was fitted on "
+        f"{array_namespace(fitted).__name__} arrays: call {method}() inside "
+        "sklearn.config_context(array_api_dispatch=True) with arrays of that "
+        "namespace and device, or move the estimator to NumPy first: 'import "
+        "numpy; from sklearn.utils._array_api import move_estimator_to; "
+        'estimator = move_estimator_to(estimator, numpy, "cpu")\'.'
+    )
 
 
 def _namespace(*arrays):

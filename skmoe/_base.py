@@ -34,13 +34,13 @@ from threadpoolctl import threadpool_limits
 from . import _gradient
 from ._array_api import (
     _DEVICE_SUPPORT,
+    _check_fitted_namespace,
     _float_dtype,
     _like,
     _namespace,
     _take,
     _to_numpy,
     _xp_of,
-    check_same_namespace,
 )
 from ._experts import (
     _check_expert_templates,
@@ -343,6 +343,9 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
     # Fitting
     # ------------------------------------------------------------------
     def _fit(self, X, y, sample_weight):
+        if self.warm_start and hasattr(self, "experts_"):
+            # Before validation, which may already set attributes (classes_).
+            _check_fitted_namespace(X, self, attribute="expert_shares_", method="fit")
         X, y = self._validate_fit_data(X, y)
         xp, _ = _namespace(X)
         sample_weight = _check_weights(sample_weight, X, X.dtype)
@@ -654,7 +657,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
     def _check_X(self, X, method):
         """Validate X for ``method``; it must live where the fit's data lived."""
         check_is_fitted(self)
-        check_same_namespace(X, self, attribute="expert_shares_", method=method)
+        _check_fitted_namespace(X, self, attribute="expert_shares_", method=method)
         return _validate_data(self, X, reset=False, dtype=_float_dtype(X))
 
     def _check_X_y(self, X, y, method):

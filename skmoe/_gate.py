@@ -19,12 +19,12 @@ from sklearn.utils.validation import (
 from ._array_api import (
     _DEVICE_SUPPORT,
     _argmax_labels,
+    _check_fitted_namespace,
     _float_dtype,
     _namespace,
     _to_namespace,
     _to_numpy,
     _xp_of,
-    check_same_namespace,
 )
 from ._kernels import linear_log_softmax, softmax_cross_entropy
 from ._validation import _check_weights, _validate_data
@@ -590,7 +590,7 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
 
     def _check_X(self, X, method):
         check_is_fitted(self)
-        check_same_namespace(X, self, attribute="coef_", method=method)
+        _check_fitted_namespace(X, self, attribute="coef_", method=method)
         return _validate_data(self, X, reset=False, dtype=_float_dtype(X))
 
     def _logits(self, X, method):

@@ -66,7 +66,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 
-from ._array_api import _namespace
+from ._array_api import _check_fitted_namespace, _namespace
 from ._experts import (
     PROBA_FLOOR,
     _check_expert_templates,
@@ -1311,6 +1311,10 @@ def partial_fit(estimator, X, y, sample_weight=None, classes=None):
         raise ValueError(
             f"partial_fit takes NumPy inputs only; with array-API inputs "
             f"({xp.__name__}) use fit."
+        )
+    if fitted:
+        _check_fitted_namespace(
+            X, estimator, attribute="expert_shares_", method="partial_fit"
         )
     X, y = _validate_partial_fit(estimator, X, y, classes, first=not fitted)
     w = _check_weights(

@@ -368,6 +368,42 @@ def test_move_fitted_model_to_host(regression):
     assert_allclose(host.predict(X), pred, rtol=1e-12, atol=1e-12)
 
 
+def test_device_fitted_model_refuses_host_calls_clearly(regression):
+    # With dispatch off, predict computed on the host silently, predict with
+    # return_std and score_samples raised TypeErrors from deep inside,
+    # partial_fit and a warm-started fit on NumPy data crashed mid-way, and
+    # inspection.summary failed on len() of a device array.
+    from skmoe.inspection import summary
+
+    X, y = regression
+    with dispatch():
+        moe = MixtureOfExpertsRegressor(3, random_state=0, max_iter=5)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            moe.fit(xps.asarray(X), xps.asarray(y))
+    shares = to_np(moe.expert_shares_)
+    calls = [  # (the method the message names, the call)
+        ("predict", lambda: moe.predict(X)),
+        ("predict", lambda: moe.predict(X, return_std=True)),
+        ("score_samples", lambda: moe.score_samples(X, y)),
+        ("score_samples", lambda: moe.bic(X, y)),
+        ("predict_gate_proba", lambda: moe.predict_gate_proba(X)),
+        ("partial_fit", lambda: moe.partial_fit(X, y)),
+        ("fit", lambda: moe.set_params(warm_start=True).fit(X, y)),
+    ]
+    for method, call in calls:
+        match = f"was fitted on array_api_strict arrays: call {method}\\(\\)"
+        with pytest.raises(ValueError, match=match):
+            call()
+    with dispatch():
+        with pytest.raises(ValueError, match="namespaces used during fit"):
+            moe.partial_fit(X, y)
+    with pytest.raises(ValueError, match="summary works on the host"):
+        summary(moe)
+    # Nothing was changed by the refused calls.
+    assert_array_equal(to_np(moe.expert_shares_), shares)
+
+
 def test_weights_restarts_and_warm_start_on_device(regression):
     X, y = regression
     w = np.random.default_rng(0).integers(1, 3, size=X.shape[0]).astype(float)

@@ -59,6 +59,16 @@ class _FittedMixture:
                 f"{type(moe).__name__}."
             )
         check_is_fitted(moe)
+        shares = getattr(moe, "expert_shares_", None)
+        if not isinstance(shares, np.ndarray) and hasattr(
+            shares, "__array_namespace__"
+        ):
+            raise ValueError(
+                f"{caller_name} works on the host: {type(moe).__name__} was "
+                "fitted on device arrays. Move it to NumPy first: 'import numpy; "
+                "from sklearn.utils._array_api import move_estimator_to; "
+                'estimator = move_estimator_to(estimator, numpy, "cpu")\'.'
+            )
         self.estimator = estimator
         self.moe = moe
         self.pre = pre
