@@ -739,6 +739,12 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         Returns
         -------
         bic : float
+
+        Raises
+        ------
+        ValueError
+            For experts with no parameter count: those that are neither
+            linear models nor trees (alone or as a Pipeline's last step).
         """
         log_prob = self.score_samples(X, y)
         n_params = self._n_parameters()
@@ -758,6 +764,11 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         Returns
         -------
         aic : float
+
+        Raises
+        ------
+        ValueError
+            For experts with no parameter count, as :meth:`bic`.
         """
         log_prob = self.score_samples(X, y)
         total = float(_xp_of(log_prob).sum(log_prob))

@@ -579,7 +579,7 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        logits : ndarray of shape (n_samples, n_classes)
+        logits : ndarray of shape (n_samples,) or (n_samples, n_classes)
             For two classes, the 1-D difference of the two logits, as
             scikit-learn classifiers return.
         """

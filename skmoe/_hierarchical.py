@@ -8,7 +8,7 @@ path from the root.
 
 Jordan & Jacobs' EM needs only the posterior probability of each leaf, so the
 flat EM driver (:class:`~skmoe._base.BaseMixtureOfExperts`) fits an HME as it
-is, given a *tree gate*: :class:`TreeGate` turns leaf posteriors into the
+is, given a *tree gate*: ``TreeGate`` turns leaf posteriors into the
 soft targets of every node (the posterior mass under each child) and refits
 each node's :class:`~skmoe.SoftmaxGate` weighted by the posterior of reaching
 that node. The estimators here only say how the tree is built, initialised,
@@ -758,7 +758,11 @@ class _HierarchicalMixin:
 
     @available_if(_no_partial_fit)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
-        """Not available: a hierarchical mixture is fitted by EM (:meth:`fit`)."""
+        """Not available: a hierarchical mixture is fitted by EM (:meth:`fit`).
+
+        The attribute does not exist (``hasattr(hme, "partial_fit")`` is False),
+        and calling it raises ``AttributeError``.
+        """
 
     def predict_node_proba(self, X):
         """Each internal node's gate probabilities over its children.
@@ -1061,7 +1065,7 @@ class HierarchicalMixtureOfExpertsClassifier(
 
     with ``P_l`` any scikit-learn classifier's ``predict_proba`` mapped onto
     the global ``classes_``. Fitted by EM with the flat mixture's driver and a
-    :class:`TreeGate`; everything :class:`MixtureOfExpertsClassifier` offers
+    ``TreeGate``; everything :class:`MixtureOfExpertsClassifier` offers
     carries over.
 
     Read more in the :ref:`User Guide <hierarchical>`.

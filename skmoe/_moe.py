@@ -93,8 +93,9 @@ _COMMON_PARAMS_DOC = """
     learning_rate_init : float, default=0.01
         Step size of the Adam updates of minibatch gradient fitting (the gate
         and the differentiable experts, in internally standardised
-        coordinates). Experts updated through their own ``partial_fit`` use
-        their own learning rate (e.g. ``SGDRegressor(eta0=...)``).
+        coordinates); divided by 5 after every 2 epochs without improvement.
+        Experts updated through their own ``partial_fit`` use their own
+        learning rate (e.g. ``SGDRegressor(eta0=...)``).
     shuffle : bool, default=True
         Whether minibatch gradient fitting shuffles the rows at every epoch
         (and within each :meth:`partial_fit` chunk), drawing from
@@ -374,7 +375,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
-        """Fit the mixture by EM.
+        """Fit the mixture: by EM, or by gradient ascent with ``solver='gradient'``.
 
         Parameters
         ----------
@@ -649,7 +650,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
-        """Fit the mixture by EM.
+        """Fit the mixture: by EM, or by gradient ascent with ``solver='gradient'``.
 
         Parameters
         ----------

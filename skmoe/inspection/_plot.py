@@ -848,7 +848,8 @@ class ExpertUsageDisplay:
         ----------
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure when None.
-        show : str or tuple of {'routed', 'gate', 'training'}, default=all
+        show : str or tuple of {'routed', 'gate', 'training'}, \
+default=('routed', 'gate', 'training')
             Series to draw (those that were computed): hard-routed share,
             mean gate probability, training responsibility share.
         annotate : bool, default=True
