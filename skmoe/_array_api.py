@@ -59,18 +59,27 @@ def _check_fitted_namespace(X, estimator, *, attribute, method):
     """
     check_same_namespace(X, estimator, attribute=attribute, method=method)
     fitted = getattr(estimator, attribute)
-    if isinstance(fitted, np.ndarray) or not hasattr(fitted, "__array_namespace__"):
-        return
-    if get_config()["array_api_dispatch"]:
-        return  # checked above
+    if not _is_foreign_array(fitted) or get_config()["array_api_dispatch"]:
+        return  # a NumPy fit, or checked above
     raise ValueError(
         f"{type(estimator).__name__} was fitted on "
         f"{array_namespace(fitted).__name__} arrays: call {method}() inside "
         "sklearn.config_context(array_api_dispatch=True) with arrays of that "
-        "namespace and device, or move the estimator to NumPy first: 'import "
-        "numpy; from sklearn.utils._array_api import move_estimator_to; "
-        'estimator = move_estimator_to(estimator, numpy, "cpu")\'.'
+        f"namespace and device, or {_MOVE_TO_NUMPY}."
     )
+
+
+#: How to move a device-fitted estimator to NumPy, for error messages.
+_MOVE_TO_NUMPY = (
+    "move the estimator to NumPy first: 'import numpy; from "
+    "sklearn.utils._array_api import move_estimator_to; estimator = "
+    'move_estimator_to(estimator, numpy, "cpu")\''
+)
+
+
+def _is_foreign_array(array):
+    """Whether ``array`` is an array of another namespace than NumPy's."""
+    return not isinstance(array, np.ndarray) and hasattr(array, "__array_namespace__")
 
 
 def _namespace(*arrays):

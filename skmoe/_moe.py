@@ -14,6 +14,7 @@ from . import _gradient
 from ._array_api import (
     _argmax_labels,
     _float_dtype,
+    _is_foreign_array,
     _namespace,
     _to_namespace,
     _to_numpy,
@@ -293,7 +294,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     def _check_numeric_target(self, y):
         """``y``, its strings of numbers (``"1.5"``) as floats; other strings
         are refused."""
-        if hasattr(y, "__array_namespace__") and not isinstance(y, np.ndarray):
+        if _is_foreign_array(y):
             return y  # arrays of another namespace hold numbers
         y_arr = np.asarray(y) if not hasattr(y, "to_numpy") else y.to_numpy()
         if y_arr.dtype.kind in "OUS":

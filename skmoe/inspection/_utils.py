@@ -8,6 +8,8 @@ from sklearn.base import is_classifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from .._array_api import _MOVE_TO_NUMPY, _is_foreign_array
+
 
 def _check_matplotlib_support(caller_name):
     """Raise an ImportError that says how to install matplotlib."""
@@ -59,15 +61,10 @@ class _FittedMixture:
                 f"{type(moe).__name__}."
             )
         check_is_fitted(moe)
-        shares = getattr(moe, "expert_shares_", None)
-        if not isinstance(shares, np.ndarray) and hasattr(
-            shares, "__array_namespace__"
-        ):
+        if _is_foreign_array(getattr(moe, "expert_shares_", None)):
             raise ValueError(
                 f"{caller_name} works on the host: {type(moe).__name__} was "
-                "fitted on device arrays. Move it to NumPy first: 'import numpy; "
-                "from sklearn.utils._array_api import move_estimator_to; "
-                'estimator = move_estimator_to(estimator, numpy, "cpu")\'.'
+                f"fitted on device arrays; {_MOVE_TO_NUMPY}."
             )
         self.estimator = estimator
         self.moe = moe
