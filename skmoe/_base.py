@@ -104,6 +104,13 @@ def _show_once(records):
 
 
 _MAX_SEED = np.iinfo(np.int32).max
+
+#: Small-EM initialisation (``init_params='small_em'``): the number of short
+#: runs, their length in EM iterations, and the most rows they run on.
+_SMALL_EM_STARTS = 10
+_SMALL_EM_ITER = 10
+_SMALL_EM_MAX_ROWS = 5000
+_SMALL_EM_TOL = 0.0
 _SMALL_BLAS_MAX_FEATURES = 64
 
 
@@ -211,13 +218,16 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         # --- end gradient solver ---
         "n_init": [Interval(Integral, 1, None, closed="left")],
         "init_params": [
-            StrOptions({"kmeans", "random", "random_from_data"}),
+            StrOptions({"small_em", "kmeans", "random", "random_from_data"}),
             "array-like",
         ],
         "routing": [StrOptions({"soft", "hard", "top_k"})],
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "min_responsibility": [Interval(Real, 0, 1, closed="left")],
-        "min_expert_weight": [Interval(Real, 0, None, closed="left")],
+        "min_expert_weight": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, None, closed="left"),
+        ],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -238,11 +248,11 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         learning_rate_init=0.01,
         shuffle=True,
         n_init=1,
-        init_params="kmeans",
+        init_params="small_em",
         routing="soft",
         top_k=2,
         min_responsibility=1e-6,
-        min_expert_weight=2.0,
+        min_expert_weight="auto",
         n_jobs=None,
         random_state=None,
         verbose=0,
@@ -350,6 +360,12 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         xp, _ = _namespace(X)
         sample_weight = _check_weights(sample_weight, X, X.dtype)
         n_positive = int(np.count_nonzero(_to_numpy(sample_weight) > 0))
+        # Weights in row units (mean 1 over the rows of positive weight), so
+        # that thresholds counted in rows (min_expert_weight) and the gate's
+        # penalty mean the same whatever unit the user's weights are in:
+        # weights normalised to sum to 1 fit the same model as unit weights.
+        weight_unit = float(_xp_of(sample_weight).sum(sample_weight)) / n_positive
+        sample_weight = sample_weight / weight_unit
         self._check_enough_rows(n_positive, "samples with positive weight")
         templates = _check_expert_templates(
             self.expert, self.n_experts, self._default_expert(), self._classifier
@@ -399,7 +415,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         runs = [run for run, _ in results]
         _show_once(record for _, records in results for record in records)
         best = max(runs, key=lambda run: run["lower_bound"])
-        self._finish(best, X, y, sample_weight, runs)
+        self._finish(best, X, y, sample_weight, runs, weight_unit)
         return self
 
     def _check_init_responsibilities(self, X):
@@ -423,16 +439,26 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         """Hook for data-dependent constants (e.g. the variance floor)."""
 
     def _initial_responsibilities(self, X, y, sample_weight, init_resp, rng):
-        n, n_experts = X.shape[0], self.n_experts
+        """Initial responsibilities (n, n_experts) of one run, on the host."""
         if init_resp is not None:
             return init_resp.copy()
-        if self.init_params == "random":
+        if self.init_params == "small_em":
+            return self._small_em_responsibilities(X, y, sample_weight, rng)
+        return self._responsibilities_of_kind(
+            self.init_params, X, y, sample_weight, rng
+        )
+
+    def _responsibilities_of_kind(self, kind, X, y, sample_weight, rng):
+        """Starting responsibilities of one ``kind`` of start (an
+        ``init_params`` string)."""
+        n, n_experts = X.shape[0], self.n_experts
+        if kind == "random":
             resp = rng.uniform(size=(n, n_experts))
             return resp / resp.sum(axis=1, keepdims=True)
         Z = self._init_features(X, y)
         mean, scale = _weighted_standardization(Z, sample_weight)
         Z = (Z - mean) / scale
-        if self.init_params == "kmeans":
+        if kind == "kmeans":
             labels = _weighted_kmeans(Z, sample_weight, n_experts, rng)
         else:  # random_from_data: nearest of n_experts random rows
             positive = np.flatnonzero(sample_weight > 0)
@@ -440,6 +466,53 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             labels = lloyd_assign(Z, sample_weight, centers)[0]
         resp = np.zeros((n, n_experts))
         resp[np.arange(n), labels] = 1.0
+        return resp
+
+    #: The kinds of start that small-EM tries, in turn.
+    _small_em_kinds = ("kmeans", "random_from_data", "random")
+
+    def _small_em_responsibilities(self, X, y, w, rng):
+        """The "small-EM" start (Biernacki, Celeux & Govaert 2003).
+
+        ``_SMALL_EM_STARTS`` short EM runs of ``_SMALL_EM_ITER`` iterations
+        each, from different kinds of start in turn (k-means on the features
+        and the target, the nearest of K random rows, random
+        responsibilities), on at most ``_SMALL_EM_MAX_ROWS`` random rows; the
+        run with the highest objective wins, and its model's responsibilities
+        on all the rows start the full run. One start of one kind is often
+        trapped (k-means on mcycle always ends in the same local optimum);
+        a few iterations of each are cheap and tell the promising ones apart.
+        """
+        templates = _check_expert_templates(
+            self.expert, self.n_experts, self._default_expert(), self._classifier
+        )
+        rows = np.arange(X.shape[0])
+        if X.shape[0] > _SMALL_EM_MAX_ROWS:
+            rows = np.sort(rng.choice(X.shape[0], _SMALL_EM_MAX_ROWS, replace=False))
+            if np.count_nonzero(w[rows] > 0) < self.n_experts:
+                rows = np.arange(X.shape[0])
+        Xs, ys, ws = X[rows], y[rows], w[rows]
+        best = None
+        for i in range(_SMALL_EM_STARTS):
+            kind = self._small_em_kinds[i % len(self._small_em_kinds)]
+            resp = self._responsibilities_of_kind(kind, Xs, ys, ws, rng)
+            state = self._fresh_state(templates, rng)
+            if kind != "random":
+                # A hard partition is sticky: a gate fitted on it is a step
+                # function, whose posteriors stay hard. The experts fitted on
+                # it, weighed by their likelihoods alone (a uniform gate),
+                # give a soft start that EM can still move.
+                log_lik = self._m_step_experts(
+                    state["experts"], Xs, ys, resp * ws[:, None], state, None
+                )
+                resp, _ = e_step(np.zeros_like(log_lik), log_lik)
+            run = self._em_loop(
+                Xs, ys, ws, state, resp, _SMALL_EM_ITER, _SMALL_EM_TOL, None, None
+            )
+            if best is None or run["lower_bound"] > best["lower_bound"]:
+                best = run
+        state = best["state"]
+        resp, _ = self._e_step(state, X, self._expert_log_likelihood(state, X, y))
         return resp
 
     def _start_responsibilities(self, X, y, w, init_resp, rng):
@@ -463,25 +536,37 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
     def _em_run(self, X, y, w, templates, init_resp, start, seed, run, inner_jobs):
         """One EM run from a fresh start (or ``start``); keeps its best iterate."""
         rng = np.random.RandomState(seed)
-        wsum = float(_xp_of(w).sum(w))
         if start is None:
-            state = {
-                "experts": _make_experts(templates, rng),
-                "gate": self._make_gate(),
-                "noise_variance": None,
-            }
+            state = self._fresh_state(templates, rng)
             resp = self._start_responsibilities(X, y, w, init_resp, rng)
         else:
             state = start
             log_lik = self._expert_log_likelihood(state, X, y)
             resp, _ = self._e_step(state, X, log_lik)
+        return self._em_loop(
+            X, y, w, state, resp, self.max_iter, self.tol, run, inner_jobs
+        )
+
+    def _fresh_state(self, templates, rng):
+        return {
+            "experts": _make_experts(templates, rng),
+            "gate": self._make_gate(),
+            "noise_variance": None,
+        }
+
+    def _em_loop(self, X, y, w, state, resp, max_iter, tol, run, inner_jobs):
+        """EM iterations from ``resp``; returns the run record of the best
+        iterate. ``run=None`` marks a short run of the initialisation, which
+        prints nothing."""
+        wsum = float(_xp_of(w).sum(w))
+        verbose = self.verbose if run is not None else 0
         t0 = time.perf_counter()
         history, events = [], []
         best, best_bound, best_iter = _snapshot(state), -np.inf, 0
         best_log_lik = -np.inf
         converged, n_iter, reinit_left = False, 0, self.n_experts
         gate_inputs = state["gate"]._prepare(X, w)
-        for n_iter in range(1, self.max_iter + 1):
+        for n_iter in range(1, max_iter + 1):
             log_lik = self._m_step_experts(
                 state["experts"], X, y, resp * w[:, None], state, inner_jobs
             )
@@ -491,9 +576,9 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             total = float(w @ log_prob)
             bound = (total - self._gate_penalty(state["gate"])) / wsum
             history.append(bound)
-            if self.verbose >= 2:
+            if verbose >= 2:
                 print(f"  run {run} iteration {n_iter}: objective {bound:.8f}")
-            improved = bound > best_bound + self.tol
+            improved = bound > best_bound + tol
             if bound > best_bound:
                 best = _snapshot(state)
                 best_bound = bound
@@ -501,20 +586,20 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             if improved or best_iter == 0:
                 best_iter = n_iter
             mass = _to_numpy(w @ resp)
-            dead = np.flatnonzero(mass < self.min_expert_weight)
+            dead = self._dead_experts(mass, state["experts"])
             if dead.size and reinit_left > 0:
                 resp = self._reinitialise(resp, log_prob, dead[:reinit_left])
                 events.extend((n_iter, int(k)) for k in dead[:reinit_left])
                 reinit_left -= min(dead.size, reinit_left)
                 best_iter = n_iter
                 continue
-            if len(history) > 1 and abs(history[-1] - history[-2]) < self.tol:
+            if len(history) > 1 and abs(history[-1] - history[-2]) < tol:
                 converged = True
                 break
             if n_iter - best_iter >= _N_ITER_NO_CHANGE:
                 converged = True
                 break
-        if self.verbose:
+        if verbose:
             status = "converged" if converged else "did not converge"
             print(
                 f"run {run}: {status} after {n_iter} iterations "
@@ -531,6 +616,30 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             "unit": "EM iterations",
         }
 
+    def _min_expert_weights(self, experts):
+        """Per expert, the total responsibility (in rows) below which it is
+        dead: ``min_expert_weight``, or with ``'auto'`` one row more than the
+        expert has parameters (its coefficients, or leaves, and its noise
+        variance): an expert fitted on fewer rows interpolates them, and its
+        predictions elsewhere are not to be trusted. At least 2 rows, also
+        for experts with no parameter count."""
+        if self.min_expert_weight != "auto":
+            return np.full(len(experts), float(self.min_expert_weight))
+        floors = np.full(len(experts), 2.0)
+        extra = self._n_extra_parameters() / self.n_experts
+        for k, expert in enumerate(experts):
+            try:
+                n_params = _n_expert_parameters(expert) + extra
+            except ValueError:
+                continue
+            floors[k] = max(2.0, n_params + 1.0)
+        return floors
+
+    def _dead_experts(self, mass, experts):
+        """Indices of the experts whose total responsibility ``mass`` (in
+        rows) is below their :meth:`_min_expert_weights`."""
+        return np.flatnonzero(mass < self._min_expert_weights(experts))
+
     def _reinitialise(self, resp, log_prob, dead):
         """Hand each dead expert the rows the mixture explains worst.
 
@@ -546,7 +655,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             resp[rows, k] = 1.0
         return _like(resp, like)
 
-    def _finish(self, best, X, y, w, runs):
+    def _finish(self, best, X, y, w, runs, weight_unit=1.0):
         state = best["state"]
         log_lik = self._expert_log_likelihood(state, X, y)
         resp, _ = self._e_step(state, X, log_lik)
@@ -564,10 +673,11 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         history = np.asarray(best["history"])
         # Array attributes live where the data lived (scikit-learn's rule).
         self.lower_bounds_ = _like(history, X)
-        self.log_likelihood_ = best["log_likelihood"]
+        # In the user's weight units: sum_i w_i log p(y_i | x_i).
+        self.log_likelihood_ = best["log_likelihood"] * weight_unit
         self.expert_shares_ = _like(mass / float(_xp_of(w).sum(w)), X)
         self.reinitialized_experts_ = best["reinitialized"]
-        dead = np.flatnonzero(mass < self.min_expert_weight)
+        dead = self._dead_experts(mass, state["experts"])
         self.dead_experts_ = _like(dead, X)
         stacklevel = _caller_stacklevel()
         if not self.converged_:
@@ -635,7 +745,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
                 f"{self._smaller_model}."
             )
 
-    _preferred_init = "kmeans"
+    _preferred_init = "small_em"
     _canonical_order = True
 
     def _get_state(self):

@@ -63,9 +63,19 @@ def _weighted_standardization(X, sample_weight):
     mean = sample_weight @ X / wsum
     var = sample_weight @ (X - mean) ** 2 / wsum
     scale = xp.sqrt(var)
-    # A constant column carries no information; scale 1 keeps it harmless.
-    constant = scale <= 1e-12 * xp.maximum(xp.abs(mean), xp.ones_like(mean))
-    return mean, xp.where(constant, xp.ones_like(scale), scale)
+    return mean, xp.where(_constant_columns(mean, scale), xp.ones_like(scale), scale)
+
+
+def _constant_columns(mean, scale):
+    """Which columns are constant: spread at rounding level of their mean.
+
+    Relative to the mean only, never to an absolute number: a feature in
+    tiny units (a standard deviation of 1e-15, say) is as informative as the
+    same feature in large ones and must be standardised like it. A constant
+    column carries no information and gets scale 1, which keeps it harmless.
+    Any array namespace.
+    """
+    return scale <= 1e-12 * _xp_of(mean).abs(mean)
 
 
 def _gate_inputs(X, sample_weight, standardize, fit_intercept):

@@ -73,7 +73,7 @@ from ._experts import (
     _expert_outputs,
     _make_experts,
 )
-from ._gate import SoftmaxGate, _log_softmax
+from ._gate import SoftmaxGate, _constant_columns, _log_softmax
 from ._kernels import e_step, gaussian_log_likelihood
 from ._validation import _check_weights, _validate_data
 
@@ -314,8 +314,7 @@ class _Scaler:
     @property
     def scale(self):
         scale = np.sqrt(self.var)
-        # As _weighted_standardization: a constant column gets scale 1.
-        scale[scale <= 1e-12 * np.maximum(1.0, np.abs(self.mean))] = 1.0
+        scale[_constant_columns(self.mean, scale)] = 1.0
         return scale
 
 
@@ -1389,8 +1388,8 @@ def partial_fit(estimator, X, y, sample_weight=None, classes=None):
     estimator.log_likelihood_ = chunk_loglik
     estimator.expert_shares_ = stream.resp_mass / stream.resp_mass.sum()
     estimator.reinitialized_experts_ = []
-    estimator.dead_experts_ = np.flatnonzero(
-        stream.resp_mass < estimator.min_expert_weight
+    estimator.dead_experts_ = estimator._dead_experts(
+        stream.resp_mass, estimator.experts_
     )
     if estimator.verbose:
         print(

@@ -633,7 +633,9 @@ def _hierarchical_constraints(flat, params):
     constraints["depth"] = [Interval(Integral, 1, None, closed="left")]
     constraints["branching"] = [Interval(Integral, 2, None, closed="left")]
     constraints["init_params"] = [
-        StrOptions({"hierarchical", "kmeans", "random", "random_from_data"}),
+        StrOptions(
+            {"small_em", "hierarchical", "kmeans", "random", "random_from_data"}
+        ),
         "array-like",
     ]
     return constraints
@@ -737,11 +739,11 @@ class _HierarchicalMixin:
         rows = [np.flatnonzero(leaves == k) for k in range(gate.n_leaves_)]
         return _like(weights, X), rows
 
-    def _initial_responsibilities(self, X, y, sample_weight, init_resp, rng):
-        if init_resp is not None or self.init_params != "hierarchical":
-            return super()._initial_responsibilities(
-                X, y, sample_weight, init_resp, rng
-            )
+    _small_em_kinds = ("hierarchical", "kmeans", "random_from_data", "random")
+
+    def _responsibilities_of_kind(self, kind, X, y, sample_weight, rng):
+        if kind != "hierarchical":
+            return super()._responsibilities_of_kind(kind, X, y, sample_weight, rng)
         mean, scale = _weighted_standardization(X, sample_weight)
         if self._classifier:
             idx = np.searchsorted(self.classes_, y)
@@ -1002,7 +1004,7 @@ class HierarchicalMixtureOfExpertsRegressor(
         routing="soft",
         top_k=2,
         min_responsibility=1e-6,
-        min_expert_weight=2.0,
+        min_expert_weight="auto",
         variance_floor=1e-6,
         n_jobs=None,
         random_state=None,
@@ -1121,7 +1123,7 @@ class HierarchicalMixtureOfExpertsClassifier(
         routing="soft",
         top_k=2,
         min_responsibility=1e-6,
-        min_expert_weight=2.0,
+        min_expert_weight="auto",
         n_jobs=None,
         random_state=None,
         verbose=0,

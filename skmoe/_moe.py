@@ -254,11 +254,11 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         learning_rate_init=0.01,
         shuffle=True,
         n_init=1,
-        init_params="kmeans",
+        init_params="small_em",
         routing="soft",
         top_k=2,
         min_responsibility=1e-6,
-        min_expert_weight=2.0,
+        min_expert_weight="auto",
         variance_floor=1e-6,
         n_jobs=None,
         random_state=None,
@@ -526,11 +526,11 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         learning_rate_init=0.01,
         shuffle=True,
         n_init=1,
-        init_params="kmeans",
+        init_params="small_em",
         routing="soft",
         top_k=2,
         min_responsibility=1e-6,
-        min_expert_weight=2.0,
+        min_expert_weight="auto",
         n_jobs=None,
         random_state=None,
         verbose=0,
@@ -627,7 +627,11 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         self._y_cache = (y, self._y_index(y))
 
     def _init_features(self, X, y):
-        return X
+        # The labels, one-hot, beside the features: a start that already
+        # separates the classes where the features alone do not.
+        onehot = np.zeros((X.shape[0], self.classes_.size))
+        onehot[np.arange(X.shape[0]), self._y_index(y)] = 1.0
+        return np.column_stack([X, onehot])
 
     def _observed_log_proba(self, experts, X, y):
         idx = self._y_index(y)[:, None]
