@@ -19,11 +19,15 @@ from sklearn.utils._array_api import (
 )
 
 try:  # vendored since scikit-learn 1.7
-    from sklearn.externals.array_api_compat import array_namespace
+    from sklearn.externals.array_api_compat import array_namespace, is_array_api_obj
 except ImportError:  # pragma: no cover - scikit-learn 1.6
     try:
-        from array_api_compat import array_namespace
+        from array_api_compat import array_namespace, is_array_api_obj
     except ImportError:
+
+        def is_array_api_obj(x):
+            """Whether ``x`` is an array (standard-conforming namespaces only)."""
+            return hasattr(x, "__array_namespace__")
 
         def array_namespace(*arrays):
             """The inputs' namespace, by scikit-learn's own lookup."""
@@ -79,7 +83,8 @@ _MOVE_TO_NUMPY = (
 
 def _is_foreign_array(array):
     """Whether ``array`` is an array of another namespace than NumPy's."""
-    return not isinstance(array, np.ndarray) and hasattr(array, "__array_namespace__")
+    # CuPy arrays (14.2) have no __array_namespace__: array_api_compat knows them
+    return not isinstance(array, np.ndarray | np.generic) and is_array_api_obj(array)
 
 
 def _namespace(*arrays):
@@ -114,7 +119,7 @@ def _to_numpy(array):
     """A NumPy copy of a device array (NumPy arrays and None pass through)."""
     if array is None or isinstance(array, np.ndarray):
         return array
-    if not hasattr(array, "__array_namespace__"):  # lists, DataFrames, ...
+    if not _is_foreign_array(array):  # lists, DataFrames, ...
         return np.asarray(array)
     return move_to(array, xp=np, device="cpu")
 
