@@ -107,10 +107,11 @@ _MAX_SEED = np.iinfo(np.int32).max
 
 #: Small-EM initialisation (``init_params='small_em'``): the number of short
 #: runs, their length in EM iterations, and the most rows they run on.
-_SMALL_EM_STARTS = 10
-_SMALL_EM_ITER = 10
+_SMALL_EM_STARTS = 6
+_SMALL_EM_ITER = 50
 _SMALL_EM_MAX_ROWS = 5000
-_SMALL_EM_TOL = 0.0
+_SMALL_EM_TOL = 1e-4
+_SMALL_EM_GATE_ITER = 20
 _SMALL_BLAS_MAX_FEATURES = 64
 
 
@@ -442,8 +443,10 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         """Initial responsibilities (n, n_experts) of one run, on the host."""
         if init_resp is not None:
             return init_resp.copy()
-        if self.init_params == "small_em":
+        if self.init_params == "small_em" and self.n_experts > 1:
             return self._small_em_responsibilities(X, y, sample_weight, rng)
+        if self.init_params == "small_em":
+            return np.ones((X.shape[0], 1))
         return self._responsibilities_of_kind(
             self.init_params, X, y, sample_weight, rng
         )
@@ -497,6 +500,11 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             kind = self._small_em_kinds[i % len(self._small_em_kinds)]
             resp = self._responsibilities_of_kind(kind, Xs, ys, ws, rng)
             state = self._fresh_state(templates, rng)
+            # A short run only ranks its start: a gate solved roughly at each
+            # M-step (generalised EM) does that as well, for less.
+            gate = state["gate"]
+            if "max_iter" in gate.get_params():
+                gate.set_params(max_iter=min(gate.max_iter, _SMALL_EM_GATE_ITER))
             if kind != "random":
                 # A hard partition is sticky: a gate fitted on it is a step
                 # function, whose posteriors stay hard. The experts fitted on

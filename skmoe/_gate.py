@@ -338,14 +338,19 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    C : float, default=100.0
+    C : float, default=np.inf
         Inverse of the L2 penalty strength, as in ``LogisticRegression``: the
-        objective is ``C * sum_i w_i CE_i + ||coef||^2 / 2``. The default is a
-        weak penalty (on standardised features): it keeps the gate finite when
-        the experts' regions separate perfectly, which is common, while gates
-        can still switch sharply (a strong penalty such as ``C=1`` blurs the
-        boundaries between experts on small data). ``np.inf`` turns the
-        penalty off (then separable targets have no finite optimum).
+        objective is ``C * sum_i w_i CE_i + ||coef||^2 / 2`` (on standardised
+        features, see ``standardize``). The default, ``np.inf``, is no
+        penalty: the fit is the maximum-likelihood gate, and a mixture fitted
+        with it reaches the maximum-likelihood optimum of the mixture, as R's
+        flexmix does. Where the targets separate perfectly (a gate that tends
+        to a hard step) there is no finite optimum; the solver then stops
+        when the gradient falls below ``tol``, with logits of a few tens,
+        never overflowing. A finite ``C`` (say 100, or 1 for strong
+        smoothing) trades likelihood for smoother transitions between the
+        experts, which can pay on small data with many experts and features
+        (see the user guide's "The gate").
     fit_intercept : bool, default=True
         Whether to fit an intercept per class (never penalised). With
         ``False`` the logits are ``X @ coef_`` and ``intercept_`` is zero.
@@ -414,7 +419,7 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        C=100.0,
+        C=np.inf,
         *,
         fit_intercept=True,
         standardize=True,

@@ -1352,6 +1352,8 @@ def partial_fit(estimator, X, y, sample_weight=None, classes=None):
         m.x_scaler.update(X, w)
         if not estimator._classifier:
             m.y_scaler.update(y[:, None], w)
+        # The initialisation may run EM on the chunk (init_params='small_em').
+        estimator._prepare_targets(X, y, w)
         resp = estimator._initial_responsibilities(X, y, w, init_resp, stream.rng)
         stream.init_from_resp(X, y, w, resp)
     elif stale:

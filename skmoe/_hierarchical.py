@@ -825,9 +825,10 @@ _HME_PARAMS_DOC = """
         ``None`` uses {default_expert}.
     gate : SoftmaxGate or None, default=None
         Template of every node's gate, cloned once per internal node; ``None``
-        uses ``SoftmaxGate()`` (weak L2 penalty ``C=100`` on standardised
-        features). The features are standardised once for the whole tree, so
-        the penalty means the same at every node.
+        uses ``SoftmaxGate()`` (unpenalised: the maximum-likelihood gate, on
+        standardised features). The features are standardised once for the
+        whole tree, so a penalty (``SoftmaxGate(C=...)``) means the same at
+        every node.
     solver : {'em'}, default='em'
         Only EM fits a tree of gates: ``solver='gradient'`` (accepted for
         compatibility with the flat estimators) raises a ``ValueError`` before

@@ -52,8 +52,9 @@ _COMMON_PARAMS_DOC = """
         iteration's solution: the same optimum, in fewer solver iterations.
     gate : SoftmaxGate or None, default=None
         The gate, ``g(x) = softmax(x @ V + b)``; ``None`` uses
-        ``SoftmaxGate()`` (a weak L2 penalty, ``C=100``, on standardised
-        features, so the fit does not depend on the features' scale). It is
+        ``SoftmaxGate()`` (unpenalised, on standardised features, so the fit
+        does not depend on the features' scale: the maximum-likelihood gate;
+        ``SoftmaxGate(C=100)`` adds a weak L2 penalty). It is
         refitted every M-step on the responsibilities, warm-started from the
         last iteration.
     solver : {'em', 'gradient'}, default='em'
