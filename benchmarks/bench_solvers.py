@@ -36,11 +36,25 @@ busy 2-core machine, scipy's L-BFGS-B (used by EM's gate and by the
 full-batch gradient) runs up to 100x slower with two contending OpenBLAS
 threads on its tiny vectors.
 
+``--streaming`` runs instead the streaming comparison of issue 13 on UCI
+power-plant (``uci/power-plant`` of the team's data store, by default
+``../shared/data`` beside the repository; ``--data-dir`` to change it; the
+comparison is skipped with a message when the file is absent): 8000 rows of a
+fixed shuffle (``numpy.random.default_rng(0)``) for training, the other 1568
+held out, features standardised on the training rows, the raw target (mean
+454, standard deviation 17). Each streamed model gets the 40 chunks of 200
+training rows in order, 5 times (5 passes); the table gives the held-out R^2
+of batch EM (default linear experts), of ``partial_fit`` with the default
+experts, with ``SGDRegressor(random_state=0)`` and with
+``MLPRegressor(hidden_layer_sizes=(16,), learning_rate_init=0.01,
+random_state=0)`` experts, and of one such SGD or MLP model streamed alone.
+
 Run::
 
     python benchmarks/bench_solvers.py                  # n = 1e5 and 1e6
     python benchmarks/bench_solvers.py --quick          # n = 2e4 and 1e5
     python benchmarks/bench_solvers.py --plot solvers.png --json solvers.json
+    python benchmarks/bench_solvers.py --streaming      # power-plant streams
 """
 
 import argparse
@@ -54,6 +68,11 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import SGDRegressor
+from sklearn.neural_network import MLPRegressor
+from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -67,6 +86,7 @@ from skmoe._kernels import (  # noqa: E402
 from skmoe.datasets import make_moe_regression  # noqa: E402
 
 SOLVERS = ("em", "em+warm-up", "gradient", "minibatch")
+DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
 WARM_UP_ROWS = 10_000
 GAPS = (1e-3, 1e-4)
 
@@ -308,6 +328,96 @@ def plot(rows, path):
     print(f"plot written to {path}")
 
 
+def _mean_one_weights():
+    """Patch partial_fit so that each expert's weights have mean one (ablation).
+
+    Over the rows an expert's ``partial_fit`` gets, as if the expert owned
+    every row: the alternative to the unrescaled responsibilities that the
+    user guide (solvers.rst) measures. Returns a function that undoes it.
+    """
+    stream = _gradient._Stream
+    original = stream.partial_fit_externals
+
+    def rescaled(self, X, y, weights):
+        passed = weights > self.estimator.min_responsibility
+        mean = (weights * passed).sum(axis=0) / np.maximum(passed.sum(axis=0), 1)
+        return original(self, X, y, weights / np.where(mean > 0, mean, 1.0))
+
+    stream.partial_fit_externals = rescaled
+    return lambda: setattr(stream, "partial_fit_externals", original)
+
+
+def bench_streaming(data_dir, n_train=8000, chunk=200, n_passes=5):
+    """Held-out R^2 of batch EM and of streams on power-plant (module docstring)."""
+    folder = Path(data_dir) / "uci" / "power-plant"
+    if not (folder / "data.txt").exists():
+        print(f"streaming comparison skipped: {folder / 'data.txt'} not found")
+        return []
+    data = np.loadtxt(folder / "data.txt")
+    features = np.loadtxt(folder / "index_features.txt", dtype=int, ndmin=1)
+    target = int(np.loadtxt(folder / "index_target.txt", dtype=int))
+    order = np.random.default_rng(0).permutation(data.shape[0])
+    train, test = order[:n_train], order[n_train:]
+    scaler = StandardScaler().fit(data[train][:, features])
+    X, X_test = (scaler.transform(data[rows][:, features]) for rows in (train, test))
+    y, y_test = data[train, target], data[test, target]
+
+    def stream(model):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            for _ in range(n_passes):
+                for start in range(0, n_train, chunk):
+                    stop = start + chunk
+                    model.partial_fit(X[start:stop], y[start:stop])
+        return model
+
+    def moe(expert=None, n_experts=3):
+        return MixtureOfExpertsRegressor(n_experts, expert=expert, random_state=0)
+
+    sgd = SGDRegressor(random_state=0)
+    fast = SGDRegressor(learning_rate="constant", eta0=0.05, random_state=0)
+    mlp = MLPRegressor(
+        hidden_layer_sizes=(16,), learning_rate_init=0.01, random_state=0
+    )
+    models = [
+        ("batch EM, linear experts", False, lambda: moe().fit(X, y)),
+        ("partial_fit, linear experts", False, lambda: stream(moe())),
+        ("partial_fit, SGD experts", False, lambda: stream(moe(sgd))),
+        ("one SGD streamed", False, lambda: stream(clone(sgd))),
+        ("partial_fit, MLP experts", False, lambda: stream(moe(mlp))),
+        ("one MLP streamed", False, lambda: stream(clone(mlp))),
+        ("partial_fit, SGD experts *", True, lambda: stream(moe(sgd))),
+        ("partial_fit, 8 SGD experts", False, lambda: stream(moe(sgd, 8))),
+        ("partial_fit, 8 SGD experts *", True, lambda: stream(moe(sgd, 8))),
+        ("partial_fit, SGD(0.05) experts", False, lambda: stream(moe(fast))),
+        ("partial_fit, SGD(0.05) experts *", True, lambda: stream(moe(fast))),
+        ("partial_fit, 8 SGD(0.05) experts", False, lambda: stream(moe(fast, 8))),
+        ("partial_fit, 8 SGD(0.05) experts *", True, lambda: stream(moe(fast, 8))),
+        ("one SGD(0.05) streamed", False, lambda: stream(clone(fast))),
+    ]
+    print(
+        f"\npower-plant: {n_train} training rows in chunks of {chunk}, "
+        f"{n_passes} passes, {y_test.size} held-out rows. SGD: "
+        "SGDRegressor(random_state=0); SGD(0.05): the same with "
+        "learning_rate='constant', eta0=0.05; MLP: MLPRegressor("
+        "hidden_layer_sizes=(16,), learning_rate_init=0.01, random_state=0); "
+        "3 experts unless said; *: sample_weight rescaled to mean one per "
+        "expert and minibatch (ablation, not what skmoe does)"
+    )
+    print(f"  {'model':<38} {'held-out R^2':>12}")
+    rows = []
+    for name, rescale, make in models:
+        undo = _mean_one_weights() if rescale else None
+        try:
+            r2 = make().score(X_test, y_test)
+        finally:
+            if undo is not None:
+                undo()
+        rows.append({"model": name, "r2": r2})
+        print(f"  {name:<38} {r2:12.4f}")
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=None)
@@ -324,7 +434,20 @@ def main(argv=None):
     )
     parser.add_argument("--plot", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--streaming",
+        action="store_true",
+        help="only the power-plant streaming comparison (module docstring)",
+    )
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     args = parser.parse_args(argv)
+    if args.streaming:
+        with threadpool_limits(limits=args.blas_threads, user_api="blas"):
+            rows = bench_streaming(args.data_dir)
+        if args.json is not None and rows:
+            args.json.write_text(json.dumps(rows, indent=1))
+            print(f"results written to {args.json}")
+        return
     sizes = args.sizes or ([20_000, 100_000] if args.quick else [100_000, 1_000_000])
     print(
         f"python {platform.python_version()}, {os.cpu_count()} CPUs, "

@@ -32,10 +32,14 @@ Minibatches (Adam and ``partial_fit``)
     minibatch gradient, and calls ``partial_fit`` of every other expert with
     the responsibilities times the sample weights as ``sample_weight``: an
     exact stochastic-gradient step of the mixture's log-likelihood for that
-    expert. Regression noise variances are running weighted averages of the
-    squared residuals (exponential forgetting over about
-    ``_VARIANCE_MEMORY`` rows), and are set to their exact weighted average
-    over the training data at the end of every epoch of ``fit``.
+    expert (not rescaled: docs/user_guide/solvers.rst says why). Regression
+    experts of :func:`_learns_standardized_target` learn the target
+    standardised by the scales the fit starts from, and are written back as
+    copies that predict on the original scale. Regression noise variances
+    are running weighted averages of the squared residuals (exponential
+    forgetting over about ``_VARIANCE_MEMORY`` rows), and are set to their
+    exact weighted average over the training data at the end of every epoch
+    of ``fit``.
 
 Both start from a warm-up on at most ``_INIT_ROWS`` random rows of the
 training data (``partial_fit``: on the first chunk): the ``init_params``
@@ -62,7 +66,13 @@ from scipy.optimize import minimize
 from scipy.special import expit
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+from sklearn.linear_model import (
+    LinearRegression,
+    LogisticRegression,
+    Ridge,
+    SGDRegressor,
+)
+from sklearn.neural_network import MLPRegressor
 from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 
@@ -192,6 +202,58 @@ def _differentiable(expert, classifier):
     if type(expert) is Ridge:
         return not expert.positive and np.size(expert.alpha) == 1
     return False
+
+
+def _learns_standardized_target(expert):
+    """Whether a regression expert updated by ``partial_fit`` learns ``(y - c) / s``.
+
+    ``c`` and ``s`` are the target's mean and scale on the data the stream
+    starts from; the written expert is a copy that predicts on the original
+    scale (:func:`_rescaled_output`). Why: these experts start from a zero
+    output and take stochastic-gradient steps whose size does not adapt to
+    the units of ``y``. On a raw target far from zero in units of its spread
+    (``y`` of mean 450 and spread 17, say), an expert fitted on its own
+    region of ``X``, where ``X`` is not centred, reaches that level mostly
+    through its slopes instead of its intercept, and unlearns them only over
+    many passes; the soft mixture of such experts predicts wildly outside
+    their regions.
+
+    Recognised by exact type (a subclass may change the model), with the
+    squared loss (``huber``'s ``epsilon`` and ``poisson`` are tied to the
+    units of ``y``). For ``SGDRegressor`` with an L2 penalty or none, the
+    map changes nothing but the path: loss and penalty both scale by
+    ``s^2``, so the penalised optimum is the same. For ``MLPRegressor`` the
+    penalty ``alpha`` acts on the standardised scale, as in a pipeline that
+    standardises ``y``.
+    """
+    if type(expert) is SGDRegressor:
+        return expert.loss == "squared_error" and expert.penalty in ("l2", None)
+    if type(expert) is MLPRegressor:
+        return getattr(expert, "loss", "squared_error") == "squared_error"
+    return False
+
+
+def _rescaled_output(expert, scale, shift):
+    """A copy of a fitted expert of :func:`_learns_standardized_target` predicting
+    ``scale * expert.predict(X) + shift``; the expert itself is left alone."""
+    est = copy.deepcopy(expert)
+    if type(est) is MLPRegressor:
+        if hasattr(est, "coefs_"):
+            # The output layer is affine (identity activation).
+            est.coefs_[-1] = est.coefs_[-1] * scale
+            est.intercepts_[-1] = est.intercepts_[-1] * scale + shift
+        return est
+    # SGDRegressor: the coefficients its partial_fit continues from (plain
+    # and averaged) too, so the copy is an SGD state on the original scale.
+    for name in ("coef_", "_standard_coef", "_average_coef"):
+        value = getattr(est, name, None)
+        if value is not None:
+            setattr(est, name, value * scale)
+    for name in ("intercept_", "_standard_intercept", "_average_intercept"):
+        value = getattr(est, name, None)
+        if value is not None:
+            setattr(est, name, value * scale + shift)
+    return est
 
 
 def _accepts_partial_fit_weights(expert):
@@ -385,6 +447,9 @@ class _Model:
         self.b = np.zeros(col)
         self.var = np.ones(K)
         self.externals = [None] * K
+        # External expert k predicts (y - ext_shift[k]) / ext_scale[k].
+        self.ext_shift = np.zeros(K)
+        self.ext_scale = np.ones(K)
         self.x_scaler = _Scaler(n_features)
         self.y_scaler = _Scaler(1) if not classifier else None
 
@@ -596,7 +661,9 @@ class _Model:
         for k, est in enumerate(state["experts"]):
             cols = self.expert_cols[k]
             if cols is None:
+                # Fitted on the original scale: it continues there.
                 self.externals[k] = est
+                self.ext_shift[k], self.ext_scale[k] = 0.0, 1.0
                 continue
             if not hasattr(est, "coef_"):
                 raise ValueError(
@@ -628,7 +695,10 @@ class _Model:
         for k in range(K):
             cols = self.expert_cols[k]
             if cols is None:
-                experts.append(self.externals[k])
+                est = self.externals[k]
+                if self.ext_shift[k] != 0.0 or self.ext_scale[k] != 1.0:
+                    est = _rescaled_output(est, self.ext_scale[k], self.ext_shift[k])
+                experts.append(est)
                 continue
             est = clone(protos[k])
             est.n_features_in_ = d
@@ -888,6 +958,7 @@ class _Stream:
         experts = [m.externals[k] for k in m.ext]
         if not self.classifier:
             preds = _expert_outputs(experts, X)
+            preds = preds * m.ext_scale[m.ext] + m.ext_shift[m.ext]
             return (preds - m.y_mean) / m.y_scale
         proba = _expert_outputs(experts, X, self.classes)
         p = proba[np.arange(X.shape[0]), :, t_raw]
@@ -895,7 +966,8 @@ class _Stream:
 
     def partial_fit_externals(self, X, y, weights):
         est = self.estimator
-        for k in self.model.ext:
+        m = self.model
+        for k in m.ext:
             weight = weights[:, k]
             keep = weight > est.min_responsibility
             if not keep.any():
@@ -904,7 +976,10 @@ class _Stream:
             kwargs = {"sample_weight": weight[keep]}
             if self.classifier:
                 kwargs["classes"] = self.classes
-            expert.partial_fit(X[keep], y[keep], **kwargs)
+                target = y[keep]
+            else:
+                target = (y[keep] - m.ext_shift[k]) / m.ext_scale[k]
+            expert.partial_fit(X[keep], target, **kwargs)
 
     def exact_variances(self, X, Xs, t, y, w, resp=None):
         """Set the variances to their weighted residual averages on (X, y)."""
@@ -952,7 +1027,13 @@ class _Stream:
             m.var_floor_std = self.var_floor() / m.y_scale**2
             m.var = np.full(m.n_experts, m.y_scale**2)
         for k in m.ext:
-            m.externals[k] = self.protos[k]
+            m.externals[k] = expert = self.protos[k]
+            if not self.classifier and _learns_standardized_target(expert):
+                m.ext_scale[k] = m.y_scale
+                # Without an intercept, shifting y would add one.
+                m.ext_shift[k] = (
+                    m.y_mean if getattr(expert, "fit_intercept", True) else 0.0
+                )
         for iteration in range(_INIT_EM_ITER + 1):
             if iteration:
                 _, resp, _ = self.evaluate(X, Xs, t, w)

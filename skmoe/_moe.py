@@ -412,6 +412,11 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         after ``fit`` it continues from the fitted model. Experts must be
         ``LinearRegression``, ``Ridge`` or have ``partial_fit(X, y,
         sample_weight)`` (``SGDRegressor``, ``MLPRegressor``, ...).
+        ``SGDRegressor`` (squared loss, L2 penalty or none) and
+        ``MLPRegressor`` (squared loss) experts of a new model learn the
+        target standardised by the first chunk's mean and standard
+        deviation; ``experts_`` predict on the scale of ``y`` (see
+        "Choosing a solver" in the user guide).
 
         Parameters
         ----------
