@@ -514,9 +514,13 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
                     state["experts"], Xs, ys, resp * ws[:, None], state, None
                 )
                 resp, _ = e_step(np.zeros_like(log_lik), log_lik)
-            run = self._em_loop(
-                Xs, ys, ws, state, resp, _SMALL_EM_ITER, _SMALL_EM_TOL, None, None
-            )
+            with warnings.catch_warnings():
+                # The short runs' experts are thrown away: whether their
+                # solvers converged (an MLP's fit, say) is of no consequence.
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                run = self._em_loop(
+                    Xs, ys, ws, state, resp, _SMALL_EM_ITER, _SMALL_EM_TOL, None, None
+                )
             if best is None or run["lower_bound"] > best["lower_bound"]:
                 best = run
         state = best["state"]

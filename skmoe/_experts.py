@@ -280,11 +280,23 @@ def _fit_linear_experts(experts, X, y, weights):
         est = clone(expert)
         alpha = float(expert.alpha) if type(expert) is Ridge else 0.0
         gram_reg = gram[k] + alpha * np.eye(X.shape[1])
-        eig = linalg.eigvalsh(gram_reg)
+        # Solved in units where every column has the same spread (Jacobi
+        # scaling), so that a feature's unit (a standard deviation of 1e-15
+        # or 1e15) changes neither the solution nor the singularity test;
+        # the solution itself is the same as on the original scale.
+        unit = np.sqrt(np.diag(gram_reg))
+        unit[~(unit > 0)] = 1.0
+        scaled = gram_reg / unit[:, None] / unit[None, :]
+        eig = linalg.eigvalsh(scaled)
         # The normal equations square the condition number: past 1e10 (1e5
         # for the data) fall back to lstsq on the weighted data, as sklearn does.
         if eig[0] > 1e-10 * eig[-1]:
-            coef = linalg.solve(gram_reg, rhs[k], assume_a="pos", check_finite=False)
+            coef = (
+                linalg.solve(
+                    scaled, rhs[k] / unit, assume_a="pos", check_finite=False
+                )
+                / unit
+            )
         else:
             root = np.sqrt(_to_numpy(weights[:, k]))
             A = (_to_numpy(X) - x_mean[k]) * root[:, None]
@@ -292,16 +304,23 @@ def _fit_linear_experts(experts, X, y, weights):
             if alpha > 0:
                 A = np.vstack([A, np.sqrt(alpha) * np.eye(X.shape[1])])
                 b = np.concatenate([b, np.zeros(X.shape[1])])
-            coef = linalg.lstsq(
-                A, b, cond=max(A.shape) * np.finfo(float).eps, check_finite=False
-            )[0]
+            coef = (
+                linalg.lstsq(
+                    A / unit,
+                    b,
+                    cond=max(A.shape) * np.finfo(float).eps,
+                    check_finite=False,
+                )[0]
+                / unit
+            )
         est.coef_ = _like(coef, X)
         est.intercept_ = (
             float(y_mean[k] - x_mean[k] @ coef) if expert.fit_intercept else 0.0
         )
         est.n_features_in_ = X.shape[1]
         if type(expert) is LinearRegression:
-            singular = np.sqrt(np.clip(eig, 0, None))[::-1]
+            # As scikit-learn's: those of the centred data, in their units.
+            singular = np.sqrt(np.clip(linalg.eigvalsh(gram_reg), 0, None))[::-1]
             est.singular_ = singular
             est.rank_ = int(
                 np.sum(singular > singular[0] * max(X.shape) * np.finfo(float).eps)

@@ -919,6 +919,7 @@ class _Stream:
         self.model.classes = classes
         self.protos = _make_experts(templates, rng)
         self.rng = rng
+        self.weight_unit = 1.0
         self.adam = None
         self.lr = estimator.learning_rate_init
         self.n_steps = 0
@@ -1427,6 +1428,11 @@ def partial_fit(estimator, X, y, sample_weight=None, classes=None):
     if stale:
         rng = check_random_state(estimator.random_state)
         stream = _Stream(estimator, templates, kinds, rng, X.shape[1], classes)
+        # Weights in row units, as fit's (see BaseMixtureOfExperts._fit): the
+        # unit of the stream's first chunk holds for the chunks after it, so
+        # the chunks keep their relative weights.
+        stream.weight_unit = float(w.sum()) / int(np.count_nonzero(w > 0))
+    w = w / stream.weight_unit
     m = stream.model
     t = stream.targets(y)
     if not fitted:
@@ -1468,7 +1474,7 @@ def partial_fit(estimator, X, y, sample_weight=None, classes=None):
     estimator.converged_ = False
     estimator.lower_bound_ = bound
     estimator.lower_bounds_ = np.asarray(stream.history)
-    estimator.log_likelihood_ = chunk_loglik
+    estimator.log_likelihood_ = chunk_loglik * stream.weight_unit
     estimator.expert_shares_ = stream.resp_mass / stream.resp_mass.sum()
     estimator.reinitialized_experts_ = []
     estimator.dead_experts_ = estimator._dead_experts(

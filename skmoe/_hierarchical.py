@@ -845,18 +845,21 @@ _HME_PARAMS_DOC = """
         (defaults ``'auto'``, ``0.01`` and ``True``), but validated as there.
     n_init : int, default=1
         Number of EM runs from different initialisations; the best is kept.
-    init_params : {'hierarchical', 'kmeans', 'random', 'random_from_data'} \
-or array-like, default='hierarchical'
+    init_params : {'hierarchical', 'small_em', 'kmeans', 'random', \
+'random_from_data'} or array-like, default='hierarchical'
         Initial leaf posteriors. ``'hierarchical'``: a model tree, built
         by cutting the rows into ``branching`` intervals of one feature
         (the feature and the equal-weight cuts that minimise the weighted
         residual sum of squares of a linear fit, in each interval, of
         {init_features}), and each interval again, down to the leaves, so
         that sibling leaves start on neighbouring blocks of the data;
-        ``'kmeans'``: flat weighted k-means with ``branching ** depth``
-        clusters, leaves in cluster order; ``'random'``: uniform random
-        posteriors; ``'random_from_data'``: nearest of random rows. An array
-        of shape (n_samples, branching ** depth) gives them directly.
+        ``'small_em'``: the best of six short EM runs from the
+        hierarchical, k-means, random-row and random starts in turn (see
+        the flat estimators); ``'kmeans'``: flat weighted k-means with
+        ``branching ** depth`` clusters, leaves in cluster order;
+        ``'random'``: uniform random posteriors; ``'random_from_data'``:
+        nearest of random rows. An array of shape (n_samples, branching **
+        depth) gives them directly.
     routing : {'soft', 'hard', 'top_k'}, default='soft'
         How predictions combine the leaves. ``'soft'``: all leaves weighted by
         their path probabilities; ``'hard'``: the leaf reached by the most
@@ -870,12 +873,15 @@ or array-like, default='hierarchical'
         most this value are left out of that expert's fit, and rows whose
         posterior of reaching a node is at most this value are left out of
         that node's gate fit. 0 keeps every row.
-    min_expert_weight : float, default=2.0
-        A leaf whose total posterior ``sum_i w_i h_il`` falls below this is
-        dead: during EM it is re-initialised on the rows the mixture explains
-        worst (with a ``DeadExpertWarning``, recorded in
-        ``reinitialized_experts_``); a dead leaf in the returned model is
-        warned about and listed in ``dead_experts_``. Leaves are never
+    min_expert_weight : 'auto' or float, default='auto'
+        A leaf whose total posterior ``sum_i w_i h_il`` (in rows: sample
+        weights are rescaled to average one) falls below this is dead;
+        ``'auto'``: one row more than the leaf's expert has parameters, and at
+        least 2 (see the flat estimators). During EM a dead leaf is
+        re-initialised on the rows the mixture explains worst (with a
+        ``DeadExpertWarning``, recorded in ``reinitialized_experts_``); a dead
+        leaf in the returned model is warned about and listed in
+        ``dead_experts_``. Leaves are never
         dropped."""
 
 _HME_TAIL_DOC = """

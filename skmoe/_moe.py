@@ -105,13 +105,17 @@ _COMMON_PARAMS_DOC = """
     n_init : int, default=1
         Number of EM runs from different initialisations; the run with the
         highest objective is kept. With ``n_jobs``, runs go in parallel.
-    init_params : {'kmeans', 'random', 'random_from_data'} or array-like, \
-default='kmeans'
-        Initial responsibilities. ``'kmeans'``: weighted k-means (k-means++
-        seeding) on the standardised features{kmeans_extra}; ``'random'``:
-        uniform random responsibilities; ``'random_from_data'``: rows are
-        assigned to the nearest of K random rows. An array of shape
-        (n_samples, n_experts) gives the initial responsibilities directly.
+    init_params : {'small_em', 'kmeans', 'random', 'random_from_data'} or \
+array-like, default='small_em'
+        Initial responsibilities. ``'small_em'``: the best of six short EM
+        runs (Biernacki, Celeux & Govaert 2003) from k-means, random-row and
+        random starts in turn, on at most 5,000 rows (see the user guide's
+        "Initialisation and restarts"); it finds optima that a single kind
+        of start misses. ``'kmeans'``: weighted k-means (k-means++ seeding)
+        on the standardised features{kmeans_extra}; ``'random'``: uniform
+        random responsibilities; ``'random_from_data'``: rows are assigned
+        to the nearest of K random rows. An array of shape (n_samples,
+        n_experts) gives the initial responsibilities directly.
     routing : {'soft', 'hard', 'top_k'}, default='soft'
         How predictions combine the experts. ``'soft'``: all experts, weighted
         by the gate; ``'hard'``: only the most probable expert; ``'top_k'``:
@@ -124,14 +128,18 @@ default='kmeans'
         Rows whose weight for an expert (responsibility times sample weight)
         is at most this value are left out of that expert's fit, which saves
         time and changes the fit negligibly. 0 keeps every row.
-    min_expert_weight : float, default=2.0
-        An expert whose total responsibility ``sum_i w_i h_ik`` (in rows, with
-        unit sample weights) falls below this is dead. During EM a dead expert
-        is re-initialised on the rows the mixture explains worst (each run
-        does this at most ``n_experts`` times), with a ``DeadExpertWarning``
-        and the events recorded in ``reinitialized_experts_``; a dead expert
-        in the returned model is warned about and listed in
-        ``dead_experts_``. Experts are never dropped.
+    min_expert_weight : 'auto' or float, default='auto'
+        An expert whose total responsibility ``sum_i w_i h_ik`` (in rows:
+        sample weights are rescaled to average one) falls below this is dead.
+        ``'auto'``: one row more than the expert's parameters (coefficients or
+        leaves{variance_param}), and at least 2: an expert fitted on fewer
+        rows interpolates them and is not to be trusted elsewhere. During EM
+        a dead expert is re-initialised on the rows the mixture explains
+        worst (each run does this at most ``n_experts`` times), with a
+        ``DeadExpertWarning`` and the events recorded in
+        ``reinitialized_experts_``; a dead expert in the returned model is
+        warned about and listed in ``dead_experts_``. Experts are never
+        dropped.
     n_jobs : int or None, default=None
         Parallel jobs (joblib): the restarts when ``n_init > 1``, otherwise
         the K expert fits of each M-step. Any joblib backend can be used with
@@ -802,7 +810,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
 
 _KMEANS_EXTRA = {
     MixtureOfExpertsRegressor: " and the target",
-    MixtureOfExpertsClassifier: "",
+    MixtureOfExpertsClassifier: " and the one-hot labels",
 }
 _GRADIENT_DOC = {
     MixtureOfExpertsRegressor: (
@@ -813,6 +821,10 @@ _GRADIENT_DOC = {
         "``LogisticRegression``\n        with an L2 penalty or none",
         "",
     ),
+}
+_VARIANCE_PARAM_DOC = {
+    MixtureOfExpertsRegressor: ", and the noise variance",
+    MixtureOfExpertsClassifier: "",
 }
 _DEFAULT_EXPERT_DOC = {
     MixtureOfExpertsRegressor: "``LinearRegression()``",
@@ -826,6 +838,7 @@ _DEFAULT_EXPERT_DOC = {
 for _cls, _extra in _KMEANS_EXTRA.items():
     _params = (
         _COMMON_PARAMS_DOC.replace("{kmeans_extra}", _extra)
+        .replace("{variance_param}", _VARIANCE_PARAM_DOC[_cls])
         .replace("{default_expert}", _DEFAULT_EXPERT_DOC[_cls])
         .replace("{differentiable}", _GRADIENT_DOC[_cls][0])
         .replace("{variances}", _GRADIENT_DOC[_cls][1])

@@ -610,7 +610,9 @@ def test_fitted_attributes(regression_data):
 def test_convergence_warning_names_gradient(regression_data):
     X, y = regression_data
     with pytest.warns(ConvergenceWarning, match="Gradient fitting did not converge"):
-        MixtureOfExpertsRegressor(3, solver="gradient", max_iter=3).fit(X, y)
+        MixtureOfExpertsRegressor(
+            3, solver="gradient", max_iter=3, init_params="kmeans"
+        ).fit(X, y)
 
 
 @pytest.mark.parametrize("how", ["fit", "partial_fit"])
