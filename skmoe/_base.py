@@ -505,19 +505,19 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             gate = state["gate"]
             if "max_iter" in gate.get_params():
                 gate.set_params(max_iter=min(gate.max_iter, _SMALL_EM_GATE_ITER))
-            if kind != "random":
-                # A hard partition is sticky: a gate fitted on it is a step
-                # function, whose posteriors stay hard. The experts fitted on
-                # it, weighed by their likelihoods alone (a uniform gate),
-                # give a soft start that EM can still move.
-                log_lik = self._m_step_experts(
-                    state["experts"], Xs, ys, resp * ws[:, None], state, None
-                )
-                resp, _ = e_step(np.zeros_like(log_lik), log_lik)
             with warnings.catch_warnings():
                 # The short runs' experts are thrown away: whether their
                 # solvers converged (an MLP's fit, say) is of no consequence.
                 warnings.simplefilter("ignore", ConvergenceWarning)
+                if kind != "random":
+                    # A hard partition is sticky: a gate fitted on it is a
+                    # step function, whose posteriors stay hard. The experts
+                    # fitted on it, weighed by their likelihoods alone (a
+                    # uniform gate), give a soft start that EM can still move.
+                    log_lik = self._m_step_experts(
+                        state["experts"], Xs, ys, resp * ws[:, None], state, None
+                    )
+                    resp, _ = e_step(np.zeros_like(log_lik), log_lik)
                 run = self._em_loop(
                     Xs, ys, ws, state, resp, _SMALL_EM_ITER, _SMALL_EM_TOL, None, None
                 )

@@ -292,9 +292,7 @@ def _fit_linear_experts(experts, X, y, weights):
         # for the data) fall back to lstsq on the weighted data, as sklearn does.
         if eig[0] > 1e-10 * eig[-1]:
             coef = (
-                linalg.solve(
-                    scaled, rhs[k] / unit, assume_a="pos", check_finite=False
-                )
+                linalg.solve(scaled, rhs[k] / unit, assume_a="pos", check_finite=False)
                 / unit
             )
         else:

@@ -825,8 +825,8 @@ _HME_PARAMS_DOC = """
         ``None`` uses {default_expert}.
     gate : SoftmaxGate or None, default=None
         Template of every node's gate, cloned once per internal node; ``None``
-        uses ``SoftmaxGate()`` (unpenalised: the maximum-likelihood gate, on
-        standardised features). The features are standardised once for the
+        uses ``SoftmaxGate()`` (on standardised features, with a very weak
+        penalty, ``C=1e4``). The features are standardised once for the
         whole tree, so a penalty (``SoftmaxGate(C=...)``) means the same at
         every node.
     solver : {'em'}, default='em'
@@ -957,7 +957,8 @@ class HierarchicalMixtureOfExpertsRegressor(
     ----------{params}
     variance_floor : float, default=1e-6
         Lower bound on each expert's noise variance, as a fraction of the
-        (weighted) variance of ``y``.{tail}
+        (weighted) variance of ``y``, and never below the variance of
+        rounding to the target's resolution (see the flat regressor).{tail}
 
     Attributes
     ----------{attrs}

@@ -52,9 +52,10 @@ _COMMON_PARAMS_DOC = """
         iteration's solution: the same optimum, in fewer solver iterations.
     gate : SoftmaxGate or None, default=None
         The gate, ``g(x) = softmax(x @ V + b)``; ``None`` uses
-        ``SoftmaxGate()`` (unpenalised, on standardised features, so the fit
-        does not depend on the features' scale: the maximum-likelihood gate;
-        ``SoftmaxGate(C=100)`` adds a weak L2 penalty). It is
+        ``SoftmaxGate()`` (on standardised features, so the fit does not
+        depend on the features' units, with a penalty ``C=1e4`` too weak to
+        move the likelihood's optimum visibly; ``SoftmaxGate(C=100)``
+        smooths more). It is
         refitted every M-step on the responsibilities, warm-started from the
         last iteration.
     solver : {'em', 'gradient'}, default='em'
@@ -199,6 +200,23 @@ _COMMON_ATTRS_DOC = """
 """
 
 
+def _rounding_variance(y, sample_weight):
+    """``delta**2 / 12``, where ``delta`` is the smallest gap between distinct
+    target values (of rows with positive weight): the variance that rounding
+    to that resolution adds (Sheppard's correction).
+
+    A target recorded to a resolution (integer scores, say) has no density
+    below it: an expert that takes the rows of one value would otherwise
+    shrink its variance to the floor and its likelihood without bound (on
+    the red-wine quality scores, every expert of a mixture did). For a
+    continuous target the gaps, and so this floor, are negligible.
+    """
+    values = np.unique(_to_numpy(y)[_to_numpy(sample_weight) > 0])
+    gaps = np.diff(values)
+    gaps = gaps[gaps > 0]
+    return float(gaps.min()) ** 2 / 12 if gaps.size else 0.0
+
+
 class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     r"""Mixture of experts for regression, fitted by EM or gradient ascent.
 
@@ -217,7 +235,11 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     variance_floor : float, default=1e-6
         Lower bound on each expert's noise variance, as a fraction of the
         (weighted) variance of ``y``. It keeps an expert that fits a few rows
-        exactly from collapsing to zero variance and infinite likelihood.
+        exactly from collapsing to zero variance and infinite likelihood. The
+        floor is never below ``delta**2 / 12``, where ``delta`` is the
+        smallest gap between distinct values of ``y``: the variance of
+        rounding to the target's resolution (so integer scores cannot be
+        fitted by experts that each take one value with zero variance).
 
     Attributes
     ----------{attrs}
@@ -351,7 +373,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         var_y = float(sample_weight @ (y - mean) ** 2) / wsum
         # A constant target still needs a positive floor.
         tiny = np.finfo(np.float64).eps * max(1.0, mean * mean)
-        self._variance_floor_abs = self.variance_floor * max(var_y, tiny)
+        self._variance_floor_abs = max(
+            self.variance_floor * max(var_y, tiny), _rounding_variance(y, sample_weight)
+        )
 
     def _init_features(self, X, y):
         return np.column_stack([X, y])

@@ -50,7 +50,8 @@ def test_default_fit_reaches_known_optimum(loader, n_experts, optimum, random_st
     moe = MixtureOfExpertsRegressor(n_experts, random_state=random_state).fit(X, y)
     # The optimum is a lower bound: mcycle K=3 has a higher one (-578.04)
     # that some starts find.
-    assert moe.log_likelihood_ >= optimum - 1e-3
+    # The default gate penalty (C=1e4) costs at most 0.02 nats here.
+    assert moe.log_likelihood_ >= optimum - 0.02
 
 
 def test_kmeans_alone_misses_the_optimum_small_em_does_not():
@@ -152,8 +153,10 @@ def test_partial_fit_sample_weight_units_do_not_matter():
         for chunk in np.array_split(np.arange(y.size), 4):
             est.partial_fit(X[chunk], y[chunk], sample_weight=w[chunk] * c)
         fits.append(est.predict(X))
-    assert_allclose(fits[1], fits[0], rtol=1e-6)
-    assert_allclose(fits[2], fits[0], rtol=1e-6)
+    # Adam's epsilon (1e-8 against gradients of order one) is the only
+    # place where the weights' unit still shows.
+    assert_allclose(fits[1], fits[0], rtol=1e-5, atol=1e-5)
+    assert_allclose(fits[2], fits[0], rtol=1e-5, atol=1e-5)
 
 
 # Experts that ignore X (and so any unit of it) isolate the mixture's own
