@@ -10,7 +10,7 @@ Two tables (issue 13, parts 2 and 8).
    max), beside
 
    * the published optimum where there is one (mcycle K=2 -614.537, K=3
-     -580.517, tonedata K=2 142.848: ``/work/shared/data/README.md`` and
+     -580.517, tonedata K=2 142.848: ``../shared/data/README.md`` beside the repository and
      issue 13),
    * the best of ``--starts`` fits from random responsibilities with an
      unpenalised gate (``init_params="random"``, ``SoftmaxGate(C=np.inf)``,

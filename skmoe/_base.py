@@ -439,12 +439,22 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
     def _prepare_targets(self, X, y, sample_weight):
         """Hook for data-dependent constants (e.g. the variance floor)."""
 
-    def _initial_responsibilities(self, X, y, sample_weight, init_resp, rng):
-        """Initial responsibilities (n, n_experts) of one run, on the host."""
+    def _initial_responsibilities(
+        self, X, y, sample_weight, init_resp, rng, proxy_experts=False
+    ):
+        """Initial responsibilities (n, n_experts) of one run, on the host.
+
+        ``proxy_experts``: small-EM's short runs fit the default expert (a
+        linear model) in place of the experts (for the streaming and
+        minibatch solvers, whose experts learn by ``partial_fit``: their
+        ``fit`` on the raw target is not the model they will become).
+        """
         if init_resp is not None:
             return init_resp.copy()
         if self.init_params == "small_em" and self.n_experts > 1:
-            return self._small_em_responsibilities(X, y, sample_weight, rng)
+            return self._small_em_responsibilities(
+                X, y, sample_weight, rng, proxy_experts
+            )
         if self.init_params == "small_em":
             return np.ones((X.shape[0], 1))
         return self._responsibilities_of_kind(
@@ -474,7 +484,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
     #: The kinds of start that small-EM tries, in turn.
     _small_em_kinds = ("kmeans", "random_from_data", "random")
 
-    def _small_em_responsibilities(self, X, y, w, rng):
+    def _small_em_responsibilities(self, X, y, w, rng, proxy_experts=False):
         """The "small-EM" start (Biernacki, Celeux & Govaert 2003).
 
         ``_SMALL_EM_STARTS`` short EM runs of ``_SMALL_EM_ITER`` iterations
@@ -486,8 +496,9 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         trapped (k-means on mcycle always ends in the same local optimum);
         a few iterations of each are cheap and tell the promising ones apart.
         """
+        expert = None if proxy_experts else self.expert
         templates = _check_expert_templates(
-            self.expert, self.n_experts, self._default_expert(), self._classifier
+            expert, self.n_experts, self._default_expert(), self._classifier
         )
         rows = np.arange(X.shape[0])
         if X.shape[0] > _SMALL_EM_MAX_ROWS:

@@ -197,6 +197,13 @@ def _fit_one(expert, X, y, weight, min_responsibility, classifier):
         weight = np.ascontiguousarray(weight)
     xp = _xp_of(X)
     keep = weight > min_responsibility
+    if not bool(xp.any(keep)):
+        # An expert left with no data (dead, about to be re-initialised):
+        # every row at one weight, rather than a fit on no rows, which
+        # scikit-learn refuses.
+        keep = weight > 0
+        if not bool(xp.any(keep)):
+            keep, weight = xp.ones_like(keep), xp.ones_like(weight)
     if classifier and _n_distinct(y[keep]) < 2:
         keep = weight > 0
         if _n_distinct(y[keep]) < 2:

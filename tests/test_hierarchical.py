@@ -283,9 +283,14 @@ def test_sample_weight_equals_repetition():
     est = HierarchicalMixtureOfExpertsRegressor(
         2, min_responsibility=0.0, max_iter=30, random_state=0, tol=1e-8
     )
+    # Weights are in row units (rescaled to average one over the rows of
+    # positive weight): the gate penalty of the repeated rows is matched by a
+    # C scaled by the average weight.
+    gate = SoftmaxGate(C=SoftmaxGate().C * sw.sum() / np.count_nonzero(sw))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        weighted = clone(est).set_params(init_params=init).fit(X, y, sample_weight=sw)
+        weighted = clone(est).set_params(init_params=init, gate=gate)
+        weighted.fit(X, y, sample_weight=sw)
         repeated = clone(est).set_params(init_params=np.repeat(init, sw, axis=0))
         repeated.fit(np.repeat(X, sw, axis=0), np.repeat(y, sw))
     assert weighted.n_iter_ == repeated.n_iter_
@@ -357,16 +362,16 @@ def test_recovers_the_hierarchical_regimes(regimes):
     assert_allclose(intercept, truth["intercept"], atol=0.15)
     assert_allclose(np.sqrt(hme.noise_variance_), 0.2, rtol=0.1)
     # Held out, the tree beats the flat mixture with as many experts, whose
-    # single softmax cannot draw branch-dependent thresholds: 0.140 against
-    # 0.106 nats per row (restarts do not help the flat mixture).
+    # single softmax cannot draw branch-dependent thresholds: 0.157 against
+    # 0.137 nats per row (restarts do not help the flat mixture).
     flat = MixtureOfExpertsRegressor(4, n_init=3, random_state=0).fit(X, y)
     hme_ll, flat_ll = (
         hme.score_samples(Xt, yt).mean(),
         flat.score_samples(Xt, yt).mean(),
     )
-    assert hme_ll > 0.13
-    assert flat_ll < 0.115
-    assert hme_ll - flat_ll > 0.025
+    assert hme_ll > 0.15
+    assert flat_ll < 0.14
+    assert hme_ll - flat_ll > 0.015
     assert hme.score(Xt, yt) > flat.score(Xt, yt)
 
 

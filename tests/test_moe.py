@@ -226,7 +226,11 @@ def test_sample_weight_equals_repetition(Est):
     est = Est(
         3, random_state=0, min_responsibility=0.0, max_iter=50, init_params="kmeans"
     )
-    weighted = clone(est).fit(X, y, sample_weight=sw)
+    # Weights are in row units (rescaled to average one over the rows of
+    # positive weight): the gate penalty of the repeated rows is matched by a
+    # C scaled by the average weight.
+    gate = SoftmaxGate(C=SoftmaxGate().C * sw.sum() / np.count_nonzero(sw))
+    weighted = clone(est).set_params(gate=gate).fit(X, y, sample_weight=sw)
     repeated = clone(est).fit(np.repeat(X, sw, axis=0), np.repeat(y, sw))
     assert weighted.n_iter_ == repeated.n_iter_
     assert_allclose(weighted.lower_bounds_, repeated.lower_bounds_, rtol=1e-5)
@@ -1074,7 +1078,11 @@ def test_default_classifier_reaches_the_exact_em_optimum():
     assert exact.converged_ and default.converged_
     assert abs(default.lower_bound_ - exact.lower_bound_) < 1e-4
     assert_allclose(default.predict_proba(X), exact.predict_proba(X), atol=1e-3)
-    loose = fit(LogisticRegression())
+    # From one k-means start the loose expert stops well short (small-EM's
+    # short runs happen to hide it on these data).
+    loose = MixtureOfExpertsClassifier(
+        3, expert=LogisticRegression(), init_params="kmeans", random_state=0
+    ).fit(X, y)
     assert loose.lower_bound_ < exact.lower_bound_ - 1e-2
 
 
@@ -1122,7 +1130,10 @@ def test_meta_estimators_that_take_sample_weight_are_experts():
     wrapped = MixtureOfExpertsRegressor(
         3, expert=TransformedTargetRegressor(LinearRegression()), random_state=0
     ).fit(X, y)
-    assert_allclose(wrapped.predict(X), plain.predict(X), rtol=1e-8, atol=1e-8)
+    # The two solve the same least squares differently (skmoe's own normal
+    # equations, scikit-learn's lstsq): EM's tol bounds where they stop.
+    assert_allclose(wrapped.predict(X), plain.predict(X), rtol=1e-4, atol=1e-4)
+    assert_allclose(wrapped.lower_bound_, plain.lower_bound_, rtol=1e-6)
     single = DecisionTreeRegressor(max_depth=2).fit(X, y).score(X, y)
     for expert in (BaggingRegressor(n_estimators=3), AdaBoostRegressor(n_estimators=3)):
         moe = MixtureOfExpertsRegressor(3, expert=expert, random_state=0).fit(X, y)
@@ -1176,7 +1187,9 @@ def test_bic_of_pipeline_experts_counts_the_final_step():
             LinearRegression().set_fit_request(sample_weight=True),
         )
         piped = MixtureOfExpertsRegressor(3, expert=expert, random_state=0).fit(X, y)
-        assert_allclose(piped.bic(X, y), plain.bic(X, y), rtol=1e-8)
+        assert piped._n_parameters() == plain._n_parameters()
+        # Two solvers of the same least squares, stopped by EM's tol.
+        assert_allclose(piped.bic(X, y), plain.bic(X, y), rtol=1e-5)
 
 
 def test_regressor_takes_numbers_written_as_strings():
