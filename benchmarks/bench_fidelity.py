@@ -10,8 +10,8 @@ Two tables (issue 13, parts 2 and 8).
    max), beside
 
    * the published optimum where there is one (mcycle K=2 -614.537, K=3
-     -580.517, tonedata K=2 142.848: ``../shared/data/README.md`` beside the repository and
-     issue 13),
+     -580.517, tonedata K=2 142.848: the README of ``../shared/data`` beside
+     the repository, and issue 13),
    * the best of ``--starts`` fits from random responsibilities with an
      unpenalised gate (``init_params="random"``, ``SoftmaxGate(C=np.inf)``,
      seeds 0, 1, ...), a reference optimum computed in the same run (so the

@@ -116,8 +116,7 @@ def main(argv=None):
         "--candidates",
         nargs="+",
         default=["default", "100"],
-        help="'default' (no gate argument) or gate penalties C (default: "
-        "%(default)s)",
+        help="'default' (no gate argument) or gate penalties C (default: %(default)s)",
     )
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
