@@ -109,7 +109,7 @@ _MAX_SEED = np.iinfo(np.int32).max
 #: runs, their length in EM iterations, and the most rows they run on.
 _SMALL_EM_STARTS = 6
 _SMALL_EM_ITER = 50
-_SMALL_EM_MAX_ROWS = 5000
+_SMALL_EM_MAX_ROWS = 2000
 _SMALL_EM_TOL = 1e-4
 _SMALL_EM_GATE_ITER = 20
 _SMALL_BLAS_MAX_FEATURES = 64
@@ -315,8 +315,14 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
     # ------------------------------------------------------------------
     # Gate hooks (a hierarchical gate overrides these)
     # ------------------------------------------------------------------
+    #: The parameters of the gate used when ``gate=None``.
+    _default_gate_params: dict = {}
+
     def _make_gate(self):
-        gate = SoftmaxGate() if self.gate is None else clone(self.gate)
+        if self.gate is None:
+            gate = SoftmaxGate(**self._default_gate_params)
+        else:
+            gate = clone(self.gate)
         return gate.set_params(warm_start=True)
 
     def _n_gate_parameters(self, gate):

@@ -52,10 +52,7 @@ _COMMON_PARAMS_DOC = """
         iteration's solution: the same optimum, in fewer solver iterations.
     gate : SoftmaxGate or None, default=None
         The gate, ``g(x) = softmax(x @ V + b)``; ``None`` uses
-        ``SoftmaxGate()`` (on standardised features, so the fit does not
-        depend on the features' units, with a penalty ``C=1e4`` too weak to
-        move the likelihood's optimum visibly; ``SoftmaxGate(C=100)``
-        smooths more). It is
+        {default_gate}. It is
         refitted every M-step on the responsibilities, warm-started from the
         last iteration.
     solver : {'em', 'gradient'}, default='em'
@@ -110,7 +107,7 @@ _COMMON_PARAMS_DOC = """
 array-like, default='small_em'
         Initial responsibilities. ``'small_em'``: the best of six short EM
         runs (Biernacki, Celeux & Govaert 2003) from k-means, random-row and
-        random starts in turn, on at most 5,000 rows (see the user guide's
+        random starts in turn, on at most 2,000 rows (see the user guide's
         "Initialisation and restarts"); it finds optima that a single kind
         of start misses. ``'kmeans'``: weighted k-means (k-means++ seeding)
         on the standardised features{kmeans_extra}; ``'random'``: uniform
@@ -596,6 +593,13 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
             warm_start=warm_start,
         )
 
+    # A smooth gate by default: held out, a sharp one costs log-loss (vowel,
+    # new speakers: 2.06 with C=1e4 against 1.52 with C=1 and 1.85 for one
+    # logistic regression; Satellite 0.346, 0.294 and 0.345; LetterRecognition
+    # 0.422, 0.419 and 0.847). A classifier has no likelihood optimum to
+    # protect from the penalty the way the regressor's noise variances do.
+    _default_gate_params = {"C": 1.0}
+
     def _default_expert(self):
         return LogisticRegression(**_DEFAULT_LOGISTIC)
 
@@ -846,6 +850,21 @@ _GRADIENT_DOC = {
         "",
     ),
 }
+_DEFAULT_GATE_DOC = {
+    MixtureOfExpertsRegressor: (
+        "``SoftmaxGate()`` (on standardised\n        features, so the fit does "
+        "not depend on the features' units, with\n        a penalty ``C=1e4`` "
+        "too weak to move the likelihood's optimum\n        visibly; "
+        "``SoftmaxGate(C=100)`` smooths more)"
+    ),
+    MixtureOfExpertsClassifier: (
+        "``SoftmaxGate(C=1.0)`` (on\n        standardised features, so the fit "
+        "does not depend on the features'\n        units): a smooth gate, "
+        "which held out beats a sharp one in log-loss\n        on the vowel, "
+        "Satellite and LetterRecognition data (see the user\n        guide's "
+        '"The gate")'
+    ),
+}
 _VARIANCE_PARAM_DOC = {
     MixtureOfExpertsRegressor: ", and the noise variance",
     MixtureOfExpertsClassifier: "",
@@ -863,6 +882,7 @@ for _cls, _extra in _KMEANS_EXTRA.items():
     _params = (
         _COMMON_PARAMS_DOC.replace("{kmeans_extra}", _extra)
         .replace("{variance_param}", _VARIANCE_PARAM_DOC[_cls])
+        .replace("{default_gate}", _DEFAULT_GATE_DOC[_cls])
         .replace("{default_expert}", _DEFAULT_EXPERT_DOC[_cls])
         .replace("{differentiable}", _GRADIENT_DOC[_cls][0])
         .replace("{variances}", _GRADIENT_DOC[_cls][1])
