@@ -505,6 +505,15 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         sample_weight = _check_weights(sample_weight, X, X.dtype)
         return self._fit_validated(self._prepare(X, sample_weight), targets, classes)
 
+    def _penalty_C(self):
+        """The inverse penalty strength (the gate interface the EM driver's
+        penalty continuation uses; :class:`TreeGate` has it too)."""
+        return self.C
+
+    def _set_penalty_C(self, C):
+        self.C = C
+        return self
+
     def _prepare(self, X, sample_weight):
         """The :class:`_GateInputs` of validated ``X`` and ``sample_weight``
         (``fit`` with ``check_input=False`` describes them), for

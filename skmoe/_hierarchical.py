@@ -228,6 +228,16 @@ class TreeGate(BaseEstimator):
     def _template(self):
         return SoftmaxGate() if self.gate is None else self.gate
 
+    def _penalty_C(self):
+        """Every node's inverse penalty strength (see SoftmaxGate)."""
+        return self._template().C
+
+    def _set_penalty_C(self, C):
+        self.gate = clone(self._template()).set_params(C=C)
+        for node in getattr(self, "estimators_", []):
+            node.C = C
+        return self
+
     def _prepare(self, X, sample_weight):
         """The :class:`_GateInputs` of validated ``X`` and ``sample_weight``,
         standardised as the node template says, for :meth:`_fit_prepared`."""

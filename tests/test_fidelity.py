@@ -250,3 +250,33 @@ def test_hierarchical_cross_validation_has_no_catastrophic_fold():
             hme.fit(X[train], y[train])
         scores.append(r2_score(y[test], hme.predict(X[test])))
     assert min(scores) >= 0.90
+
+
+def test_default_classifier_beats_logistic_regression_on_vowel():
+    """Issue 13, part 6, on the bundled data: the vowel data's customary
+    split (training speakers 0-7, test speakers 8-14), held-out log-loss.
+    (Satellite and LetterRecognition are in the user guide's "The gate".)"""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import log_loss
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skmoe.datasets import load_vowel
+
+    vowel = load_vowel()
+    train = vowel.train_mask
+    X, y = vowel.data, vowel.target
+
+    def held_out(model):
+        model.fit(X[train], y[train])
+        proba = model.predict_proba(X[~train])
+        return log_loss(y[~train], proba, labels=model.classes_)
+
+    single = held_out(make_pipeline(StandardScaler(), LogisticRegression()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeadExpertWarning)
+        mixture = held_out(
+            make_pipeline(StandardScaler(), MixtureOfExpertsClassifier(random_state=0))
+        )
+    assert single > 1.8
+    assert mixture < single - 0.2
