@@ -228,16 +228,6 @@ class TreeGate(BaseEstimator):
     def _template(self):
         return SoftmaxGate() if self.gate is None else self.gate
 
-    def _penalty_C(self):
-        """Every node's inverse penalty strength (see SoftmaxGate)."""
-        return self._template().C
-
-    def _set_penalty_C(self, C):
-        self.gate = clone(self._template()).set_params(C=C)
-        for node in getattr(self, "estimators_", []):
-            node.C = C
-        return self
-
     def _prepare(self, X, sample_weight):
         """The :class:`_GateInputs` of validated ``X`` and ``sample_weight``,
         standardised as the node template says, for :meth:`_fit_prepared`."""
@@ -725,10 +715,13 @@ class _HierarchicalMixin:
         return X, y
 
     def _make_gate(self):
+        template = self.gate
+        if template is None and self._default_gate_params:
+            template = SoftmaxGate(**self._default_gate_params)
         return TreeGate(
             self.depth,
             self.branching,
-            gate=self.gate,
+            gate=template,
             min_reach=self.min_responsibility,
             warm_start=True,
         )
@@ -835,10 +828,11 @@ _HME_PARAMS_DOC = """
         ``None`` uses {default_expert}.
     gate : SoftmaxGate or None, default=None
         Template of every node's gate, cloned once per internal node; ``None``
-        uses ``SoftmaxGate()`` (on standardised features, with a very weak
-        penalty, ``C=1e4``). The features are standardised once for the
-        whole tree, so a penalty (``SoftmaxGate(C=...)``) means the same at
-        every node.
+        uses the flat estimators' default: ``SoftmaxGate()`` (on standardised
+        features, with a very weak penalty, ``C=1e4``) for the regressor,
+        ``SoftmaxGate(C=1.0)`` for the classifier. The features are
+        standardised once for the whole tree, so a penalty
+        (``SoftmaxGate(C=...)``) means the same at every node.
     solver : {'em'}, default='em'
         Only EM fits a tree of gates: ``solver='gradient'`` (accepted for
         compatibility with the flat estimators) raises a ``ValueError`` before

@@ -285,13 +285,16 @@ def test_sample_weight_equals_repetition():
     )
     # Weights are in row units (rescaled to average one over the rows of
     # positive weight): the gate penalty of the repeated rows is matched by a
-    # C scaled by the average weight.
-    gate = SoftmaxGate(C=SoftmaxGate().C * sw.sum() / np.count_nonzero(sw))
+    # C scaled by the average weight. (C=10: no penalty continuation, whose
+    # first phase is in row units too.)
+    gate = SoftmaxGate(C=10.0 * sw.sum() / np.count_nonzero(sw))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         weighted = clone(est).set_params(init_params=init, gate=gate)
         weighted.fit(X, y, sample_weight=sw)
-        repeated = clone(est).set_params(init_params=np.repeat(init, sw, axis=0))
+        repeated = clone(est).set_params(
+            init_params=np.repeat(init, sw, axis=0), gate=SoftmaxGate(C=10.0)
+        )
         repeated.fit(np.repeat(X, sw, axis=0), np.repeat(y, sw))
     assert weighted.n_iter_ == repeated.n_iter_
     assert_allclose(weighted.lower_bounds_, repeated.lower_bounds_, rtol=1e-6)

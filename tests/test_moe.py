@@ -228,10 +228,12 @@ def test_sample_weight_equals_repetition(Est):
     )
     # Weights are in row units (rescaled to average one over the rows of
     # positive weight): the gate penalty of the repeated rows is matched by a
-    # C scaled by the average weight.
-    gate = SoftmaxGate(C=SoftmaxGate().C * sw.sum() / np.count_nonzero(sw))
+    # C scaled by the average weight. (C=10: no penalty continuation, whose
+    # first phase is in row units too.)
+    gate = SoftmaxGate(C=10.0 * sw.sum() / np.count_nonzero(sw))
     weighted = clone(est).set_params(gate=gate).fit(X, y, sample_weight=sw)
-    repeated = clone(est).fit(np.repeat(X, sw, axis=0), np.repeat(y, sw))
+    repeated = clone(est).set_params(gate=SoftmaxGate(C=10.0))
+    repeated.fit(np.repeat(X, sw, axis=0), np.repeat(y, sw))
     assert weighted.n_iter_ == repeated.n_iter_
     assert_allclose(weighted.lower_bounds_, repeated.lower_bounds_, rtol=1e-5)
     if Est is MixtureOfExpertsRegressor:
@@ -456,6 +458,9 @@ def test_warm_start_equals_a_longer_fit(moe_data):
     kwargs = dict(random_state=0, tol=0.0, min_responsibility=0.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        # A gate as firm as the continuation's first phase: one phase, so
+        # that five and five iterations are ten.
+        kwargs["gate"] = SoftmaxGate(C=100.0)
         long = MixtureOfExpertsRegressor(3, max_iter=10, **kwargs).fit(X, y)
         warm = MixtureOfExpertsRegressor(3, max_iter=5, warm_start=True, **kwargs)
         warm.fit(X, y)
