@@ -44,7 +44,7 @@ chunks = list(
 # %%
 # Learning one chunk at a time
 # ----------------------------
-# ``partial_fit`` initialises the mixture on the first chunk (k-means
+# ``partial_fit`` initialises the mixture on the first chunk (small-EM's
 # responsibilities and a few EM iterations on it), then takes minibatch
 # gradient steps. ``score`` is R^2, ``score_samples`` the log-likelihood of
 # each held-out row.
