@@ -506,8 +506,8 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         return self._fit_validated(self._prepare(X, sample_weight), targets, classes)
 
     def _penalty_C(self):
-        """The inverse penalty strength (the gate interface the EM driver's
-        penalty continuation uses; :class:`TreeGate` has it too)."""
+        """The inverse penalty strength: what the EM driver's penalty
+        continuation reads and sets (a flat gate's only)."""
         return self.C
 
     def _set_penalty_C(self, C):
