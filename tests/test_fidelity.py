@@ -280,3 +280,19 @@ def test_default_classifier_beats_logistic_regression_on_vowel():
         )
     assert single > 1.8
     assert mixture < single - 0.2
+
+
+def test_noise_variance_never_below_the_targets_rounding():
+    """Integer scores (the red-wine quality, say) let an expert take the
+    rows of one score with zero residuals: its variance is floored at the
+    variance of rounding to the target's resolution, 1/12 here."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 2))
+    y = np.round(2 + X[:, 0] + 0.2 * rng.normal(size=300))  # mostly 1, 2, 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeadExpertWarning)
+        moe = MixtureOfExpertsRegressor(4, random_state=0).fit(X, y)
+    assert np.all(moe.noise_variance_ >= 1 / 12 - 1e-12)
+    # Halving the resolution halves the floor's square root.
+    moe2 = MixtureOfExpertsRegressor(4, random_state=0).fit(X, y / 2)
+    assert np.all(moe2.noise_variance_ >= 1 / 48 - 1e-12)
