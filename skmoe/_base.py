@@ -107,11 +107,12 @@ _MAX_SEED = np.iinfo(np.int32).max
 
 #: Small-EM initialisation (``init_params='small_em'``): the number of short
 #: runs, their length in EM iterations, and the most rows they run on.
-_SMALL_EM_STARTS = 6
+_SMALL_EM_STARTS = 9
 _SMALL_EM_ITER = 50
 _SMALL_EM_MAX_ROWS = 2000
 _SMALL_EM_TOL = 1e-4
 _SMALL_EM_GATE_ITER = 20
+_SMALL_EM_TIE = 1e-6
 
 #: The gate penalty of the first phase of an EM run whose gate is penalised
 #: more weakly (see BaseMixtureOfExperts._em_run).
@@ -545,7 +546,10 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
                 run = self._em_loop(
                     Xs, ys, ws, state, resp, _SMALL_EM_ITER, _SMALL_EM_TOL, None, None
                 )
-            if best is None or run["lower_bound"] > best["lower_bound"]:
+            # Short runs that end within _SMALL_EM_TIE per row of each other
+            # reached the same optimum: the first of them is kept, so that
+            # rounding (weights in another unit, say) cannot pick another.
+            if best is None or run["lower_bound"] > best["lower_bound"] + _SMALL_EM_TIE:
                 best = run
         state = best["state"]
         resp, _ = self._e_step(state, X, self._expert_log_likelihood(state, X, y))

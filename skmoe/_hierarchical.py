@@ -857,7 +857,7 @@ _HME_PARAMS_DOC = """
         residual sum of squares of a linear fit, in each interval, of
         {init_features}), and each interval again, down to the leaves, so
         that sibling leaves start on neighbouring blocks of the data;
-        ``'small_em'``: the best of six short EM runs from the
+        ``'small_em'``: the best of nine short EM runs from the
         hierarchical, k-means, random-row and random starts in turn (see
         the flat estimators); ``'kmeans'``: flat weighted k-means with
         ``branching ** depth`` clusters, leaves in cluster order;

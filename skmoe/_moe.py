@@ -105,7 +105,7 @@ _COMMON_PARAMS_DOC = """
         highest objective is kept. With ``n_jobs``, runs go in parallel.
     init_params : {'small_em', 'kmeans', 'random', 'random_from_data'} or \
 array-like, default='small_em'
-        Initial responsibilities. ``'small_em'``: the best of six short EM
+        Initial responsibilities. ``'small_em'``: the best of nine short EM
         runs (Biernacki, Celeux & Govaert 2003) from k-means, random-row and
         random starts in turn, on at most 2,000 rows (see the user guide's
         "Initialisation and restarts"); it finds optima that a single kind
