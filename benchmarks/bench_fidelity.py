@@ -111,6 +111,8 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench_compare import SATELLITE_ROWS, load_satellite, load_wine_red  # noqa: E402
+
 import skmoe  # noqa: E402
 from skmoe import (  # noqa: E402
     MixtureOfExpertsClassifier,
@@ -129,7 +131,6 @@ from skmoe.datasets import (  # noqa: E402
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 N_SPLITS = 5
-SATELLITE_ROWS = 2000
 POWER_PLANT_ROWS = 3000
 N_EXPERTS = 3
 HIT_TOL = 0.01  # a random start "hits" the best when within this of it
@@ -162,12 +163,6 @@ DEFAULT_CANDIDATES = ("1", "100", "1e4", "inf", "default", "linear")
 # ----------------------------------------------------------------------------
 # Data
 # ----------------------------------------------------------------------------
-def load_wine_red():
-    """UCI wine quality (red): 1599 x 11, target ``quality`` (column 11)."""
-    values = np.loadtxt(DATA_DIR / "wine-quality-red.txt")
-    return values[:, :11], values[:, 11]
-
-
 def load_power_plant():
     """UCI combined cycle power plant: 9568 x 4, target ``PE`` (column 4),
     subsampled to ``POWER_PLANT_ROWS`` random rows (seed 0)."""
@@ -175,22 +170,6 @@ def load_power_plant():
     rng = np.random.RandomState(0)
     keep = np.sort(rng.choice(values.shape[0], POWER_PLANT_ROWS, replace=False))
     return values[keep, :4], values[keep, 4]
-
-
-def load_satellite():
-    """Statlog Landsat satellite (mlbench): 6435 x 36, 6 classes, subsampled
-    to ``SATELLITE_ROWS`` stratified rows (seed 0, as in bench_compare.py)."""
-    frame = pd.read_csv(DATA_DIR / "Satellite.csv")
-    X = frame.drop(columns="classes").to_numpy(dtype=np.float64)
-    y = frame["classes"].to_numpy(dtype=object)
-    rng = np.random.RandomState(0)
-    keep = []
-    for label in np.unique(y):
-        rows = np.flatnonzero(y == label)
-        n_keep = round(rows.size * SATELLITE_ROWS / y.size)
-        keep.append(rng.choice(rows, size=n_keep, replace=False))
-    keep = np.sort(np.concatenate(keep))
-    return X[keep], y[keep]
 
 
 def _xy(loader):
@@ -356,6 +335,25 @@ def run_flexmix(X, y, k, nrep=20, seed=0, timeout=600):
     return result
 
 
+def _fit_seeds(make_model, seeds, X, y):
+    """Fit ``make_model(seed)`` for each seed; the log-likelihoods, CPU
+    times, iterations, convergence, warnings and errors of the fits."""
+    fits = {"ll": [], "cpu": [], "n_iter": [], "converged": [], "warnings": []}
+    for seed in seeds:
+        model = make_model(seed)
+        try:
+            cpu, _, caught = _cpu_fit(model, X, y)
+        except Exception as exc:
+            fits.setdefault("errors", []).append(f"{type(exc).__name__}: {exc}")
+            continue
+        fits["ll"].append(float(model.log_likelihood_))
+        fits["cpu"].append(cpu)
+        fits["n_iter"].append(int(model.n_iter_))
+        fits["converged"].append(bool(model.converged_))
+        fits["warnings"].extend(caught)
+    return fits
+
+
 def run_fidelity(cases, n_seeds, n_starts, flexmix, nrep=20, verbose=True):
     records = []
     for name, k in cases:
@@ -368,39 +366,23 @@ def run_fidelity(cases, n_seeds, n_starts, flexmix, nrep=20, verbose=True):
             "known_optimum": KNOWN_OPTIMA.get((name, k)),
         }
         t0 = time.perf_counter()
-        default = {"ll": [], "cpu": [], "n_iter": [], "converged": [], "warnings": []}
-        for seed in range(n_seeds):
-            model = MixtureOfExpertsRegressor(n_experts=k, random_state=seed)
-            try:
-                cpu, _, caught = _cpu_fit(model, X, y)
-            except Exception as exc:
-                default.setdefault("errors", []).append(f"{type(exc).__name__}: {exc}")
-                continue
-            default["ll"].append(float(model.log_likelihood_))
-            default["cpu"].append(cpu)
-            default["n_iter"].append(int(model.n_iter_))
-            default["converged"].append(bool(model.converged_))
-            default["warnings"].extend(caught)
-        record["default"] = default
-
-        starts = {"ll": [], "cpu": [], "n_iter": [], "converged": [], "warnings": []}
-        for seed in range(n_starts):
-            model = MixtureOfExpertsRegressor(
+        default = record["default"] = _fit_seeds(
+            lambda seed, k=k: MixtureOfExpertsRegressor(n_experts=k, random_state=seed),
+            range(n_seeds),
+            X,
+            y,
+        )
+        starts = _fit_seeds(
+            lambda seed, k=k: MixtureOfExpertsRegressor(
                 n_experts=k,
                 gate=SoftmaxGate(C=np.inf),
                 init_params="random",
                 random_state=seed,
-            )
-            try:
-                cpu, _, caught = _cpu_fit(model, X, y)
-            except Exception as exc:
-                starts.setdefault("errors", []).append(f"{type(exc).__name__}: {exc}")
-                continue
-            starts["ll"].append(float(model.log_likelihood_))
-            starts["cpu"].append(cpu)
-            starts["n_iter"].append(int(model.n_iter_))
-            starts["converged"].append(bool(model.converged_))
-            starts["warnings"].extend(caught)
+            ),
+            range(n_starts),
+            X,
+            y,
+        )
         record["random_starts"] = starts
 
         if flexmix:

@@ -31,7 +31,6 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 from sklearn.datasets import load_diabetes
 from sklearn.metrics import r2_score
 from sklearn.model_selection import KFold
@@ -39,20 +38,14 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench_compare import load_wine_red  # noqa: E402
+
 from skmoe import (  # noqa: E402
     HierarchicalMixtureOfExpertsRegressor,
     MixtureOfExpertsRegressor,
     SoftmaxGate,
 )
 from skmoe.datasets import load_yacht  # noqa: E402
-
-DATA = Path(__file__).resolve().parent / "data"
-
-
-def load_wine_red():
-    data = np.loadtxt(DATA / "wine-quality-red.txt")
-    return data[:, :-1], data[:, -1]
-
 
 SETTINGS = {
     "yacht HME depth 3": (
