@@ -517,6 +517,8 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             if np.count_nonzero(w[rows] > 0) < self.n_experts:
                 rows = np.arange(X.shape[0])
         Xs, ys, ws = X[rows], y[rows], w[rows]
+        # Every short run fits its gate on the same rows: prepared once.
+        gate_inputs = self._make_gate()._prepare(Xs, ws)
         best = None
         for i in range(_SMALL_EM_STARTS):
             kind = self._small_em_kinds[i % len(self._small_em_kinds)]
@@ -544,7 +546,16 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
                     )
                     resp, _ = e_step(np.zeros_like(log_lik), log_lik)
                 run = self._em_loop(
-                    Xs, ys, ws, state, resp, _SMALL_EM_ITER, _SMALL_EM_TOL, None, None
+                    Xs,
+                    ys,
+                    ws,
+                    state,
+                    resp,
+                    _SMALL_EM_ITER,
+                    _SMALL_EM_TOL,
+                    None,
+                    None,
+                    gate_inputs,
                 )
             # Short runs that end within _SMALL_EM_TIE per row of each other
             # reached the same optimum: the first of them is kept, so that
@@ -605,8 +616,10 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
                 X, y, w, state, resp, self.max_iter, self.tol, run, inner_jobs
             )
         state["gate"]._set_penalty_C(_CONTINUATION_C)
+        # Both phases fit the gate on the same rows: prepared once.
+        gate_inputs = gate._prepare(X, w)
         first = self._em_loop(
-            X, y, w, state, resp, self.max_iter, self.tol, run, inner_jobs
+            X, y, w, state, resp, self.max_iter, self.tol, run, inner_jobs, gate_inputs
         )
         state = first["state"]
         state["gate"]._set_penalty_C(target)
@@ -617,7 +630,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         log_lik = self._expert_log_likelihood(state, X, y)
         resp, _ = self._e_step(state, X, log_lik)
         second = self._em_loop(
-            X, y, w, state, resp, remaining, self.tol, run, inner_jobs
+            X, y, w, state, resp, remaining, self.tol, run, inner_jobs, gate_inputs
         )
         offset = first["n_iter"]
         return {
@@ -635,10 +648,13 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             "noise_variance": None,
         }
 
-    def _em_loop(self, X, y, w, state, resp, max_iter, tol, run, inner_jobs):
+    def _em_loop(
+        self, X, y, w, state, resp, max_iter, tol, run, inner_jobs, gate_inputs=None
+    ):
         """EM iterations from ``resp``; returns the run record of the best
         iterate. ``run=None`` marks a short run of the initialisation, which
-        prints nothing."""
+        prints nothing. ``gate_inputs``: the gate's prepared ``(X, w)`` when
+        the caller shares them between loops on the same rows."""
         wsum = float(_xp_of(w).sum(w))
         verbose = self.verbose if run is not None else 0
         t0 = time.perf_counter()
@@ -646,7 +662,8 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         best, best_bound, best_iter = _snapshot(state), -np.inf, 0
         best_log_lik = -np.inf
         converged, n_iter, reinit_left = False, 0, self.n_experts
-        gate_inputs = state["gate"]._prepare(X, w)
+        if gate_inputs is None:
+            gate_inputs = state["gate"]._prepare(X, w)
         for n_iter in range(1, max_iter + 1):
             log_lik = self._m_step_experts(
                 state["experts"], X, y, resp * w[:, None], state, inner_jobs
