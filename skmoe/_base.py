@@ -763,6 +763,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             self._reorder(state, order)
             mass = mass[order]
         self._set_state(state)
+        self._record_target_range(X, y, w)
         self.n_iter_ = best["n_iter"]
         # What n_iter_ counts, for the reports (inspection.summary).
         self._n_iter_unit = best["unit"]
@@ -845,6 +846,10 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
 
     _preferred_init = "small_em"
     _canonical_order = True
+
+    def _record_target_range(self, X, y, w, previous=None):
+        """Record what the fitted model needs of the training targets
+        (the regressor: their range); nothing by default."""
 
     def _get_state(self):
         return {

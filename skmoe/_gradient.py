@@ -1469,7 +1469,9 @@ def partial_fit(estimator, X, y, sample_weight=None, classes=None):
     bound = (chunk_loglik - gate_pen) / float(w.sum())
     stream.history.append(bound)
     state = stream.write(stream.n_calls, False)
+    previous = getattr(estimator, "target_range_", None) if fitted else None
     estimator._set_state(state)
+    estimator._record_target_range(X, y, w, previous)
     estimator._stream = stream
     estimator.n_iter_ = stream.n_calls
     estimator._n_iter_unit = "partial_fit calls"

@@ -962,12 +962,18 @@ class HierarchicalMixtureOfExpertsRegressor(
     variance_floor : float, default=1e-6
         Lower bound on each expert's noise variance, as a fraction of the
         (weighted) variance of ``y``, and never below the variance of
-        rounding to the target's resolution (see the flat regressor).{tail}
+        rounding to the target's resolution (see the flat regressor).
+    clip_predictions : bool, default=True
+        Bound each expert's prediction to ``target_range_`` before mixing
+        (see the flat regressor).{tail}
 
     Attributes
     ----------{attrs}
     noise_variance_ : ndarray of shape (n_experts,)
         Noise variance of each leaf's expert.
+    target_range_ : ndarray of shape (2,)
+        Smallest and largest value of the training targets and of the
+        fitted values; the bounds of ``clip_predictions``.
 
     See Also
     --------
@@ -995,7 +1001,7 @@ class HierarchicalMixtureOfExpertsRegressor(
 
     _parameter_constraints: dict = _hierarchical_constraints(
         MixtureOfExpertsRegressor._parameter_constraints,
-        _COMMON_HME_PARAMS + ("variance_floor",),
+        _COMMON_HME_PARAMS + ("variance_floor", "clip_predictions"),
     )
 
     def __init__(
@@ -1018,6 +1024,7 @@ class HierarchicalMixtureOfExpertsRegressor(
         min_responsibility=1e-6,
         min_expert_weight="auto",
         variance_floor=1e-6,
+        clip_predictions=True,
         n_jobs=None,
         random_state=None,
         verbose=0,
@@ -1040,6 +1047,7 @@ class HierarchicalMixtureOfExpertsRegressor(
         self.min_responsibility = min_responsibility
         self.min_expert_weight = min_expert_weight
         self.variance_floor = variance_floor
+        self.clip_predictions = clip_predictions
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose

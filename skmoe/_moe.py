@@ -15,6 +15,7 @@ from ._array_api import (
     _argmax_labels,
     _float_dtype,
     _is_foreign_array,
+    _like,
     _namespace,
     _to_namespace,
     _to_numpy,
@@ -237,11 +238,24 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         smallest gap between distinct values of ``y``: the variance of
         rounding to the target's resolution (so integer scores cannot be
         fitted by experts that each take one value with zero variance).
+    clip_predictions : bool, default=True
+        Bound each expert's prediction to ``target_range_`` (the range of the
+        training targets and of the mixture's fitted values) before mixing,
+        in :meth:`predict` and :meth:`predict_experts`. An expert fitted to
+        one region extrapolates linearly into others; when the gate sends a
+        new row to it anyway, an unbounded prediction can be off by orders of
+        magnitude. Set to False to let linear experts extrapolate
+        beyond the training targets. The fit, and the density of
+        :meth:`score_samples`, use the experts' own predictions.
 
     Attributes
     ----------{attrs}
     noise_variance_ : ndarray of shape (n_experts,)
         Noise variance ``sigma_k^2`` of each expert.
+    target_range_ : ndarray of shape (2,)
+        Smallest and largest value of the training targets and of the
+        mixture's predictions on the training rows (with ``partial_fit``,
+        over every chunk seen); the bounds of ``clip_predictions``.
 
     See Also
     --------
@@ -267,6 +281,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     _parameter_constraints: dict = {
         **BaseMixtureOfExperts._parameter_constraints,
         "variance_floor": [Interval(Real, 0, None, closed="neither")],
+        "clip_predictions": ["boolean"],
     }
 
     def __init__(
@@ -288,6 +303,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         min_responsibility=1e-6,
         min_expert_weight="auto",
         variance_floor=1e-6,
+        clip_predictions=True,
         n_jobs=None,
         random_state=None,
         verbose=0,
@@ -315,9 +331,41 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             warm_start=warm_start,
         )
         self.variance_floor = variance_floor
+        self.clip_predictions = clip_predictions
 
     def _default_expert(self):
         return LinearRegression()
+
+    def _record_target_range(self, X, y, w, previous=None):
+        """Set ``target_range_``: the range of ``y`` and of the mixture's
+        soft predictions on ``X`` over the rows of positive weight ``w``,
+        widened to ``previous`` (a range already seen, for ``partial_fit``).
+
+        The fitted values are included so that the mixture's own fit is
+        within the bounds (a line through the data may pass beyond the
+        extreme targets): they stop extrapolation to new rows, and on the
+        training rows clip only experts that the gate barely weighs there.
+        """
+        log_gate = self._gate_log_proba(self.gate_, X)
+        preds = _expert_outputs(self.experts_, X)
+        xp = _xp_of(preds)
+        fitted = _to_numpy(xp.sum(xp.exp(log_gate) * preds, axis=1))
+        # A row of weight zero is a row absent from the data.
+        kept = _to_numpy(w) > 0
+        values = np.concatenate([_to_numpy(y)[kept], fitted[kept]])
+        lo, hi = float(values.min()), float(values.max())
+        if previous is not None:
+            lo, hi = min(lo, float(previous[0])), max(hi, float(previous[1]))
+        self.target_range_ = _like(np.array([lo, hi]), X)
+
+    def _bounded_outputs(self, X, rows=None):
+        """Each expert's prediction, clipped to ``target_range_`` when
+        ``clip_predictions``."""
+        preds = _expert_outputs(self.experts_, X, rows=rows)
+        if not self.clip_predictions:
+            return preds
+        lo, hi = (float(v) for v in _to_numpy(self.target_range_))
+        return _xp_of(preds).clip(preds, lo, hi)
 
     def _check_numeric_target(self, y):
         """``y``, its strings of numbers (``"1.5"``) as floats; other strings
@@ -482,7 +530,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             Its standard deviation; only when ``return_std=True``.
         """
         X, weights, rows = self._mixing(X, "predict")
-        preds = _expert_outputs(self.experts_, X, rows=rows)
+        preds = self._bounded_outputs(X, rows=rows)
         xp = _xp_of(preds)
         used = weights > 0
         zero = xp.zeros_like(preds)
@@ -506,7 +554,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         predictions : ndarray of shape (n_samples, n_experts)
         """
         X = self._check_X(X, "predict_experts")  # before experts_: NotFittedError
-        return _expert_outputs(self.experts_, X)
+        return self._bounded_outputs(X)
 
 
 class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):

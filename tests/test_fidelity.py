@@ -296,3 +296,49 @@ def test_noise_variance_never_below_the_targets_rounding():
     # Halving the resolution halves the floor's square root.
     moe2 = MixtureOfExpertsRegressor(4, random_state=0).fit(X, y / 2)
     assert np.all(moe2.noise_variance_ >= 1 / 48 - 1e-12)
+
+
+def test_many_experts_on_small_data_have_no_catastrophic_fold():
+    """The issue's second setting: eight experts on the 353 training rows
+    of a diabetes fold scored R^2 = -1.79, one expert extrapolating far
+    beyond the targets (one linear model scores 0.49)."""
+    X, y = load_diabetes(return_X_y=True)
+    scores = []
+    for train, test in KFold(5, shuffle=True, random_state=0).split(X):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeadExpertWarning)
+            moe = MixtureOfExpertsRegressor(8, n_init=3, random_state=0)
+            moe.fit(X[train], y[train])
+        scores.append(r2_score(y[test], moe.predict(X[test])))
+    assert min(scores) >= 0.15
+
+
+@pytest.mark.parametrize(
+    "est",
+    [MixtureOfExpertsRegressor(2), HierarchicalMixtureOfExpertsRegressor(depth=1)],
+)
+def test_predictions_stay_within_the_training_range(est):
+    """Experts are clipped to ``target_range_``, which holds the targets and
+    the fitted values, so the fitted values barely move (only an expert the
+    gate barely weighs is clipped there); ``clip_predictions=False`` lets
+    the experts extrapolate."""
+    X, y = make_moe_regression(n_samples=300, n_experts=2, random_state=0)
+    moe = clone(est).set_params(random_state=0).fit(X, y)
+    free = clone(moe).set_params(clip_predictions=False).fit(X, y)
+    lo, hi = moe.target_range_
+    assert lo <= y.min() and hi >= y.max()
+    assert_allclose(moe.predict(X), free.predict(X), atol=0.01 * y.std())
+    far = 100 * X[:5]
+    assert np.all((moe.predict_experts(far) >= lo) & (moe.predict_experts(far) <= hi))
+    assert np.all((moe.predict(far) >= lo) & (moe.predict(far) <= hi))
+    # Unclipped, linear experts extrapolate well beyond the targets.
+    assert np.abs(free.predict_experts(far)).max() > 10 * max(abs(lo), abs(hi))
+
+
+def test_partial_fit_target_range_spans_every_chunk():
+    X, y = make_moe_regression(n_samples=400, n_experts=2, random_state=0)
+    order = np.argsort(y)
+    moe = MixtureOfExpertsRegressor(2, random_state=0)
+    moe.partial_fit(X[order[200:]], y[order[200:]])
+    moe.partial_fit(X[order[:200]], y[order[:200]])
+    assert moe.target_range_[0] <= y.min() and moe.target_range_[1] >= y.max()
