@@ -28,12 +28,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import ListedColormap
 
-from skmoe import (
-    HierarchicalMixtureOfExpertsRegressor,
-    MixtureOfExpertsRegressor,
-    export_text,
-)
+from skmoe import HierarchicalMixtureOfExpertsRegressor, MixtureOfExpertsRegressor
 from skmoe.datasets import make_hierarchical_regimes
+from skmoe.inspection import export_text
 
 X, y, truth = make_hierarchical_regimes(
     1000, noise=0.2, random_state=0, return_params=True

@@ -9,9 +9,11 @@ from ._gate import SoftmaxGate
 from ._hierarchical import (
     HierarchicalMixtureOfExpertsClassifier,
     HierarchicalMixtureOfExpertsRegressor,
-    export_text,
 )
 from ._moe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
+
+# Lives in skmoe.inspection; kept here too so that existing imports still work.
+from .inspection import export_text
 
 __version__ = "0.1.0"
 

@@ -20,7 +20,6 @@ from skmoe import (
     MixtureOfExpertsClassifier,
     MixtureOfExpertsRegressor,
     SoftmaxGate,
-    export_text,
 )
 from skmoe._gate import _weighted_standardization
 from skmoe._hierarchical import TreeGate, _hierarchical_labels
@@ -30,6 +29,7 @@ from skmoe.datasets import (
     make_piecewise_linear,
     make_xor,
 )
+from skmoe.inspection import export_text
 
 
 @pytest.fixture(scope="module")
@@ -546,6 +546,14 @@ def test_export_text_shows_structure_and_shares(regimes):
     assert "class 0:" in text and "noise std" not in text
     with pytest.raises(ValueError, match="feature_names has 1 names"):
         export_text(hme, feature_names=["a"])
+
+
+def test_export_text_still_importable_from_skmoe():
+    # export_text lives in skmoe.inspection; the old import keeps working.
+    import skmoe
+
+    assert skmoe.export_text is export_text
+    assert "export_text" in skmoe.__all__
 
 
 # ----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from skmoe.inspection import (
     ExpertsDisplay,
     ExpertUsageDisplay,
     GateDisplay,
+    export_text,
     summary,
 )
 from skmoe.inspection._utils import _expert_colors
@@ -326,7 +327,7 @@ def test_display_arguments_are_checked_before_computing(mcycle, xor, monkeypatch
     def no_work(*args, **kwargs):
         raise AssertionError("computed before checking the arguments")
 
-    monkeypatch.setattr(skmoe.inspection._plot, "_grid_rows", no_work)
+    monkeypatch.setattr(skmoe.inspection._gate_display, "_grid_rows", no_work)
     clf, Xc, _ = xor
     for expert in (1.5, 2, -1, True):
         with pytest.raises(ValueError, match=r"expert must be an integer in \[0, 1\]"):
@@ -397,9 +398,9 @@ def test_summary_and_export_text_check_their_arguments(mcycle):
         summary(moe, max_features=1.5)
     for kwargs in ({"decimals": -1}, {"decimals": "x"}, {"max_coef": 1.5}):
         with pytest.raises(InvalidParameterError, match=f"'{next(iter(kwargs))}'"):
-            skmoe.export_text(moe, **kwargs)
+            export_text(moe, **kwargs)
     with pytest.raises(InvalidParameterError, match="'max_coef' parameter"):
-        skmoe.export_text(moe, max_coef=-1)
+        export_text(moe, max_coef=-1)
 
 
 def test_summary_with_data_and_precision(mcycle):

@@ -1,4 +1,4 @@
-"""Inspection of fitted mixtures of experts: displays and a text summary.
+"""Inspection of fitted mixtures of experts: displays and text views.
 
 The displays follow scikit-learn's ``*Display`` convention
 (:class:`sklearn.inspection.DecisionBoundaryDisplay`): build one with
@@ -7,10 +7,20 @@ attributes, then draws them with ``plot(ax=None, ...)``, which stores the
 matplotlib ``ax_`` and ``figure_``.
 
 matplotlib is optional: it is imported only when a display draws
-(``pip install skmoe[plot]``). :func:`summary` needs no plotting library.
+(``pip install skmoe[plot]``). :func:`summary` and :func:`export_text` need
+no plotting library.
 """
 
-from ._plot import ExpertsDisplay, ExpertUsageDisplay, GateDisplay
+from ._experts_display import ExpertsDisplay
+from ._export import export_text
+from ._gate_display import GateDisplay
 from ._summary import summary
+from ._usage_display import ExpertUsageDisplay
 
-__all__ = ["ExpertUsageDisplay", "ExpertsDisplay", "GateDisplay", "summary"]
+__all__ = [
+    "ExpertUsageDisplay",
+    "ExpertsDisplay",
+    "GateDisplay",
+    "export_text",
+    "summary",
+]

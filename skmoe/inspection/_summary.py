@@ -261,7 +261,7 @@ def summary(estimator, X=None, y=None, *, precision=4, max_features=12):
     elif gate is not None:
         lines += [
             "",
-            f"Gate: {type(gate).__name__} (see gate_; skmoe.export_text prints "
-            "a tree of gates)",
+            f"Gate: {type(gate).__name__} (see gate_; "
+            "skmoe.inspection.export_text prints a tree of gates)",
         ]
     return "\n".join(lines)
