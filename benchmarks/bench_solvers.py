@@ -121,16 +121,25 @@ class TracedEM(MixtureOfExpertsRegressor):
 
     clock = None
 
-    def _m_step_experts(self, experts, X, y, weights, state, n_jobs):
-        if self.clock is not None and state.get("noise_variance") is not None:
-            self.clock.record(
-                lambda: {
-                    "experts": list(state["experts"]),
-                    "gate": copy.deepcopy(state["gate"]),
-                    "noise_variance": state["noise_variance"].copy(),
-                }
-            )
-        return super()._m_step_experts(experts, X, y, weights, state, n_jobs)
+    def _likelihood(self, y=None, sample_weight=None):
+        lik = super()._likelihood(y, sample_weight)
+        clock, m_step = self.clock, lik.m_step
+        if clock is None:
+            return lik
+
+        def traced_m_step(experts, X, y, weights, state, n_jobs):
+            if state.get("noise_variance") is not None:
+                clock.record(
+                    lambda: {
+                        "experts": list(state["experts"]),
+                        "gate": copy.deepcopy(state["gate"]),
+                        "noise_variance": state["noise_variance"].copy(),
+                    }
+                )
+            return m_step(experts, X, y, weights, state, n_jobs)
+
+        lik.m_step = traced_m_step
+        return lik
 
 
 def warm_up(batch_size):

@@ -298,24 +298,10 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         """Validate (X, y) for fit; set target attributes; return X, y."""
 
     @abstractmethod
-    def _m_step_experts(self, experts, X, y, weights, state):
-        """Fit the experts on ``weights`` (n, K); update ``state``.
-
-        Returns the (n, K) log-likelihood of each row's target under each
-        refitted expert.
-        """
-
-    @abstractmethod
-    def _expert_log_likelihood(self, state, X, y):
-        """(n, K) log-likelihood of ``y`` under each expert of ``state``."""
-
-    @abstractmethod
-    def _init_features(self, X, y):
-        """Features on which the k-means initialisation clusters the rows."""
-
-    def _n_extra_parameters(self):
-        """Free parameters beyond the gate and the experts (noise variances)."""
-        return 0
+    def _likelihood(self, y=None, sample_weight=None):
+        """The experts' likelihood (``skmoe._likelihood``): for a fit on
+        ``(y, sample_weight)`` when given (its data-dependent constants),
+        else for the fitted model."""
 
     # ------------------------------------------------------------------
     # Gate hooks (a hierarchical gate overrides these)
@@ -394,7 +380,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         run_once = _gradient.gradient_run if gradient else type(self)._em_run
         # --- end gradient solver ---
         init_resp = self._check_init_responsibilities(X)
-        self._prepare_targets(X, y, sample_weight)
+        lik = self._likelihood(y, sample_weight)
 
         warm = self.warm_start and hasattr(self, "experts_")
         if warm and len(self.experts_) != self.n_experts:
@@ -407,7 +393,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         n_init = 1 if warm else self.n_init
         seeds = rng.randint(_MAX_SEED, size=n_init)
         start = copy.deepcopy(self._get_state()) if warm else None
-        run_args = (X, y, sample_weight, templates, init_resp, start)
+        run_args = (X, y, sample_weight, lik, templates, init_resp, start)
         # Restarts on a device run one after the other: they share it.
         if n_init > 1 and self.n_jobs not in (None, 1) and xp is None:
             results = Parallel(n_jobs=self.n_jobs)(
@@ -427,7 +413,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         runs = [run for run, _ in results]
         _show_once(record for _, records in results for record in records)
         best = max(runs, key=lambda run: run["lower_bound"])
-        self._finish(best, X, y, sample_weight, runs, weight_unit)
+        self._finish(best, X, y, sample_weight, lik, runs, weight_unit)
         return self
 
     def _check_init_responsibilities(self, X):
@@ -447,11 +433,8 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             )
         return resp
 
-    def _prepare_targets(self, X, y, sample_weight):
-        """Hook for data-dependent constants (e.g. the variance floor)."""
-
     def _initial_responsibilities(
-        self, X, y, sample_weight, init_resp, rng, proxy_experts=False
+        self, X, y, sample_weight, lik, init_resp, rng, proxy_experts=False
     ):
         """Initial responsibilities (n, n_experts) of one run, on the host.
 
@@ -464,22 +447,22 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             return init_resp.copy()
         if self.init_params == "small_em" and self.n_experts > 1:
             return self._small_em_responsibilities(
-                X, y, sample_weight, rng, proxy_experts
+                X, y, sample_weight, lik, rng, proxy_experts
             )
         if self.init_params == "small_em":
             return np.ones((X.shape[0], 1))
         return self._responsibilities_of_kind(
-            self.init_params, X, y, sample_weight, rng
+            self.init_params, X, y, sample_weight, lik, rng
         )
 
-    def _responsibilities_of_kind(self, kind, X, y, sample_weight, rng):
+    def _responsibilities_of_kind(self, kind, X, y, sample_weight, lik, rng):
         """Starting responsibilities of one ``kind`` of start (an
         ``init_params`` string)."""
         n, n_experts = X.shape[0], self.n_experts
         if kind == "random":
             resp = rng.uniform(size=(n, n_experts))
             return resp / resp.sum(axis=1, keepdims=True)
-        Z = self._init_features(X, y)
+        Z = lik.init_features(X, y)
         mean, scale = _weighted_standardization(Z, sample_weight)
         Z = (Z - mean) / scale
         if kind == "kmeans":
@@ -495,7 +478,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
     #: The kinds of start that small-EM tries, in turn.
     _small_em_kinds = ("kmeans", "random_from_data", "random")
 
-    def _small_em_responsibilities(self, X, y, w, rng, proxy_experts=False):
+    def _small_em_responsibilities(self, X, y, w, lik, rng, proxy_experts=False):
         """The "small-EM" start (Biernacki, Celeux & Govaert 2003).
 
         ``_SMALL_EM_STARTS`` short EM runs of ``_SMALL_EM_ITER`` iterations
@@ -522,7 +505,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         best = None
         for i in range(_SMALL_EM_STARTS):
             kind = self._small_em_kinds[i % len(self._small_em_kinds)]
-            resp = self._responsibilities_of_kind(kind, Xs, ys, ws, rng)
+            resp = self._responsibilities_of_kind(kind, Xs, ys, ws, lik, rng)
             state = self._fresh_state(templates, rng)
             # A short run only ranks its start: a gate solved roughly at each
             # M-step (generalised EM) does that as well, for less. Its penalty
@@ -541,7 +524,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
                     # step function, whose posteriors stay hard. The experts
                     # fitted on it, weighed by their likelihoods alone (a
                     # uniform gate), give a soft start that EM can still move.
-                    log_lik = self._m_step_experts(
+                    log_lik = lik.m_step(
                         state["experts"], Xs, ys, resp * ws[:, None], state, None
                     )
                     resp, _ = e_step(np.zeros_like(log_lik), log_lik)
@@ -549,6 +532,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
                     Xs,
                     ys,
                     ws,
+                    lik,
                     state,
                     resp,
                     _SMALL_EM_ITER,
@@ -563,10 +547,10 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             if best is None or run["lower_bound"] > best["lower_bound"] + _SMALL_EM_TIE:
                 best = run
         state = best["state"]
-        resp, _ = self._e_step(state, X, self._expert_log_likelihood(state, X, y))
+        resp, _ = self._e_step(state, X, lik.log_likelihood(state, X, y))
         return resp
 
-    def _start_responsibilities(self, X, y, w, init_resp, rng):
+    def _start_responsibilities(self, X, y, w, lik, init_resp, rng):
         """Initial responsibilities, in the namespace of ``X``.
 
         The initialisation (k-means, random draws) runs once per run on the
@@ -574,9 +558,9 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         NumPy fit with the same ``random_state`` starts.
         """
         if isinstance(X, np.ndarray):
-            return self._initial_responsibilities(X, y, w, init_resp, rng)
+            return self._initial_responsibilities(X, y, w, lik, init_resp, rng)
         resp = self._initial_responsibilities(
-            _to_numpy(X), _to_numpy(y), _to_numpy(w), init_resp, rng
+            _to_numpy(X), _to_numpy(y), _to_numpy(w), lik, init_resp, rng
         )
         return _like(resp, X)
 
@@ -584,7 +568,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         log_gate = self._gate_log_proba(state["gate"], X)
         return e_step(log_gate, log_lik)
 
-    def _em_run(self, X, y, w, templates, init_resp, start, seed, run, inner_jobs):
+    def _em_run(self, X, y, w, lik, templates, init_resp, start, seed, run, inner_jobs):
         """One EM run from a fresh start (or ``start``); keeps its best iterate.
 
         A fresh run whose gate penalty is weaker than ``_CONTINUATION_C``
@@ -599,13 +583,13 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         """
         rng = np.random.RandomState(seed)
         if start is not None:
-            log_lik = self._expert_log_likelihood(start, X, y)
+            log_lik = lik.log_likelihood(start, X, y)
             resp, _ = self._e_step(start, X, log_lik)
             return self._em_loop(
-                X, y, w, start, resp, self.max_iter, self.tol, run, inner_jobs
+                X, y, w, lik, start, resp, self.max_iter, self.tol, run, inner_jobs
             )
         state = self._fresh_state(templates, rng)
-        resp = self._start_responsibilities(X, y, w, init_resp, rng)
+        resp = self._start_responsibilities(X, y, w, lik, init_resp, rng)
         # Flat gates only: on a tree of gates the continuation has not been
         # measured to help (one fold of yacht with a depth-3 tree fell from
         # R^2 0.99 to 0.49 with it, an expert of 17 rows extrapolating).
@@ -613,13 +597,23 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         target = gate._penalty_C() if hasattr(gate, "_penalty_C") else 0.0
         if not target > _CONTINUATION_C:
             return self._em_loop(
-                X, y, w, state, resp, self.max_iter, self.tol, run, inner_jobs
+                X, y, w, lik, state, resp, self.max_iter, self.tol, run, inner_jobs
             )
         state["gate"]._set_penalty_C(_CONTINUATION_C)
         # Both phases fit the gate on the same rows: prepared once.
         gate_inputs = gate._prepare(X, w)
         first = self._em_loop(
-            X, y, w, state, resp, self.max_iter, self.tol, run, inner_jobs, gate_inputs
+            X,
+            y,
+            w,
+            lik,
+            state,
+            resp,
+            self.max_iter,
+            self.tol,
+            run,
+            inner_jobs,
+            gate_inputs,
         )
         state = first["state"]
         state["gate"]._set_penalty_C(target)
@@ -627,10 +621,10 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         if remaining <= 0:
             # The objective asked for was never optimised.
             return {**first, "converged": False}
-        log_lik = self._expert_log_likelihood(state, X, y)
+        log_lik = lik.log_likelihood(state, X, y)
         resp, _ = self._e_step(state, X, log_lik)
         second = self._em_loop(
-            X, y, w, state, resp, remaining, self.tol, run, inner_jobs, gate_inputs
+            X, y, w, lik, state, resp, remaining, self.tol, run, inner_jobs, gate_inputs
         )
         offset = first["n_iter"]
         return {
@@ -649,7 +643,18 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         }
 
     def _em_loop(
-        self, X, y, w, state, resp, max_iter, tol, run, inner_jobs, gate_inputs=None
+        self,
+        X,
+        y,
+        w,
+        lik,
+        state,
+        resp,
+        max_iter,
+        tol,
+        run,
+        inner_jobs,
+        gate_inputs=None,
     ):
         """EM iterations from ``resp``; returns the run record of the best
         iterate. ``run=None`` marks a short run of the initialisation, which
@@ -665,7 +670,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         if gate_inputs is None:
             gate_inputs = state["gate"]._prepare(X, w)
         for n_iter in range(1, max_iter + 1):
-            log_lik = self._m_step_experts(
+            log_lik = lik.m_step(
                 state["experts"], X, y, resp * w[:, None], state, inner_jobs
             )
             with _quiet_gate_fits():
@@ -684,7 +689,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             if improved or best_iter == 0:
                 best_iter = n_iter
             mass = _to_numpy(w @ resp)
-            dead = self._dead_experts(mass, state["experts"])
+            dead = self._dead_experts(mass, state["experts"], lik)
             if dead.size and reinit_left > 0:
                 resp = self._reinitialise(resp, log_prob, dead[:reinit_left])
                 events.extend((n_iter, int(k)) for k in dead[:reinit_left])
@@ -714,7 +719,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             "unit": "EM iterations",
         }
 
-    def _min_expert_weights(self, experts):
+    def _min_expert_weights(self, experts, lik=None):
         """Per expert, the total responsibility (in rows) below which it is
         dead: ``min_expert_weight``, or with ``'auto'`` one row more than the
         expert has parameters (its coefficients, or leaves, and its noise
@@ -724,7 +729,8 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         if self.min_expert_weight != "auto":
             return np.full(len(experts), float(self.min_expert_weight))
         floors = np.full(len(experts), 2.0)
-        extra = self._n_extra_parameters() / self.n_experts
+        lik = self._likelihood() if lik is None else lik
+        extra = lik.n_extra_parameters(self.n_experts) / self.n_experts
         for k, expert in enumerate(experts):
             try:
                 n_params = _n_expert_parameters(expert) + extra
@@ -733,10 +739,10 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             floors[k] = max(2.0, n_params + 1.0)
         return floors
 
-    def _dead_experts(self, mass, experts):
+    def _dead_experts(self, mass, experts, lik=None):
         """Indices of the experts whose total responsibility ``mass`` (in
         rows) is below their :meth:`_min_expert_weights`."""
-        return np.flatnonzero(mass < self._min_expert_weights(experts))
+        return np.flatnonzero(mass < self._min_expert_weights(experts, lik))
 
     def _reinitialise(self, resp, log_prob, dead):
         """Hand each dead expert the rows the mixture explains worst.
@@ -753,9 +759,9 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             resp[rows, k] = 1.0
         return _like(resp, like)
 
-    def _finish(self, best, X, y, w, runs, weight_unit=1.0):
+    def _finish(self, best, X, y, w, lik, runs, weight_unit=1.0):
         state = best["state"]
-        log_lik = self._expert_log_likelihood(state, X, y)
+        log_lik = lik.log_likelihood(state, X, y)
         resp, _ = self._e_step(state, X, log_lik)
         mass = _to_numpy(w @ resp)
         order = np.argsort(-mass, kind="stable")
@@ -776,7 +782,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         self.log_likelihood_ = best["log_likelihood"] * weight_unit
         self.expert_shares_ = _like(mass / float(_xp_of(w).sum(w)), X)
         self.reinitialized_experts_ = best["reinitialized"]
-        dead = self._dead_experts(mass, state["experts"])
+        dead = self._dead_experts(mass, state["experts"], lik)
         self.dead_experts_ = _like(dead, X)
         stacklevel = _caller_stacklevel()
         if not self.converged_:
@@ -909,9 +915,9 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         responsibilities : ndarray of shape (n_samples, n_experts)
         """
         X, y = self._check_X_y(X, y, "predict_responsibilities")
-        resp, _ = self._e_step(
-            self._get_state(), X, self._expert_log_likelihood(self._get_state(), X, y)
-        )
+        state = self._get_state()
+        log_lik = self._likelihood().log_likelihood(state, X, y)
+        resp, _ = self._e_step(state, X, log_lik)
         return resp
 
     def score_samples(self, X, y):
@@ -928,13 +934,16 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         """
         X, y = self._check_X_y(X, y, "score_samples")
         state = self._get_state()
-        _, log_prob = self._e_step(state, X, self._expert_log_likelihood(state, X, y))
+        log_lik = self._likelihood().log_likelihood(state, X, y)
+        _, log_prob = self._e_step(state, X, log_lik)
         return log_prob
 
     def _n_parameters(self):
         n_experts = sum(_n_expert_parameters(e) for e in self.experts_)
         return (
-            self._n_gate_parameters(self.gate_) + n_experts + self._n_extra_parameters()
+            self._n_gate_parameters(self.gate_)
+            + n_experts
+            + self._likelihood().n_extra_parameters(self.n_experts)
         )
 
     def bic(self, X, y):

@@ -1119,7 +1119,7 @@ def _classes_of(estimator):
 
 
 def gradient_run(
-    estimator, X, y, w, templates, init_resp, start, seed, run, inner_jobs
+    estimator, X, y, w, lik, templates, init_resp, start, seed, run, inner_jobs
 ):
     """One gradient-fitting run; returns the same record as ``_em_run``.
 
@@ -1135,7 +1135,7 @@ def gradient_run(
     full = all(k == "diff" for k in kinds) and estimator.batch_size == "auto"
     runner = _full_batch_run if full else _minibatch_run
     t0 = time.perf_counter()
-    record = runner(estimator, X, y, w, templates, kinds, init_resp, start, rng)
+    record = runner(estimator, X, y, w, lik, templates, kinds, init_resp, start, rng)
     record["unit"] = "L-BFGS iterations" if full else "epochs"
     if estimator.verbose:
         status = "converged" if record["converged"] else "did not converge"
@@ -1147,7 +1147,7 @@ def gradient_run(
     return record
 
 
-def _new_model(estimator, X, y, w, templates, kinds):
+def _new_model(estimator, X, y, w, lik, templates, kinds):
     classes = _classes_of(estimator)
     model = _Model(
         X.shape[1],
@@ -1161,7 +1161,7 @@ def _new_model(estimator, X, y, w, templates, kinds):
     model.x_scaler.update(X, w)
     if not estimator._classifier:
         model.y_scaler.update(y[:, None], w)
-        model.var_floor_std = estimator._variance_floor_abs / model.y_scale**2
+        model.var_floor_std = lik.variance_floor / model.y_scale**2
     return model
 
 
@@ -1175,7 +1175,7 @@ def _make_objective(estimator, X, y, sample_weight=None, resp=None):
     """
     X, y = estimator._validate_fit_data(X, y)
     w = _check_weights(sample_weight, X, np.float64)
-    estimator._prepare_targets(X, y, w)
+    lik = estimator._likelihood(y, w)
     templates = _check_expert_templates(
         estimator.expert,
         estimator.n_experts,
@@ -1185,7 +1185,7 @@ def _make_objective(estimator, X, y, sample_weight=None, resp=None):
     kinds = check_solver_support(estimator, templates)
     if not all(kind == "diff" for kind in kinds):
         raise ValueError("the full-batch objective needs differentiable experts")
-    model = _new_model(estimator, X, y, w, templates, kinds)
+    model = _new_model(estimator, X, y, w, lik, templates, kinds)
     classes = _classes_of(estimator)
     t = np.searchsorted(classes, y) if classes is not None else y
     Xs, t = model.standardize(X, t)
@@ -1193,13 +1193,13 @@ def _make_objective(estimator, X, y, sample_weight=None, resp=None):
     return objective, objective.pack()
 
 
-def _full_batch_run(estimator, X, y, w, templates, kinds, init_resp, start, rng):
-    model = _new_model(estimator, X, y, w, templates, kinds)
+def _full_batch_run(estimator, X, y, w, lik, templates, kinds, init_resp, start, rng):
+    model = _new_model(estimator, X, y, w, lik, templates, kinds)
     classes = _classes_of(estimator)
     t = np.searchsorted(classes, y) if classes is not None else y
     Xs, t = model.standardize(X, t)
     if start is None:
-        stream = _warm_up(estimator, X, y, w, templates, kinds, init_resp, rng)
+        stream = _warm_up(estimator, X, y, w, lik, templates, kinds, init_resp, rng)
         protos = stream.protos
         start = stream.model.to_state(protos)
     else:
@@ -1241,7 +1241,7 @@ def _full_batch_run(estimator, X, y, w, templates, kinds, init_resp, start, rng)
     }
 
 
-def _warm_up(estimator, X, y, w, templates, kinds, init_resp, rng):
+def _warm_up(estimator, X, y, w, lik, templates, kinds, init_resp, rng):
     """A :class:`_Stream` initialised on at most ``_INIT_ROWS`` random rows.
 
     The start of both gradient solvers: the ``init_params`` responsibilities
@@ -1262,15 +1262,17 @@ def _warm_up(estimator, X, y, w, templates, kinds, init_resp, rng):
         if np.count_nonzero(w[sub] > 0) >= estimator.n_experts:
             rows = sub
     sub_resp = None if init_resp is None else init_resp[rows]
-    resp = estimator._initial_responsibilities(X[rows], y[rows], w[rows], sub_resp, rng)
+    resp = estimator._initial_responsibilities(
+        X[rows], y[rows], w[rows], lik, sub_resp, rng
+    )
     stream.init_from_resp(X[rows], y[rows], w[rows], resp)
     return stream
 
 
-def _minibatch_run(estimator, X, y, w, templates, kinds, init_resp, start, rng):
+def _minibatch_run(estimator, X, y, w, lik, templates, kinds, init_resp, start, rng):
     classes = _classes_of(estimator)
     if start is None:
-        stream = _warm_up(estimator, X, y, w, templates, kinds, init_resp, rng)
+        stream = _warm_up(estimator, X, y, w, lik, templates, kinds, init_resp, rng)
         m = stream.model
         Xs, t = m.standardize(X, stream.targets(y))
     else:
@@ -1440,9 +1442,9 @@ def partial_fit(estimator, X, y, sample_weight=None, classes=None):
         if not estimator._classifier:
             m.y_scaler.update(y[:, None], w)
         # The initialisation may run EM on the chunk (init_params='small_em').
-        estimator._prepare_targets(X, y, w)
+        lik = estimator._likelihood(y, w)
         resp = estimator._initial_responsibilities(
-            X, y, w, init_resp, stream.rng, proxy_experts="partial" in kinds
+            X, y, w, lik, init_resp, stream.rng, proxy_experts="partial" in kinds
         )
         stream.init_from_resp(X, y, w, resp)
     elif stale:

@@ -743,16 +743,13 @@ class _HierarchicalMixin:
 
     _small_em_kinds = ("hierarchical", "kmeans", "random_from_data", "random")
 
-    def _responsibilities_of_kind(self, kind, X, y, sample_weight, rng):
+    def _responsibilities_of_kind(self, kind, X, y, sample_weight, lik, rng):
         if kind != "hierarchical":
-            return super()._responsibilities_of_kind(kind, X, y, sample_weight, rng)
+            return super()._responsibilities_of_kind(
+                kind, X, y, sample_weight, lik, rng
+            )
         mean, scale = _weighted_standardization(X, sample_weight)
-        if self._classifier:
-            idx = np.searchsorted(self.classes_, y)
-            T = np.zeros((X.shape[0], self.classes_.size))
-            T[np.arange(X.shape[0]), idx] = 1.0
-        else:
-            T = y[:, None]
+        T = lik.target_columns(y)
         labels = _hierarchical_labels(
             (X - mean) / scale, T, sample_weight, self.depth, self.branching, rng
         )

@@ -22,8 +22,8 @@ from ._array_api import (
     _xp_of,
 )
 from ._base import BaseMixtureOfExperts
-from ._experts import PROBA_FLOOR, _expert_outputs, _expert_proba, _fit_experts
-from ._kernels import gaussian_log_likelihood
+from ._experts import _expert_outputs
+from ._likelihood import CategoricalLikelihood, GaussianLikelihood
 from ._validation import _validate_data
 
 # The default classifier expert solves its M-steps to tol=1e-6, not
@@ -196,23 +196,6 @@ _COMMON_ATTRS_DOC = """
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during fit, when X has string feature names.
 """
-
-
-def _rounding_variance(y, sample_weight):
-    """``delta**2 / 12``, where ``delta`` is the smallest gap between distinct
-    target values (of rows with positive weight): the variance that rounding
-    to that resolution adds (Sheppard's correction).
-
-    A target recorded to a resolution (integer scores, say) has no density
-    below it: an expert that takes the rows of one value would otherwise
-    shrink its variance to the floor and its likelihood without bound (on
-    the red-wine quality scores, every expert of a mixture did). For a
-    continuous target the gaps, and so this floor, are negligible.
-    """
-    values = np.unique(_to_numpy(y)[_to_numpy(sample_weight) > 0])
-    gaps = np.diff(values)
-    gaps = gaps[gaps > 0]
-    return float(gaps.min()) ** 2 / 12 if gaps.size else 0.0
 
 
 class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
@@ -412,45 +395,12 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             raise ValueError("Input y contains NaN or infinity.")
         return y
 
-    def _prepare_targets(self, X, y, sample_weight):
-        wsum = float(_xp_of(sample_weight).sum(sample_weight))
-        mean = float(sample_weight @ y) / wsum
-        var_y = float(sample_weight @ (y - mean) ** 2) / wsum
-        # A constant target still needs a positive floor.
-        tiny = np.finfo(np.float64).eps * max(1.0, mean * mean)
-        self._variance_floor_abs = max(
-            self.variance_floor * max(var_y, tiny), _rounding_variance(y, sample_weight)
+    def _likelihood(self, y=None, sample_weight=None):
+        if y is None:
+            return GaussianLikelihood(min_responsibility=self.min_responsibility)
+        return GaussianLikelihood.for_fit(
+            y, sample_weight, self.variance_floor, self.min_responsibility
         )
-
-    def _init_features(self, X, y):
-        return np.column_stack([X, y])
-
-    def _m_step_experts(self, experts, X, y, weights, state, n_jobs):
-        fitted = _fit_experts(
-            experts, X, y, weights, self.min_responsibility, False, n_jobs
-        )
-        preds = _expert_outputs(fitted, X)
-        xp = _xp_of(preds)
-        mass = xp.sum(weights, axis=0)
-        sq = weights * (y[:, None] - preds) ** 2
-        previous = state.get("noise_variance")
-        # An expert without data (mass 0) keeps its variance (0/0 is masked).
-        safe_mass = xp.where(mass > 0, mass, xp.ones_like(mass))
-        var = xp.sum(sq, axis=0) / safe_mass
-        if previous is not None:
-            var = xp.where(mass > 0, var, previous)
-        var = xp.where(xp.isnan(var), xp.zeros_like(var), var)
-        var = xp.maximum(var, xp.full_like(var, self._variance_floor_abs))
-        state["experts"] = fitted
-        state["noise_variance"] = var
-        return gaussian_log_likelihood(y, preds, var)
-
-    def _expert_log_likelihood(self, state, X, y):
-        preds = _expert_outputs(state["experts"], X)
-        return gaussian_log_likelihood(y, preds, state["noise_variance"])
-
-    def _n_extra_parameters(self):
-        return self.n_experts
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
@@ -701,47 +651,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
             )
         return self._labels_like(y, X)
 
-    def _y_index(self, y):
-        """Column of each row's label in ``classes_`` (in the namespace of y)."""
-        cached = getattr(self, "_y_cache", None)
-        if cached is not None and cached[0] is y:
-            return cached[1]
-        idx = np.searchsorted(self.classes_, _to_numpy(y))
-        if isinstance(y, np.ndarray):
-            return idx
-        xp, device = _namespace(y)
-        return _to_namespace(idx, xp, device)
-
-    def _prepare_targets(self, X, y, sample_weight):
-        self._y_cache = None  # a refit on the same y object must not reuse it
-        self._y_cache = (y, self._y_index(y))
-
-    def _init_features(self, X, y):
-        # The labels, one-hot, beside the features: a start that already
-        # separates the classes where the features alone do not.
-        onehot = np.zeros((X.shape[0], self.classes_.size))
-        onehot[np.arange(X.shape[0]), self._y_index(y)] = 1.0
-        return np.column_stack([X, onehot])
-
-    def _observed_log_proba(self, experts, X, y):
-        idx = self._y_index(y)[:, None]
-        xp = _xp_of(X)
-        cols = []
-        for est in experts:
-            proba = _expert_proba(est, X, self.classes_)
-            p = xp.take_along_axis(proba, idx, axis=1)[:, 0]
-            cols.append(xp.log(xp.maximum(p, xp.full_like(p, PROBA_FLOOR))))
-        return xp.stack(cols, axis=1)
-
-    def _m_step_experts(self, experts, X, y, weights, state, n_jobs):
-        fitted = _fit_experts(
-            experts, X, y, weights, self.min_responsibility, True, n_jobs
-        )
-        state["experts"] = fitted
-        return self._observed_log_proba(fitted, X, y)
-
-    def _expert_log_likelihood(self, state, X, y):
-        return self._observed_log_proba(state["experts"], X, y)
+    def _likelihood(self, y=None, sample_weight=None):
+        return CategoricalLikelihood(self.classes_, y, self.min_responsibility)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
@@ -762,10 +673,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         self : MixtureOfExpertsClassifier
             The fitted estimator.
         """
-        try:
-            return self._fit(X, y, sample_weight)
-        finally:
-            self._y_cache = None
+        return self._fit(X, y, sample_weight)
 
     @available_if(_gradient.has_flat_gate)
     @_fit_context(prefer_skip_nested_validation=False)

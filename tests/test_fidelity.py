@@ -73,9 +73,9 @@ def test_small_em_starts_differ_between_restarts():
     X, y = load_mcycle(return_X_y=True)
     moe = MixtureOfExpertsRegressor(4)
     w = np.ones(y.size)
-    moe._prepare_targets(X, y, w)
+    lik = moe._likelihood(y, w)
     starts = [
-        moe._initial_responsibilities(X, y, w, None, np.random.RandomState(seed))
+        moe._initial_responsibilities(X, y, w, lik, None, np.random.RandomState(seed))
         for seed in range(4)
     ]
     assert starts[0].shape == (y.size, 4)

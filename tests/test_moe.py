@@ -487,10 +487,12 @@ def test_n_init_picks_maximum_over_its_runs():
     seeds = rng.randint(np.iinfo(np.int32).max, size=5)
     est = MixtureOfExpertsRegressor(3, init_params="random", n_init=5, random_state=0)
     est.fit(X, y)
+    w = np.ones(len(y))
+    lik = est._likelihood(y, w)
     runs = [
         est._em_run(*args)
         for args in [
-            (X, y, np.ones(len(y)), [LinearRegression()] * 3, None, None, s, i, 1)
+            (X, y, w, lik, [LinearRegression()] * 3, None, None, s, i, 1)
             for i, s in enumerate(seeds)
         ]
     ]
@@ -498,7 +500,7 @@ def test_n_init_picks_maximum_over_its_runs():
 
 
 def _standardised_init_features(est, X, y, w):
-    Z = est._init_features(X, y)
+    Z = est._likelihood(y, w).init_features(X, y)
     mean, scale = _weighted_standardization(Z, w)
     return (Z - mean) / scale
 
@@ -507,7 +509,8 @@ def test_random_from_data_init_takes_the_nearest_drawn_row():
     X, y = make_piecewise_linear(n_samples=200, random_state=0)
     w = np.ones(200)
     est = MixtureOfExpertsRegressor(3, init_params="random_from_data")
-    resp = est._initial_responsibilities(X, y, w, None, np.random.RandomState(0))
+    lik = est._likelihood(y, w)
+    resp = est._initial_responsibilities(X, y, w, lik, None, np.random.RandomState(0))
     Z = _standardised_init_features(est, X, y, w)
     drawn = Z[np.random.RandomState(0).choice(200, size=3, replace=False)]
     nearest = ((Z[:, None, :] - drawn[None]) ** 2).sum(axis=2).argmin(axis=1)
@@ -525,7 +528,8 @@ def test_kmeans_init_is_a_fixed_point_of_weighted_lloyd():
     X, y = make_piecewise_linear(n_samples=300, random_state=1)
     w = np.random.RandomState(2).uniform(0.5, 2.0, size=300)
     est = MixtureOfExpertsRegressor(3, init_params="kmeans")
-    resp = est._initial_responsibilities(X, y, w, None, np.random.RandomState(0))
+    lik = est._likelihood(y, w)
+    resp = est._initial_responsibilities(X, y, w, lik, None, np.random.RandomState(0))
     labels = resp.argmax(axis=1)
     assert_array_equal(resp.sum(axis=1), 1.0)
     assert np.unique(labels).size == 3
