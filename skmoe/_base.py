@@ -1,16 +1,19 @@
-"""The fit driver shared by every mixture-of-experts estimator.
+"""The base class shared by every mixture-of-experts estimator.
 
-One EM loop serves the flat and hierarchical estimators, for regression and
-classification: validation, initialisation, ``n_init`` restarts, warm start,
-the E- and M-steps, convergence, dead-expert handling, the best-iterate
-snapshot and the warnings. Subclasses say what an expert's likelihood is and
-how to combine the experts' outputs.
+``fit`` is one driver for the flat and hierarchical estimators, for
+regression and classification: validation, the choice of solver (EM in
+``_em.py``, gradient fitting in ``_gradient/``), ``n_init`` restarts, warm
+start, then ``_finish``: the fitted attributes, dead-expert reports and the
+warnings, from the best run's record (``_run._Run``). The estimator says
+what its experts' likelihood is (``_likelihood.py``), which gate it uses
+(``_gate.py``, ``_tree_gate.py``) and how to combine the experts' outputs;
+the inference shared by every estimator (gate probabilities,
+responsibilities, ``score_samples``, BIC) is here too.
 """
 
 import contextlib
 import copy
 import sys
-import time
 import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
@@ -42,21 +45,17 @@ from ._array_api import (
     _to_numpy,
     _xp_of,
 )
+from ._em import em_run, small_em_responsibilities
 from ._experts import (
     _check_expert_templates,
-    _make_experts,
     _n_expert_parameters,
     _routing_weights,
 )
-from ._gate import SoftmaxGate, _quiet_gate_fits, _weighted_standardization
-from ._kernels import cluster_sums, e_step, lloyd_assign
+from ._gate import SoftmaxGate, _weighted_standardization
+from ._init import _weighted_kmeans
+from ._kernels import e_step, lloyd_assign
+from ._run import _run_recording_warnings, _show_once
 from ._validation import _check_weights, _validate_data
-
-#: Experts whose objective has not improved on its best value by more than
-#: ``tol`` for this many iterations are stopped: the stopping rule of
-#: generalised EM, where experts such as trees do not maximise the weighted
-#: likelihood exactly and the objective can oscillate.
-_N_ITER_NO_CHANGE = 10
 
 
 def _caller_stacklevel():
@@ -73,107 +72,13 @@ def _caller_stacklevel():
     return level
 
 
-def _run_recording_warnings(run_once, *args, **kwargs):
-    """``run_once(*args, **kwargs)`` and the warnings it raised, not yet shown.
-
-    Returns ``(run, records)``, records as ``(message, category, filename,
-    lineno)``; :func:`_show_once` shows them after the runs. Why not let them
-    through: an expert's warning (a LogisticRegression's ConvergenceWarning,
-    say) comes from every expert at every EM iteration, and Python's "show
-    once per location" record does not help, because scikit-learn's own
-    input checks reset it at every call: users saw the same warning
-    hundreds of times in one fit. (The gate's fits raise none: see
-    :func:`_gate._quiet_gate_fits`.) Picklable, so joblib workers (restarts in
-    parallel) return their warnings too.
-    """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        run = run_once(*args, **kwargs)
-    return run, [(w.message, w.category, w.filename, w.lineno) for w in caught]
-
-
-def _show_once(records):
-    """Show each distinct recorded warning (category and text) once, under
-    the caller's warning filters, at the place that raised it."""
-    seen = set()
-    for message, category, filename, lineno in records:
-        key = (category, str(message))
-        if key not in seen:
-            seen.add(key)
-            warnings.warn_explicit(message, category, filename, lineno)
-
-
 _MAX_SEED = np.iinfo(np.int32).max
 
-#: Small-EM initialisation (``init_params='small_em'``): the number of short
-#: runs, their length in EM iterations, and the most rows they run on.
-_SMALL_EM_STARTS = 9
-_SMALL_EM_ITER = 50
-_SMALL_EM_MAX_ROWS = 2000
-_SMALL_EM_TOL = 1e-4
-_SMALL_EM_GATE_ITER = 20
-_SMALL_EM_TIE = 1e-6
-
-#: The gate penalty of the first phase of an EM run whose gate is penalised
-#: more weakly (see BaseMixtureOfExperts._em_run).
-_CONTINUATION_C = 100.0
 _SMALL_BLAS_MAX_FEATURES = 64
 
 
 class DeadExpertWarning(UserWarning):
     """An expert's total responsibility fell below ``min_expert_weight``."""
-
-
-def _weighted_kmeans(Z, weight, n_clusters, rng, max_iter=30):
-    """Weighted k-means (k-means++ seeding, Lloyd iterations); returns labels.
-
-    Seeds are drawn by inverting the cumulative weight, so rows repeated in
-    place of integer weights give the same centres: the initialisation honours
-    ``sample_weight`` like the EM updates do. Every cluster keeps at least one
-    row of positive weight.
-    """
-    positive = np.flatnonzero(weight > 0)
-    Z, w = Z[positive], weight[positive]
-
-    def draw(p):
-        cum = np.cumsum(p)
-        if cum[-1] <= 0:
-            cum = np.cumsum(w)
-        return min(
-            np.searchsorted(cum, rng.uniform() * cum[-1], side="right"), w.size - 1
-        )
-
-    centers = np.empty((n_clusters, Z.shape[1]))
-    centers[0] = Z[draw(w)]
-    closest = lloyd_assign(Z, w, centers[:1])[1]
-    for j in range(1, n_clusters):
-        centers[j] = Z[draw(w * closest)]
-        closest = np.minimum(closest, lloyd_assign(Z, w, centers[j : j + 1])[1])
-
-    labels = None
-    for _ in range(max_iter):
-        new_labels, d2, sums, mass = lloyd_assign(Z, w, centers)
-        # Give each empty cluster the row farthest from its current centre.
-        counts = np.bincount(new_labels, minlength=n_clusters)
-        if np.any(counts == 0):
-            for j in np.flatnonzero(counts == 0):
-                far = np.argmax(d2 * (counts[new_labels] > 1))
-                new_labels[far] = j
-                d2[far] = np.sum((Z[far] - centers[j]) ** 2)
-                counts = np.bincount(new_labels, minlength=n_clusters)
-            sums, mass = cluster_sums(new_labels, w, Z, n_clusters)
-        if labels is not None and np.array_equal(labels, new_labels):
-            break
-        labels = new_labels
-        centers = sums / mass[:, None]
-
-    full = np.zeros(weight.size, dtype=np.intp)
-    full[positive] = labels
-    # Zero-weight rows take the nearest centre; they do not move anything.
-    zero = np.flatnonzero(weight <= 0)
-    if zero.size:
-        full[zero] = 0
-    return full
 
 
 def _small_blas(X):
@@ -188,17 +93,6 @@ def _small_blas(X):
     if X.shape[1] <= _SMALL_BLAS_MAX_FEATURES:
         return threadpool_limits(limits=1, user_api="blas")
     return contextlib.nullcontext()
-
-
-def _snapshot(state):
-    """Copy of an EM state. Experts are refitted as new objects every M-step,
-    so a shallow copy of their list suffices; the gate is warm-started in
-    place and is copied."""
-    return {
-        "experts": list(state["experts"]),
-        "gate": copy.deepcopy(state["gate"]),
-        "noise_variance": copy.copy(state.get("noise_variance")),
-    }
 
 
 class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
@@ -368,17 +262,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         templates = _check_expert_templates(
             self.expert, self.n_experts, self._default_expert(), self._classifier
         )
-        # --- gradient solver: check the experts before any work ---
-        gradient = self.solver == "gradient"
-        if gradient and xp is not None:
-            raise ValueError(
-                "solver='gradient' fits NumPy inputs only; with array-API "
-                f"inputs ({xp.__name__}) use solver='em'."
-            )
-        if gradient:
-            _gradient.check_solver_support(self, templates)
-        run_once = _gradient.gradient_run if gradient else type(self)._em_run
-        # --- end gradient solver ---
+        run_once = self._select_solver(xp, templates)
         init_resp = self._check_init_responsibilities(X)
         lik = self._likelihood(y, sample_weight)
 
@@ -412,9 +296,26 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
                 ]
         runs = [run for run, _ in results]
         _show_once(record for _, records in results for record in records)
-        best = max(runs, key=lambda run: run["lower_bound"])
+        best = max(runs, key=lambda run: run.lower_bound)
         self._finish(best, X, y, sample_weight, lik, runs, weight_unit)
         return self
+
+    def _select_solver(self, xp, templates):
+        """The function that runs one start of the fit, its inputs checked
+        before any work: EM (``_em.em_run``) or gradient fitting
+        (``_gradient.gradient_run``, which picks full-batch L-BFGS or
+        minibatches). Every solver has the signature ``(estimator, X, y, w,
+        lik, templates, init_resp, start, seed, run, inner_jobs)`` and
+        returns a ``_run._Run``."""
+        if self.solver == "em":
+            return em_run
+        if xp is not None:
+            raise ValueError(
+                "solver='gradient' fits NumPy inputs only; with array-API "
+                f"inputs ({xp.__name__}) use solver='em'."
+            )
+        _gradient.check_solver_support(self, templates)
+        return _gradient.gradient_run
 
     def _check_init_responsibilities(self, X):
         if isinstance(self.init_params, str):
@@ -446,8 +347,8 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         if init_resp is not None:
             return init_resp.copy()
         if self.init_params == "small_em" and self.n_experts > 1:
-            return self._small_em_responsibilities(
-                X, y, sample_weight, lik, rng, proxy_experts
+            return small_em_responsibilities(
+                self, X, y, sample_weight, lik, rng, proxy_experts
             )
         if self.init_params == "small_em":
             return np.ones((X.shape[0], 1))
@@ -478,78 +379,6 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
     #: The kinds of start that small-EM tries, in turn.
     _small_em_kinds = ("kmeans", "random_from_data", "random")
 
-    def _small_em_responsibilities(self, X, y, w, lik, rng, proxy_experts=False):
-        """The "small-EM" start (Biernacki, Celeux & Govaert 2003).
-
-        ``_SMALL_EM_STARTS`` short EM runs of ``_SMALL_EM_ITER`` iterations
-        each, from different kinds of start in turn (k-means on the features
-        and the target, the nearest of K random rows, random
-        responsibilities), on at most ``_SMALL_EM_MAX_ROWS`` random rows; the
-        run with the highest objective wins, and its model's responsibilities
-        on all the rows start the full run. One start of one kind is often
-        trapped (k-means on mcycle always ends in the same local optimum);
-        a few iterations of each are cheap and tell the promising ones apart.
-        """
-        expert = None if proxy_experts else self.expert
-        templates = _check_expert_templates(
-            expert, self.n_experts, self._default_expert(), self._classifier
-        )
-        rows = np.arange(X.shape[0])
-        if X.shape[0] > _SMALL_EM_MAX_ROWS:
-            rows = np.sort(rng.choice(X.shape[0], _SMALL_EM_MAX_ROWS, replace=False))
-            if np.count_nonzero(w[rows] > 0) < self.n_experts:
-                rows = np.arange(X.shape[0])
-        Xs, ys, ws = X[rows], y[rows], w[rows]
-        # Every short run fits its gate on the same rows: prepared once.
-        gate_inputs = self._make_gate()._prepare(Xs, ws)
-        best = None
-        for i in range(_SMALL_EM_STARTS):
-            kind = self._small_em_kinds[i % len(self._small_em_kinds)]
-            resp = self._responsibilities_of_kind(kind, Xs, ys, ws, lik, rng)
-            state = self._fresh_state(templates, rng)
-            # A short run only ranks its start: a gate solved roughly at each
-            # M-step (generalised EM) does that as well, for less. Its penalty
-            # is that of the first phase of the run it starts (see _em_run).
-            gate = state["gate"]
-            if "max_iter" in gate.get_params():
-                gate.set_params(max_iter=min(gate.max_iter, _SMALL_EM_GATE_ITER))
-            if hasattr(gate, "_penalty_C"):
-                gate._set_penalty_C(min(gate._penalty_C(), _CONTINUATION_C))
-            with warnings.catch_warnings():
-                # The short runs' experts are thrown away: whether their
-                # solvers converged (an MLP's fit, say) is of no consequence.
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                if kind != "random":
-                    # A hard partition is sticky: a gate fitted on it is a
-                    # step function, whose posteriors stay hard. The experts
-                    # fitted on it, weighed by their likelihoods alone (a
-                    # uniform gate), give a soft start that EM can still move.
-                    log_lik = lik.m_step(
-                        state["experts"], Xs, ys, resp * ws[:, None], state, None
-                    )
-                    resp, _ = e_step(np.zeros_like(log_lik), log_lik)
-                run = self._em_loop(
-                    Xs,
-                    ys,
-                    ws,
-                    lik,
-                    state,
-                    resp,
-                    _SMALL_EM_ITER,
-                    _SMALL_EM_TOL,
-                    None,
-                    None,
-                    gate_inputs,
-                )
-            # Short runs that end within _SMALL_EM_TIE per row of each other
-            # reached the same optimum: the first of them is kept, so that
-            # rounding (weights in another unit, say) cannot pick another.
-            if best is None or run["lower_bound"] > best["lower_bound"] + _SMALL_EM_TIE:
-                best = run
-        state = best["state"]
-        resp, _ = self._e_step(state, X, lik.log_likelihood(state, X, y))
-        return resp
-
     def _start_responsibilities(self, X, y, w, lik, init_resp, rng):
         """Initial responsibilities, in the namespace of ``X``.
 
@@ -567,157 +396,6 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
     def _e_step(self, state, X, log_lik):
         log_gate = self._gate_log_proba(state["gate"], X)
         return e_step(log_gate, log_lik)
-
-    def _em_run(self, X, y, w, lik, templates, init_resp, start, seed, run, inner_jobs):
-        """One EM run from a fresh start (or ``start``); keeps its best iterate.
-
-        A fresh run whose gate penalty is weaker than ``_CONTINUATION_C``
-        (the default's is) first converges with the gate penalised at
-        ``_CONTINUATION_C``, then continues from there with the gate's own
-        penalty (a continuation, as in deterministic annealing). A weakly
-        penalised gate fitted to early, rough responsibilities turns into a
-        step, whose posteriors stop moving, and EM stalls in a poor basin;
-        the firm first phase finds the basin and the second reaches the
-        optimum of the objective asked for (on yacht with two experts:
-        -529.5 directly, -493.97 after the continuation).
-        """
-        rng = np.random.RandomState(seed)
-        if start is not None:
-            log_lik = lik.log_likelihood(start, X, y)
-            resp, _ = self._e_step(start, X, log_lik)
-            return self._em_loop(
-                X, y, w, lik, start, resp, self.max_iter, self.tol, run, inner_jobs
-            )
-        state = self._fresh_state(templates, rng)
-        resp = self._start_responsibilities(X, y, w, lik, init_resp, rng)
-        # Flat gates only: on a tree of gates the continuation has not been
-        # measured to help (one fold of yacht with a depth-3 tree fell from
-        # R^2 0.99 to 0.49 with it, an expert of 17 rows extrapolating).
-        gate = state["gate"]
-        target = gate._penalty_C() if hasattr(gate, "_penalty_C") else 0.0
-        if not target > _CONTINUATION_C:
-            return self._em_loop(
-                X, y, w, lik, state, resp, self.max_iter, self.tol, run, inner_jobs
-            )
-        state["gate"]._set_penalty_C(_CONTINUATION_C)
-        # Both phases fit the gate on the same rows: prepared once.
-        gate_inputs = gate._prepare(X, w)
-        first = self._em_loop(
-            X,
-            y,
-            w,
-            lik,
-            state,
-            resp,
-            self.max_iter,
-            self.tol,
-            run,
-            inner_jobs,
-            gate_inputs,
-        )
-        state = first["state"]
-        state["gate"]._set_penalty_C(target)
-        remaining = self.max_iter - first["n_iter"]
-        if remaining <= 0:
-            # The objective asked for was never optimised.
-            return {**first, "converged": False}
-        log_lik = lik.log_likelihood(state, X, y)
-        resp, _ = self._e_step(state, X, log_lik)
-        second = self._em_loop(
-            X, y, w, lik, state, resp, remaining, self.tol, run, inner_jobs, gate_inputs
-        )
-        offset = first["n_iter"]
-        return {
-            **second,
-            "history": first["history"] + second["history"],
-            "n_iter": offset + second["n_iter"],
-            "reinitialized": first["reinitialized"]
-            + [(offset + i, k) for i, k in second["reinitialized"]],
-        }
-
-    def _fresh_state(self, templates, rng):
-        return {
-            "experts": _make_experts(templates, rng),
-            "gate": self._make_gate(),
-            "noise_variance": None,
-        }
-
-    def _em_loop(
-        self,
-        X,
-        y,
-        w,
-        lik,
-        state,
-        resp,
-        max_iter,
-        tol,
-        run,
-        inner_jobs,
-        gate_inputs=None,
-    ):
-        """EM iterations from ``resp``; returns the run record of the best
-        iterate. ``run=None`` marks a short run of the initialisation, which
-        prints nothing. ``gate_inputs``: the gate's prepared ``(X, w)`` when
-        the caller shares them between loops on the same rows."""
-        wsum = float(_xp_of(w).sum(w))
-        verbose = self.verbose if run is not None else 0
-        t0 = time.perf_counter()
-        history, events = [], []
-        best, best_bound, best_iter = _snapshot(state), -np.inf, 0
-        best_log_lik = -np.inf
-        converged, n_iter, reinit_left = False, 0, self.n_experts
-        if gate_inputs is None:
-            gate_inputs = state["gate"]._prepare(X, w)
-        for n_iter in range(1, max_iter + 1):
-            log_lik = lik.m_step(
-                state["experts"], X, y, resp * w[:, None], state, inner_jobs
-            )
-            with _quiet_gate_fits():
-                state["gate"]._fit_prepared(gate_inputs, resp)
-            resp, log_prob = self._e_step(state, X, log_lik)
-            total = float(w @ log_prob)
-            bound = (total - self._gate_penalty(state["gate"])) / wsum
-            history.append(bound)
-            if verbose >= 2:
-                print(f"  run {run} iteration {n_iter}: objective {bound:.8f}")
-            improved = bound > best_bound + tol
-            if bound > best_bound:
-                best = _snapshot(state)
-                best_bound = bound
-                best_log_lik = total
-            if improved or best_iter == 0:
-                best_iter = n_iter
-            mass = _to_numpy(w @ resp)
-            dead = self._dead_experts(mass, state["experts"], lik)
-            if dead.size and reinit_left > 0:
-                resp = self._reinitialise(resp, log_prob, dead[:reinit_left])
-                events.extend((n_iter, int(k)) for k in dead[:reinit_left])
-                reinit_left -= min(dead.size, reinit_left)
-                best_iter = n_iter
-                continue
-            if len(history) > 1 and abs(history[-1] - history[-2]) < tol:
-                converged = True
-                break
-            if n_iter - best_iter >= _N_ITER_NO_CHANGE:
-                converged = True
-                break
-        if verbose:
-            status = "converged" if converged else "did not converge"
-            print(
-                f"run {run}: {status} after {n_iter} iterations "
-                f"({time.perf_counter() - t0:.2f}s), best objective {best_bound:.6f}"
-            )
-        return {
-            "state": best,
-            "lower_bound": best_bound,
-            "log_likelihood": best_log_lik,
-            "history": history,
-            "n_iter": n_iter,
-            "converged": converged,
-            "reinitialized": events,
-            "unit": "EM iterations",
-        }
 
     def _min_expert_weights(self, experts, lik=None):
         """Per expert, the total responsibility (in rows) below which it is
@@ -744,23 +422,8 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         rows) is below their :meth:`_min_expert_weights`."""
         return np.flatnonzero(mass < self._min_expert_weights(experts, lik))
 
-    def _reinitialise(self, resp, log_prob, dead):
-        """Hand each dead expert the rows the mixture explains worst.
-
-        Rare, so a device fit does it on the host.
-        """
-        like = resp
-        resp = np.array(_to_numpy(resp), dtype=np.float64)
-        n_rows = max(2, resp.shape[0] // (2 * self.n_experts))
-        order = np.argsort(_to_numpy(log_prob))
-        for i, k in enumerate(dead):
-            rows = order[i * n_rows : (i + 1) * n_rows]
-            resp[rows] = 0.0
-            resp[rows, k] = 1.0
-        return _like(resp, like)
-
     def _finish(self, best, X, y, w, lik, runs, weight_unit=1.0):
-        state = best["state"]
+        state = best.state
         log_lik = lik.log_likelihood(state, X, y)
         resp, _ = self._e_step(state, X, log_lik)
         mass = _to_numpy(w @ resp)
@@ -768,22 +431,8 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         if self._canonical_order and not np.array_equal(order, np.arange(order.size)):
             self._reorder(state, order)
             mass = mass[order]
-        self._set_state(state)
-        self._record_target_range(X, y, w)
-        self.n_iter_ = best["n_iter"]
-        # What n_iter_ counts, for the reports (inspection.summary).
-        self._n_iter_unit = best["unit"]
-        self.converged_ = best["converged"]
-        self.lower_bound_ = best["lower_bound"]
-        history = np.asarray(best["history"])
-        # Array attributes live where the data lived (scikit-learn's rule).
-        self.lower_bounds_ = _like(history, X)
-        # In the user's weight units: sum_i w_i log p(y_i | x_i).
-        self.log_likelihood_ = best["log_likelihood"] * weight_unit
-        self.expert_shares_ = _like(mass / float(_xp_of(w).sum(w)), X)
-        self.reinitialized_experts_ = best["reinitialized"]
-        dead = self._dead_experts(mass, state["experts"], lik)
-        self.dead_experts_ = _like(dead, X)
+        dead = self._record_fit(best, X, y, w, lik, mass, weight_unit)
+        history = np.asarray(best.history)
         stacklevel = _caller_stacklevel()
         if not self.converged_:
             # After a single iteration there is no change to report yet.
@@ -832,6 +481,33 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
                 DeadExpertWarning,
                 stacklevel=stacklevel,
             )
+
+    def _record_fit(self, run, X, y, w, lik, mass, weight_unit, previous_range=None):
+        """Set the fitted attributes from a run record; the bookkeeping that
+        ``fit`` (through :meth:`_finish`) and ``partial_fit`` share.
+
+        ``mass``: each expert's total responsibility (in rows) on the data
+        the attributes describe; ``weight_unit``: the factor from fit's row
+        units back to the user's weights; ``previous_range``: the
+        ``target_range_`` of the chunks before (``partial_fit``). Returns
+        the indices of the dead experts.
+        """
+        self._set_state(run.state)
+        self._record_target_range(X, y, w, previous_range)
+        self.n_iter_ = run.n_iter
+        # What n_iter_ counts, for the reports (inspection.summary).
+        self._n_iter_unit = run.unit
+        self.converged_ = run.converged
+        self.lower_bound_ = run.lower_bound
+        # Array attributes live where the data lived (scikit-learn's rule).
+        self.lower_bounds_ = _like(np.asarray(run.history), X)
+        # In the user's weight units: sum_i w_i log p(y_i | x_i).
+        self.log_likelihood_ = run.log_likelihood * weight_unit
+        self.expert_shares_ = _like(mass / float(mass.sum()), X)
+        self.reinitialized_experts_ = run.reinitialized
+        dead = self._dead_experts(mass, run.state["experts"], lik)
+        self.dead_experts_ = _like(dead, X)
+        return dead
 
     # What the warnings advise (the hierarchical estimators say otherwise).
     _smaller_model = "fewer experts (n_experts)"

@@ -30,6 +30,7 @@ from skmoe import (
     MixtureOfExpertsRegressor,
     SoftmaxGate,
 )
+from skmoe._em import em_run
 from skmoe._gate import _weighted_standardization
 from skmoe.datasets import (
     load_mcycle,
@@ -490,13 +491,10 @@ def test_n_init_picks_maximum_over_its_runs():
     w = np.ones(len(y))
     lik = est._likelihood(y, w)
     runs = [
-        est._em_run(*args)
-        for args in [
-            (X, y, w, lik, [LinearRegression()] * 3, None, None, s, i, 1)
-            for i, s in enumerate(seeds)
-        ]
+        em_run(est, X, y, w, lik, [LinearRegression()] * 3, None, None, s, i, 1)
+        for i, s in enumerate(seeds)
     ]
-    assert_allclose(est.lower_bound_, max(r["lower_bound"] for r in runs))
+    assert_allclose(est.lower_bound_, max(r.lower_bound for r in runs))
 
 
 def _standardised_init_features(est, X, y, w):
