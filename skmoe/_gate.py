@@ -3,6 +3,7 @@
 import contextlib
 import contextvars
 import warnings
+from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
@@ -22,6 +23,7 @@ from ._array_api import (
     _check_fitted_namespace,
     _float_dtype,
     _namespace,
+    _take,
     _to_namespace,
     _to_numpy,
     _xp_of,
@@ -321,7 +323,65 @@ class _SoftTargetLoss:
         return loss / self.wsum, flat / self.wsum
 
 
-class SoftmaxGate(ClassifierMixin, BaseEstimator):
+class _BaseGate(BaseEstimator, metaclass=ABCMeta):
+    """What a mixture's estimators ask of their gate, and nothing more.
+
+    The EM driver, the estimators' gate hooks and BIC/AIC use a gate only
+    through this interface, so a gate's parameters are its own business:
+    :class:`SoftmaxGate` (the flat gate) and ``TreeGate`` (a tree of them)
+    implement it.
+
+    - ``fit(X, targets, sample_weight=None, check_input=True)``: fit on soft
+      targets, one probability vector over the experts per row (EM's
+      responsibilities). ``_prepare(X, sample_weight)`` then
+      ``_fit_prepared(inputs, targets)`` is the same fit in two steps, so
+      that EM prepares the rows (standardises them) once per run.
+    - ``predict_log_proba(X, check_input=True)``: (n_samples, n_experts) log
+      gate probabilities.
+    - ``penalty_``: the fitted gate's penalty, subtracted from EM's
+      objective.
+    - ``_n_parameters()``: the number of free (identifiable) parameters, for
+      BIC and AIC.
+    - ``_reorder_experts(order)``: expert ``order[k]`` becomes expert ``k``
+      (the canonical order of a flat mixture); in place, returns the gate.
+    - ``apply(X)``: the expert each row is routed to by ``routing='hard'``.
+    - Optional, ``_penalty_C()`` and ``_set_penalty_C(C)``: the inverse
+      penalty strength that EM's penalty continuation reads and lowers for
+      its first phase. A gate without them (a tree) is fitted with its own
+      penalty throughout.
+    """
+
+    @abstractmethod
+    def fit(self, X, y, sample_weight=None, check_input=True):
+        """Fit on soft targets (see the class docstring)."""
+
+    @abstractmethod
+    def _prepare(self, X, sample_weight):
+        """The prepared rows (a :class:`_GateInputs`) for :meth:`_fit_prepared`."""
+
+    @abstractmethod
+    def _fit_prepared(self, inputs, targets):
+        """``fit(X, targets, sample_weight, check_input=False)`` on the rows
+        :meth:`_prepare` made."""
+
+    @abstractmethod
+    def predict_log_proba(self, X, check_input=True):
+        """Log gate probabilities, (n_samples, n_experts)."""
+
+    @abstractmethod
+    def apply(self, X):
+        """Index of the expert each row is routed to by hard routing."""
+
+    @abstractmethod
+    def _n_parameters(self):
+        """Number of free parameters of the fitted gate."""
+
+    @abstractmethod
+    def _reorder_experts(self, order):
+        """Make expert ``order[k]`` expert ``k``, in place; return the gate."""
+
+
+class SoftmaxGate(ClassifierMixin, _BaseGate):
     """Multinomial logistic regression that also accepts soft targets.
 
     The gate of a mixture of experts: ``g(x) = softmax(x @ coef_ + intercept_)``.
@@ -514,6 +574,22 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         self.C = C
         return self
 
+    def _n_parameters(self):
+        """Identifiable coefficients: adding one vector to every class's
+        column leaves the softmax unchanged, so one column is free."""
+        n_coef, n_classes = self.coef_.shape
+        return (n_coef + (1 if self.fit_intercept else 0)) * (n_classes - 1)
+
+    def _reorder_experts(self, order):
+        """Make class (expert) ``order[k]`` class ``k``: permute the columns.
+
+        For the canonical order of a mixture's experts, so ``classes_``,
+        which are ``arange(K)`` after a fit on soft targets, stay as they are.
+        """
+        self.coef_ = _take(self.coef_, order, axis=1)
+        self.intercept_ = _take(self.intercept_, order, axis=0)
+        return self
+
     def _prepare(self, X, sample_weight):
         """The :class:`_GateInputs` of validated ``X`` and ``sample_weight``
         (``fit`` with ``check_input=False`` describes them), for
@@ -657,6 +733,29 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         X = self._check_X(X, "predict_proba")
         log_proba = self.predict_log_proba(X, check_input=False)
         return _xp_of(log_proba).exp(log_proba)
+
+    def apply(self, X):
+        """Index of the most probable class: the expert ``routing='hard'``
+        sends each row to.
+
+        The argmax of :meth:`predict_proba`, not of the logits, which can
+        differ where probabilities round to equal values.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        indices : ndarray of shape (n_samples,)
+            Column of ``coef_`` (class index) of each row, in
+            ``[0, n_classes)``.
+        """
+        X = self._check_X(X, "apply")
+        # Index bookkeeping: on the host, also for device data.
+        xp, device = _namespace(X)
+        proba = np.exp(_to_numpy(self.predict_log_proba(X, check_input=False)))
+        return _to_namespace(np.argmax(proba, axis=1), xp, device)
 
     def predict(self, X):
         """Most probable class.

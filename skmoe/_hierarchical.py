@@ -18,7 +18,7 @@ and routed through (:func:`skmoe.inspection.export_text` prints one).
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, _fit_context, clone
+from sklearn.base import _fit_context, clone
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
@@ -28,7 +28,6 @@ from sklearn.utils.validation import (
 
 from ._array_api import (
     _float_dtype,
-    _like,
     _namespace,
     _permute_dims,
     _to_namespace,
@@ -37,6 +36,7 @@ from ._array_api import (
 )
 from ._gate import (
     SoftmaxGate,
+    _BaseGate,
     _GateInputs,
     _log_softmax,
     _original_scale,
@@ -64,7 +64,7 @@ def _n_internal(depth, branching):
     return _level_start(depth, branching)
 
 
-class TreeGate(BaseEstimator):
+class TreeGate(_BaseGate):
     """A balanced tree of softmax gates: the gate of a hierarchical mixture.
 
     Every internal node holds a :class:`~skmoe.SoftmaxGate` over its
@@ -326,6 +326,23 @@ class TreeGate(BaseEstimator):
                     sample_weight=xp.take(sample_weight, keep, axis=0) * reach,
                     check_input=False,
                 )
+
+    def _n_parameters(self):
+        """Free parameters: those of every node gate (each node has
+        ``(n_features + intercept) * (branching - 1)``)."""
+        return sum(node._n_parameters() for node in self.estimators_)
+
+    def _reorder_experts(self, order):
+        """Not supported: the leaves' positions are the tree's structure.
+
+        Only the permutations that respect the tree (swapping siblings, or
+        whole subtrees) can be carried out by permuting node gates; a
+        general order, such as by share, cannot. Hierarchical mixtures keep
+        the tree's order (``_canonical_order = False``).
+        """
+        raise NotImplementedError(
+            "TreeGate cannot reorder its leaves: their positions are the tree."
+        )
 
     # ------------------------------------------------------------------
     # Inference
@@ -675,11 +692,12 @@ _COMMON_HME_PARAMS = (
 
 
 class _HierarchicalMixin:
-    """Gate hooks of the EM driver for a tree gate.
+    """What a tree of gates changes in the flat estimators.
 
-    ``_gate_log_proba`` (the gate's ``predict_log_proba``: leaf log-probabilities
-    summed along each path) and ``_gate_penalty`` (``penalty_``, the sum over
-    nodes) are the driver's own hooks, which a :class:`TreeGate` satisfies.
+    The gate is a :class:`TreeGate` (``_make_gate``); the EM driver's gate
+    hooks reach it through the same interface as the flat gate
+    (:class:`skmoe._gate._BaseGate`), so only the order of the leaves, the
+    initialisation and the tree-specific methods differ here.
     """
 
     # The tree fixes the order of the leaves: sorting them by share would
@@ -724,22 +742,6 @@ class _HierarchicalMixin:
             min_reach=self.min_responsibility,
             warm_start=True,
         )
-
-    def _n_gate_parameters(self, gate):
-        template = gate.estimators_[0]
-        n_coef = gate.n_features_in_ + (1 if template.fit_intercept else 0)
-        return gate.n_nodes_ * n_coef * (gate.branching - 1)
-
-    def _route(self, gate, X, log_gate):
-        if self.routing != "hard":
-            # soft: leaf probabilities; top_k: the k most probable leaves by
-            # path probability, renormalised.
-            return super()._route(gate, X, log_gate)
-        leaves = _to_numpy(gate.apply(X))
-        weights = np.zeros((X.shape[0], gate.n_leaves_))
-        weights[np.arange(X.shape[0]), leaves] = 1.0
-        rows = [np.flatnonzero(leaves == k) for k in range(gate.n_leaves_)]
-        return _like(weights, X), rows
 
     _small_em_kinds = ("hierarchical", "kmeans", "random_from_data", "random")
 
