@@ -328,8 +328,8 @@ class _BaseGate(BaseEstimator, metaclass=ABCMeta):
 
     The EM driver, the estimators' gate hooks and BIC/AIC use a gate only
     through this interface, so a gate's parameters are its own business:
-    :class:`SoftmaxGate` (the flat gate) and ``TreeGate`` (a tree of them)
-    implement it.
+    :class:`SoftmaxGate` (the flat gate) and
+    :class:`~skmoe._tree_gate.TreeGate` (a tree of them) implement it.
 
     - ``fit(X, targets, sample_weight=None, check_input=True)``: fit on soft
       targets, one probability vector over the experts per row (EM's

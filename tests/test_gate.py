@@ -6,7 +6,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from skmoe import HierarchicalMixtureOfExpertsRegressor, SoftmaxGate
 from skmoe._gate import _BaseGate
-from skmoe._hierarchical import TreeGate
+from skmoe._tree_gate import TreeGate
 from skmoe.datasets import make_hierarchical_regimes
 
 
