@@ -19,6 +19,7 @@ import numpy as np
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ._docstrings import _hierarchical_doc
 from ._gate import SoftmaxGate, _weighted_standardization
 from ._hierarchical_init import _hierarchical_labels
 from ._moe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
@@ -199,129 +200,6 @@ class _HierarchicalMixin:
         """
         X = self._check_X(X, "apply")
         return self.gate_.apply(X)
-
-
-_HME_PARAMS_DOC = """
-    depth : int, default=2
-        Number of gate levels between the root and the leaves (>= 1). A
-        depth-1 tree is the flat mixture with ``branching`` experts.
-    branching : int, default=2
-        Number of children of every gate (>= 2). The tree has
-        ``branching ** depth`` leaves, one expert each.
-    expert : estimator, list of estimators or None, default=None
-        The expert model. One estimator is cloned for every leaf; a list of
-        ``branching ** depth`` estimators gives heterogeneous experts, leaf by
-        leaf, left to right. Every nested ``random_state`` is seeded from
-        ``random_state``. Experts must accept ``sample_weight`` in ``fit``
-        (EM fits leaf l with the posteriors ``h_il`` times the sample
-        weights); others raise a ``ValueError`` before any fitting.
-        ``None`` uses {default_expert}.
-    gate : SoftmaxGate or None, default=None
-        Template of every node's gate, cloned once per internal node; ``None``
-        uses the flat estimators' default: ``SoftmaxGate()`` (on standardised
-        features, with a very weak penalty, ``C=1e4``) for the regressor,
-        ``SoftmaxGate(C=1.0)`` for the classifier. The features are
-        standardised once for the whole tree, so a penalty
-        (``SoftmaxGate(C=...)``) means the same at every node.
-    solver : {'em'}, default='em'
-        Only EM fits a tree of gates: ``solver='gradient'`` (accepted for
-        compatibility with the flat estimators) raises a ``ValueError`` before
-        any work. Use the flat estimators for gradient fitting and
-        ``partial_fit``.
-    max_iter : int, default=300
-        Maximum number of EM iterations per run.
-    tol : float, default=1e-6
-        EM stops when the objective (average log-likelihood per unit of
-        sample weight, minus the gates' penalties) changes by less than
-        ``tol``, or has not improved by more than ``tol`` for 10 iterations.
-    batch_size, learning_rate_init, shuffle : object
-        Parameters of gradient fitting in the flat estimators; unused here
-        (defaults ``'auto'``, ``0.01`` and ``True``), but validated as there.
-    n_init : int, default=1
-        Number of EM runs from different initialisations; the best is kept.
-    init_params : {'hierarchical', 'small_em', 'kmeans', 'random', \
-'random_from_data'} or array-like, default='hierarchical'
-        Initial leaf posteriors. ``'hierarchical'``: a model tree, built
-        by cutting the rows into ``branching`` intervals of one feature
-        (the feature and the equal-weight cuts that minimise the weighted
-        residual sum of squares of a linear fit, in each interval, of
-        {init_features}), and each interval again, down to the leaves, so
-        that sibling leaves start on neighbouring blocks of the data;
-        ``'small_em'``: the best of nine short EM runs from the
-        hierarchical, k-means, random-row and random starts in turn (see
-        the flat estimators); ``'kmeans'``: flat weighted k-means with
-        ``branching ** depth`` clusters, leaves in cluster order;
-        ``'random'``: uniform random posteriors; ``'random_from_data'``:
-        nearest of random rows. An array of shape (n_samples, branching **
-        depth) gives them directly.
-    routing : {'soft', 'hard', 'top_k'}, default='soft'
-        How predictions combine the leaves. ``'soft'``: all leaves weighted by
-        their path probabilities; ``'hard'``: the leaf reached by the most
-        probable branch at every node (see :meth:`apply`), evaluating only
-        that leaf's expert and the ``depth`` gates on the way; ``'top_k'``:
-        the ``top_k`` leaves of highest path probability, renormalised.
-    top_k : int, default=2
-        Number of leaves used per row when ``routing='top_k'``.
-    min_responsibility : float, default=1e-6
-        Rows whose weight for an expert (posterior times sample weight) is at
-        most this value are left out of that expert's fit, and rows whose
-        posterior of reaching a node is at most this value are left out of
-        that node's gate fit. 0 keeps every row.
-    min_expert_weight : 'auto' or float, default='auto'
-        A leaf whose total posterior ``sum_i w_i h_il`` (in rows: sample
-        weights are rescaled to average one) falls below this is dead;
-        ``'auto'``: one row more than the leaf's expert has parameters, and at
-        least 2 (see the flat estimators). During EM a dead leaf is
-        re-initialised on the rows the mixture explains worst (with a
-        ``DeadExpertWarning``, recorded in ``reinitialized_experts_``); a dead
-        leaf in the returned model is warned about and listed in
-        ``dead_experts_``. Leaves are never
-        dropped."""
-
-_HME_TAIL_DOC = """
-    n_jobs : int or None, default=None
-        Parallel jobs (joblib): the restarts when ``n_init > 1``, otherwise
-        the expert fits of each M-step.
-    random_state : int, RandomState instance or None, default=None
-        Controls the initialisation, the restarts and the experts' own
-        ``random_state``.
-    verbose : int, default=0
-        1 prints a line per run, 2 a line per EM iteration.
-    warm_start : bool, default=False
-        Continue EM from the fitted model on the next ``fit`` (``n_init`` is
-        then ignored); ``depth`` and ``branching`` must stay the same."""
-
-_HME_ATTRS_DOC = """
-    experts_ : list of estimators
-        The fitted experts, one per leaf, leaves left to right (the order of
-        the tree, not sorted by share).
-    gate_ : TreeGate
-        The fitted tree of gates (``gate_.estimators_`` holds each node's
-        :class:`SoftmaxGate`, breadth-first).
-    expert_shares_ : ndarray of shape (n_experts,)
-        Share of the (weighted) training data each leaf is responsible for.
-    n_iter_ : int
-        EM iterations of the best run.
-    converged_ : bool
-        Whether the best run met the stopping rule before ``max_iter``.
-    lower_bound_ : float
-        Best value of the EM objective (average log-likelihood per unit of
-        sample weight minus the gates' L2 penalties over the total weight).
-    lower_bounds_ : ndarray of shape (n_iter_,)
-        The objective after each EM iteration of the best run; it never
-        decreases with experts that fit their weighted likelihood exactly.
-    log_likelihood_ : float
-        Total weighted training log-likelihood at the best iterate.
-    reinitialized_experts_ : list of (int, int)
-        (iteration, leaf) pairs at which the best run re-initialised a dead
-        leaf.
-    dead_experts_ : ndarray of int
-        Leaves of the returned model whose total posterior is below
-        ``min_expert_weight``.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of features seen during fit, when X has string feature names."""
 
 
 class HierarchicalMixtureOfExpertsRegressor(
@@ -581,26 +459,9 @@ class HierarchicalMixtureOfExpertsClassifier(
         return super().fit(X, y, sample_weight=sample_weight)
 
 
-for _cls, _expert, _features in [
-    (
-        HierarchicalMixtureOfExpertsRegressor,
-        "``LinearRegression()``",
-        "the target",
-    ),
-    (
-        HierarchicalMixtureOfExpertsClassifier,
-        "``LogisticRegression(tol=1e-6, max_iter=1000)``\n        (as for "
-        ":class:`MixtureOfExpertsClassifier`)",
-        "the class indicators",
-    ),
-]:
-    _cls.__doc__ = (
-        _cls.__doc__.replace(
-            "{params}",
-            _HME_PARAMS_DOC.replace("{default_expert}", _expert).replace(
-                "{init_features}", _features
-            ),
-        )
-        .replace("{tail}", _HME_TAIL_DOC)
-        .replace("{attrs}", _HME_ATTRS_DOC)
-    )
+HierarchicalMixtureOfExpertsRegressor.__doc__ = _hierarchical_doc(
+    HierarchicalMixtureOfExpertsRegressor.__doc__, "regressor"
+)
+HierarchicalMixtureOfExpertsClassifier.__doc__ = _hierarchical_doc(
+    HierarchicalMixtureOfExpertsClassifier.__doc__, "classifier"
+)
