@@ -198,7 +198,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         else for the fitted model."""
 
     # ------------------------------------------------------------------
-    # Gate hooks (a hierarchical gate overrides these)
+    # Gate hooks: the gate's interface (skmoe._gate._BaseGate) only
     # ------------------------------------------------------------------
     #: The parameters of the gate used when ``gate=None``.
     _default_gate_params: dict = {}
@@ -211,8 +211,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         return gate.set_params(warm_start=True)
 
     def _n_gate_parameters(self, gate):
-        n_coef = gate.coef_.shape[0] + (1 if gate.fit_intercept else 0)
-        return n_coef * (gate.coef_.shape[1] - 1)
+        return gate._n_parameters()
 
     def _gate_log_proba(self, gate, X):
         # X was validated by the caller (fit or _check_X).
@@ -224,18 +223,25 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
     def _reorder(self, state, order):
         """Put the experts in ``order`` (canonical order: by share, descending)."""
         state["experts"] = [state["experts"][k] for k in order]
-        gate = state["gate"]
-        gate.coef_ = _take(gate.coef_, order, axis=1)
-        gate.intercept_ = _take(gate.intercept_, order, axis=0)
+        state["gate"] = state["gate"]._reorder_experts(order)
         if state.get("noise_variance") is not None:
             state["noise_variance"] = _take(state["noise_variance"], order, axis=0)
 
     def _route(self, gate, X, log_gate):
         """Mixing weights (n, K) and, for hard/top-k, the rows of each expert."""
+        if self.routing == "hard":
+            # The gate's own hard routing: a tree follows the most probable
+            # branch at each node, evaluating only the gates on the way.
+            chosen = _to_numpy(gate.apply(X))
+            n, n_experts = log_gate.shape
+            weights = np.zeros((n, n_experts))
+            weights[np.arange(n), chosen] = 1.0
+            rows = [np.flatnonzero(chosen == k) for k in range(n_experts)]
+            return _like(weights, X), rows
         xp = _xp_of(log_gate)
         if self.routing == "soft" or xp is np:
             return _routing_weights(xp.exp(log_gate), self.routing, self.top_k)
-        # Hard and top-k routing choose rows on the host (index bookkeeping).
+        # Top-k routing chooses rows on the host (index bookkeeping).
         weights, rows = _routing_weights(
             np.exp(_to_numpy(log_gate)), self.routing, self.top_k
         )

@@ -3,10 +3,10 @@
 import contextlib
 import contextvars
 import warnings
+from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
-from scipy.optimize import minimize
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval
@@ -22,11 +22,13 @@ from ._array_api import (
     _check_fitted_namespace,
     _float_dtype,
     _namespace,
+    _take,
     _to_namespace,
     _to_numpy,
     _xp_of,
 )
-from ._kernels import linear_log_softmax, softmax_cross_entropy
+from ._gate_solvers import _lbfgs_soft_targets, _log_softmax, _newton_soft_targets
+from ._kernels import linear_log_softmax
 from ._validation import _check_weights, _validate_data
 
 __all__ = ["SoftmaxGate"]
@@ -143,185 +145,65 @@ def _original_scale(W, b, mean, scale):
     return coef, b - mean @ coef
 
 
-def _log_softmax(z):
-    """Row-wise log-softmax (faster than scipy's for the few columns of a gate).
+class _BaseGate(BaseEstimator, metaclass=ABCMeta):
+    """What a mixture's estimators ask of their gate, and nothing more.
 
-    Any array namespace.
-    """
-    xp = _xp_of(z)
-    z = z - xp.max(z, axis=1, keepdims=True)
-    return z - xp.log(xp.sum(xp.exp(z), axis=1, keepdims=True))
+    The EM driver, the estimators' gate hooks and BIC/AIC use a gate only
+    through this interface, so a gate's parameters are its own business:
+    :class:`SoftmaxGate` (the flat gate) and
+    :class:`~skmoe._tree_gate.TreeGate` (a tree of them) implement it.
 
-
-def _newton_soft_targets(inputs, targets, l2, fit_intercept, init, options):
-    """Newton's method for the soft-target objective, in the inputs' namespace.
-
-    The array-API (GPU) counterpart of the L-BFGS fit: the parameters are few
-    (``(n_features + 1) * K``), so each iteration forms the exact Hessian
-    with two matrix products over the rows (in chunks, to bound memory) and
-    solves a small system; from a warm start one or two iterations suffice,
-    each a handful of large device operations instead of the dozens of small,
-    host-synchronised ones of L-BFGS. Minimises the same objective as
-    :class:`_SoftTargetLoss`, so the two solvers agree within ``tol``.
-
-    The softmax is invariant to adding one constant to every class, so the
-    Hessian is singular along those directions (the unpenalised intercepts,
-    and every coefficient when ``l2 == 0``). The gradient is orthogonal to
-    them, so adding a multiple of their projector to the Hessian leaves the
-    Newton step unchanged and makes the system solvable.
-
-    Returns ``(W, b, n_iter, status, objective)``, ``status`` as L-BFGS-B's:
-    0 converged, 1 ``max_iter`` reached.
-    """
-    Xs, sample_weight = inputs.Xs, inputs.sample_weight
-    xp = _xp_of(Xs)
-    device = Xs.device
-    dtype = Xs.dtype
-    n, d = Xs.shape
-    k = targets.shape[1]
-    weighted = targets * sample_weight[:, None]
-    row_mass = xp.sum(weighted, axis=1)
-    wsum = float(xp.sum(sample_weight))
-    ones = xp.ones((n, 1), dtype=dtype, device=device)
-    Xa = xp.concat([Xs, ones], axis=1) if fit_intercept else Xs
-    q = Xa.shape[1]
-    p = q * k
-    penalised = xp.asarray(
-        [l2] * (d * k) + [0.0] * (p - d * k), dtype=dtype, device=device
-    )
-    eye_k = xp.eye(k, dtype=dtype, device=device)
-    gauge = xp.reshape(
-        xp.eye(q, dtype=dtype, device=device)[:, None, :, None]
-        * (xp.ones((k, k), dtype=dtype, device=device) / k)[None, :, None, :],
-        (p, p),
-    )
-    chunk = max(1, (1 << 24) // p)
-
-    def objective(A):
-        log_p = _log_softmax(Xa @ A)
-        loss = -xp.sum(weighted * log_p) + 0.5 * l2 * xp.sum(A[:d, :] ** 2)
-        return float(loss) / wsum, log_p
-
-    A = xp.zeros((q, k), dtype=dtype, device=device)
-    if init is not None:
-        W0, b0 = init
-        A = xp.concat([W0, b0[None, :]], axis=0) if fit_intercept else W0
-    f, log_p = objective(A)
-    converged, n_iter = False, 0
-    for n_iter in range(1, options["max_iter"] + 1):
-        P = xp.exp(log_p)
-        grad = Xa.T @ (P * row_mass[:, None] - weighted)
-        grad = xp.reshape(grad, (p,)) + penalised * xp.reshape(A, (p,))
-        if float(xp.max(xp.abs(grad))) / wsum <= options["tol"]:
-            converged = True
-            n_iter -= 1
-            break
-        H = xp.zeros((p, p), dtype=dtype, device=device)
-        for start in range(0, n, chunk):
-            stop = min(start + chunk, n)
-            Xc, Pc = Xa[start:stop, :], P[start:stop, :]
-            U = xp.reshape(Xc[:, :, None] * Pc[:, None, :], (stop - start, p))
-            Um = U * row_mass[start:stop, None]
-            # sum_i m_i x_i x_i^T (diag(p_i) - p_i p_i^T), with x_i (x) p_i = U_i
-            F = xp.reshape(Xc.T @ Um, (q, q, k))
-            block = (
-                xp.permute_dims(F, (0, 2, 1))[:, :, :, None] * eye_k[None, :, None, :]
-            )
-            H = H + xp.reshape(block, (p, p)) - U.T @ Um
-        H = H + xp.eye(p, dtype=dtype, device=device) * penalised[None, :]
-        c = max(float(xp.sum(xp.linalg.diagonal(H))) / p, np.finfo(np.float64).tiny)
-        step = -xp.linalg.solve(H + c * gauge, grad[:, None])[:, 0]
-        slope = float(xp.sum(grad * step)) / wsum
-        t, accepted = 1.0, False
-        for _ in range(30):
-            A_new = A + t * xp.reshape(step, (q, k))
-            f_new, log_p_new = objective(A_new)
-            if f_new <= f + 1e-4 * t * slope:
-                accepted = True
-                break
-            t *= 0.5
-        if not accepted:
-            # No decrease along the Newton direction: at the optimum to
-            # floating-point precision.
-            converged = True
-            break
-        decrease = f - f_new
-        A, f, log_p = A_new, f_new, log_p_new
-        if decrease <= 64 * np.finfo(np.float64).eps * max(1.0, abs(f)):
-            converged = True
-            break
-    W = A[:d, :]
-    b = A[d, :] if fit_intercept else xp.zeros((k,), dtype=dtype, device=device)
-    return W, b, n_iter, 0 if converged else 1, f
-
-
-def _lbfgs_soft_targets(inputs, targets, l2, fit_intercept, init, options):
-    """L-BFGS on the fused numba loss (NumPy data); same returns as Newton's."""
-    loss = _SoftTargetLoss(inputs.XT, targets, inputs.sample_weight, l2, fit_intercept)
-    d, k = inputs.XT.shape[0], targets.shape[1]
-    if init is None:
-        params = np.zeros(d * k + (k if fit_intercept else 0))
-    else:
-        W, b = init
-        params = np.concatenate([W.ravel(), b] if fit_intercept else [W.ravel()])
-    result = minimize(
-        loss.loss_gradient,
-        params,
-        jac=True,
-        method="L-BFGS-B",
-        options={
-            "maxiter": options["max_iter"],
-            "gtol": options["tol"],
-            "ftol": 64 * np.finfo(float).eps,
-        },
-    )
-    W, b = loss.unpack(result.x)
-    return W, b, int(result.nit), int(result.status), float(result.fun)
-
-
-class _SoftTargetLoss:
-    """Penalised soft-target cross-entropy with its gradient, for L-BFGS.
-
-    Minimises, over ``W`` (n_features, K) and ``b`` (K,),
-
-        (sum_i w_i sum_k t_ik (-log softmax(x_i W + b)_k) + ||W||^2 / (2 C)) / sum_i w_i
-
-    The division by the total weight keeps the scale of the objective (and so
-    the meaning of the solver tolerance) independent of the number of rows.
+    - ``fit(X, targets, sample_weight=None, check_input=True)``: fit on soft
+      targets, one probability vector over the experts per row (EM's
+      responsibilities). ``_prepare(X, sample_weight)`` then
+      ``_fit_prepared(inputs, targets)`` is the same fit in two steps, so
+      that EM prepares the rows (standardises them) once per run.
+    - ``predict_log_proba(X, check_input=True)``: (n_samples, n_experts) log
+      gate probabilities.
+    - ``penalty_``: the fitted gate's penalty, subtracted from EM's
+      objective.
+    - ``_n_parameters()``: the number of free (identifiable) parameters, for
+      BIC and AIC.
+    - ``_reorder_experts(order)``: expert ``order[k]`` becomes expert ``k``
+      (the canonical order of a flat mixture); in place, returns the gate.
+    - ``apply(X)``: the expert each row is routed to by ``routing='hard'``.
+    - Optional, ``_penalty_C()`` and ``_set_penalty_C(C)``: the inverse
+      penalty strength that EM's penalty continuation reads and lowers for
+      its first phase. A gate without them (a tree) is fitted with its own
+      penalty throughout.
     """
 
-    def __init__(self, XT, targets, sample_weight, l2, fit_intercept):
-        # Features-major (``XT`` is ``X.T``, C-contiguous): the kernel
-        # vectorises over rows.
-        self.XT = XT
-        self.weighted_targets_T = np.ascontiguousarray(
-            targets.T * sample_weight, dtype=np.float64
-        )
-        self.row_mass = self.weighted_targets_T.sum(axis=0)
-        self.wsum = sample_weight.sum()
-        self.l2 = l2
-        self.fit_intercept = fit_intercept
-        self.n_features = XT.shape[0]
-        self.n_classes = targets.shape[1]
+    @abstractmethod
+    def fit(self, X, y, sample_weight=None, check_input=True):
+        """Fit on soft targets (see the class docstring)."""
 
-    def unpack(self, params):
-        d, k = self.n_features, self.n_classes
-        W = params[: d * k].reshape(d, k)
-        b = params[d * k :] if self.fit_intercept else np.zeros(k, dtype=params.dtype)
-        return W, b
+    @abstractmethod
+    def _prepare(self, X, sample_weight):
+        """The prepared rows (a :class:`_GateInputs`) for :meth:`_fit_prepared`."""
 
-    def loss_gradient(self, params):
-        W, b = self.unpack(params)
-        loss, grad = softmax_cross_entropy(
-            self.XT, W, b, self.weighted_targets_T, self.row_mass
-        )
-        loss += 0.5 * self.l2 * np.vdot(W, W)
-        grad[:-1] += self.l2 * W
-        flat = grad.ravel() if self.fit_intercept else grad[:-1].ravel()
-        return loss / self.wsum, flat / self.wsum
+    @abstractmethod
+    def _fit_prepared(self, inputs, targets):
+        """``fit(X, targets, sample_weight, check_input=False)`` on the rows
+        :meth:`_prepare` made."""
+
+    @abstractmethod
+    def predict_log_proba(self, X, check_input=True):
+        """Log gate probabilities, (n_samples, n_experts)."""
+
+    @abstractmethod
+    def apply(self, X):
+        """Index of the expert each row is routed to by hard routing."""
+
+    @abstractmethod
+    def _n_parameters(self):
+        """Number of free parameters of the fitted gate."""
+
+    @abstractmethod
+    def _reorder_experts(self, order):
+        """Make expert ``order[k]`` expert ``k``, in place; return the gate."""
 
 
-class SoftmaxGate(ClassifierMixin, BaseEstimator):
+class SoftmaxGate(ClassifierMixin, _BaseGate):
     """Multinomial logistic regression that also accepts soft targets.
 
     The gate of a mixture of experts: ``g(x) = softmax(x @ coef_ + intercept_)``.
@@ -514,6 +396,22 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         self.C = C
         return self
 
+    def _n_parameters(self):
+        """Identifiable coefficients: adding one vector to every class's
+        column leaves the softmax unchanged, so one column is free."""
+        n_coef, n_classes = self.coef_.shape
+        return (n_coef + (1 if self.fit_intercept else 0)) * (n_classes - 1)
+
+    def _reorder_experts(self, order):
+        """Make class (expert) ``order[k]`` class ``k``: permute the columns.
+
+        For the canonical order of a mixture's experts, so ``classes_``,
+        which are ``arange(K)`` after a fit on soft targets, stay as they are.
+        """
+        self.coef_ = _take(self.coef_, order, axis=1)
+        self.intercept_ = _take(self.intercept_, order, axis=0)
+        return self
+
     def _prepare(self, X, sample_weight):
         """The :class:`_GateInputs` of validated ``X`` and ``sample_weight``
         (``fit`` with ``check_input=False`` describes them), for
@@ -657,6 +555,29 @@ class SoftmaxGate(ClassifierMixin, BaseEstimator):
         X = self._check_X(X, "predict_proba")
         log_proba = self.predict_log_proba(X, check_input=False)
         return _xp_of(log_proba).exp(log_proba)
+
+    def apply(self, X):
+        """Index of the most probable class: the expert ``routing='hard'``
+        sends each row to.
+
+        The argmax of :meth:`predict_proba`, not of the logits, which can
+        differ where probabilities round to equal values.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        indices : ndarray of shape (n_samples,)
+            Column of ``coef_`` (class index) of each row, in
+            ``[0, n_classes)``.
+        """
+        X = self._check_X(X, "apply")
+        # Index bookkeeping: on the host, also for device data.
+        xp, device = _namespace(X)
+        proba = np.exp(_to_numpy(self.predict_log_proba(X, check_input=False)))
+        return _to_namespace(np.argmax(proba, axis=1), xp, device)
 
     def predict(self, X):
         """Most probable class.

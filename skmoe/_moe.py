@@ -22,6 +22,7 @@ from ._array_api import (
     _xp_of,
 )
 from ._base import BaseMixtureOfExperts
+from ._docstrings import _flat_doc
 from ._experts import _expert_outputs
 from ._likelihood import CategoricalLikelihood, GaussianLikelihood
 from ._validation import _validate_data
@@ -34,168 +35,6 @@ from ._validation import _validate_data
 # starts (see _experts._WARM_START_ATTRIBUTES) the cost is about that of
 # the old from-scratch fits with tol=1e-4.
 _DEFAULT_LOGISTIC = {"tol": 1e-6, "max_iter": 1000}
-
-_COMMON_PARAMS_DOC = """
-    n_experts : int, default=3
-        Number of experts K.
-    expert : estimator, list of estimators or None, default=None
-        The expert model. One estimator is cloned K times; a list of K
-        estimators gives heterogeneous experts (e.g. a linear model beside a
-        tree). Every nested ``random_state`` is seeded from ``random_state``.
-        Experts are cloned, never fitted in place, and must accept
-        ``sample_weight`` in ``fit``: EM fits expert k with the
-        responsibilities ``h_ik`` times the sample weights as weights. An
-        expert without ``sample_weight`` support raises a ``ValueError``
-        before any fitting. ``None`` uses {default_expert}.
-        ``LogisticRegression``, ``Lasso`` and
-        ``ElasticNet`` experts (convex fits whose ``warm_start`` only sets
-        the solver's starting point) start each M-step from the previous
-        iteration's solution: the same optimum, in fewer solver iterations.
-    gate : SoftmaxGate or None, default=None
-        The gate, ``g(x) = softmax(x @ V + b)``; ``None`` uses
-        {default_gate}. It is
-        refitted every M-step on the responsibilities, warm-started from the
-        last iteration.
-    solver : {'em', 'gradient'}, default='em'
-        How ``fit`` maximises the likelihood. ``'em'``: expectation-
-        maximisation, any expert that accepts ``sample_weight``.
-        ``'gradient'``: gradient ascent on the log-likelihood (the 1991
-        paper's method). With differentiable experts only ({differentiable})
-        and ``batch_size='auto'`` it is full-batch L-BFGS over the gate, the
-        experts{variances} jointly, with analytic gradients; otherwise it is
-        minibatch gradient ascent: Adam steps on the gate (and on the
-        differentiable experts), and each other expert's ``partial_fit``
-        called with the responsibilities as ``sample_weight``. Any other
-        expert raises a ``ValueError`` before fitting. See the user guide's
-        "Choosing a solver". :meth:`partial_fit` always takes minibatch
-        gradient steps, whatever ``solver``.
-    max_iter : int, default=300
-        Maximum number of iterations per run: EM iterations
-        (``solver='em'``), L-BFGS iterations (full-batch gradient), or epochs
-        (passes over the data) of minibatch gradient fitting.
-    tol : float, default=1e-6
-        EM stops when the objective (average log-likelihood per unit of
-        sample weight, minus the gate penalty) changes by less than ``tol``
-        between iterations, or has not improved on its best value by more
-        than ``tol`` for 10 iterations (the rule for experts, such as trees,
-        that do not maximise their weighted likelihood exactly). Full-batch
-        gradient fitting stops when an L-BFGS iteration decreases the
-        objective by less than ``tol / 100`` (relative; its iterations are
-        cheaper and shorter than EM's) or the largest gradient component of
-        the objective falls below ``tol``; minibatch fitting stops when the
-        objective has not improved on its best value by more than ``tol`` for
-        5 epochs, as scikit-learn's SGD estimators do.
-    batch_size : int or 'auto', default='auto'
-        Minibatch size of gradient fitting (``solver='gradient'`` and
-        :meth:`partial_fit`). ``'auto'``: full batch (L-BFGS) in ``fit`` when
-        every expert is differentiable, else minibatches of
-        ``min(200, n_samples)`` rows, as ``MLPRegressor``. An int always gives
-        minibatches (also with differentiable experts). Ignored by EM.
-    learning_rate_init : float, default=0.01
-        Step size of the Adam updates of minibatch gradient fitting (the gate
-        and the differentiable experts, in internally standardised
-        coordinates); divided by 5 after every 2 epochs without improvement.
-        Experts updated through their own ``partial_fit`` use their own
-        learning rate (e.g. ``SGDRegressor(eta0=...)``).
-    shuffle : bool, default=True
-        Whether minibatch gradient fitting shuffles the rows at every epoch
-        (and within each :meth:`partial_fit` chunk), drawing from
-        ``random_state``.
-    n_init : int, default=1
-        Number of EM runs from different initialisations; the run with the
-        highest objective is kept. With ``n_jobs``, runs go in parallel.
-    init_params : {'small_em', 'kmeans', 'random', 'random_from_data'} or \
-array-like, default='small_em'
-        Initial responsibilities. ``'small_em'``: the best of nine short EM
-        runs (Biernacki, Celeux & Govaert 2003) from k-means, random-row and
-        random starts in turn, on at most 2,000 rows (see the user guide's
-        "Initialisation and restarts"); it finds optima that a single kind
-        of start misses. ``'kmeans'``: weighted k-means (k-means++ seeding)
-        on the standardised features{kmeans_extra}; ``'random'``: uniform
-        random responsibilities; ``'random_from_data'``: rows are assigned
-        to the nearest of K random rows. An array of shape (n_samples,
-        n_experts) gives the initial responsibilities directly.
-    routing : {'soft', 'hard', 'top_k'}, default='soft'
-        How predictions combine the experts. ``'soft'``: all experts, weighted
-        by the gate; ``'hard'``: only the most probable expert; ``'top_k'``:
-        the ``top_k`` most probable experts with their gate probabilities
-        renormalised. Hard and top-k routing evaluate each expert only on the
-        rows routed to it.
-    top_k : int, default=2
-        Number of experts used per row when ``routing='top_k'``.
-    min_responsibility : float, default=1e-6
-        Rows whose weight for an expert (responsibility times sample weight)
-        is at most this value are left out of that expert's fit, which saves
-        time and changes the fit negligibly. 0 keeps every row.
-    min_expert_weight : 'auto' or float, default='auto'
-        An expert whose total responsibility ``sum_i w_i h_ik`` (in rows:
-        sample weights are rescaled to average one) falls below this is dead.
-        ``'auto'``: one row more than the expert's parameters (coefficients or
-        leaves{variance_param}), and at least 2: an expert fitted on fewer
-        rows interpolates them and is not to be trusted elsewhere. During EM
-        a dead expert is re-initialised on the rows the mixture explains
-        worst (each run does this at most ``n_experts`` times), with a
-        ``DeadExpertWarning`` and the events recorded in
-        ``reinitialized_experts_``; a dead expert in the returned model is
-        warned about and listed in ``dead_experts_``. Experts are never
-        dropped.
-    n_jobs : int or None, default=None
-        Parallel jobs (joblib): the restarts when ``n_init > 1``, otherwise
-        the K expert fits of each M-step. Any joblib backend can be used with
-        ``joblib.parallel_config``.
-    random_state : int, RandomState instance or None, default=None
-        Controls the initialisation, the restarts and the experts' own
-        ``random_state``. Pass an int for reproducible fits.
-    verbose : int, default=0
-        1 prints a line per run (and per :meth:`partial_fit` call), 2 also a
-        line per EM iteration, L-BFGS iteration or epoch.
-    warm_start : bool, default=False
-        Continue EM from the fitted model on the next ``fit`` (then ``n_init``
-        is ignored). ``n_experts`` must stay the same.
-"""
-
-_COMMON_ATTRS_DOC = """
-    experts_ : list of estimators
-        The K fitted experts, in canonical order: by share of the training
-        data (``expert_shares_``), largest first.
-    gate_ : SoftmaxGate
-        The fitted gate; column k of its ``coef_`` belongs to expert k.
-    expert_shares_ : ndarray of shape (n_experts,)
-        Share of the (weighted) training data each expert is responsible for.
-    n_iter_ : int
-        Iterations of the best run: EM iterations, L-BFGS iterations or
-        epochs (see ``max_iter``); after :meth:`partial_fit`, the number of
-        ``partial_fit`` calls.
-    converged_ : bool
-        Whether the best run met the stopping rule before ``max_iter``.
-        Always False after :meth:`partial_fit`, which has no stopping rule.
-    lower_bound_ : float
-        Best value of the EM objective: the average log-likelihood per unit
-        of sample weight minus the gate's L2 penalty divided by the total
-        weight. This is the quantity EM never decreases (with experts that
-        fit their weighted likelihood exactly). After :meth:`partial_fit`,
-        the last call's value in ``lower_bounds_``.
-    lower_bounds_ : ndarray of shape (n_iter_,)
-        The objective after each iteration (or epoch) of the best run. After
-        :meth:`partial_fit`, one value per call: the chunk's progressive
-        objective, each minibatch scored before the step that learns from
-        it.
-    log_likelihood_ : float
-        Total (weighted) log-likelihood ``sum_i w_i log p(y_i | x_i)`` of the
-        training data at the best iterate. After :meth:`partial_fit`, that
-        of the last chunk, each minibatch scored before the step that learns
-        from it (:meth:`score_samples` scores a chunk with the final model).
-    reinitialized_experts_ : list of (int, int)
-        (iteration, expert) pairs at which the best run re-initialised a dead
-        expert; indices refer to the order during fitting.
-    dead_experts_ : ndarray of int
-        Experts of the returned model whose total responsibility is below
-        ``min_expert_weight``.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of features seen during fit, when X has string feature names.
-"""
 
 
 class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
@@ -792,57 +631,9 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         return _argmax_labels(self.classes_, proba, axis=2)
 
 
-_KMEANS_EXTRA = {
-    MixtureOfExpertsRegressor: " and the target",
-    MixtureOfExpertsClassifier: " and the one-hot labels",
-}
-_GRADIENT_DOC = {
-    MixtureOfExpertsRegressor: (
-        "``LinearRegression`` or\n        ``Ridge``",
-        " and the noise\n        variances",
-    ),
-    MixtureOfExpertsClassifier: (
-        "``LogisticRegression``\n        with an L2 penalty or none",
-        "",
-    ),
-}
-_DEFAULT_GATE_DOC = {
-    MixtureOfExpertsRegressor: (
-        "``SoftmaxGate()`` (on standardised\n        features, so the fit does "
-        "not depend on the features' units, with\n        a penalty ``C=1e4`` "
-        "too weak to move the likelihood's optimum\n        visibly; "
-        "``SoftmaxGate(C=100)`` smooths more)"
-    ),
-    MixtureOfExpertsClassifier: (
-        "``SoftmaxGate(C=1.0)`` (on\n        standardised features, so the fit "
-        "does not depend on the features'\n        units): a smooth gate, "
-        "which held out beats a sharp one in log-loss\n        on the vowel, "
-        "Satellite and LetterRecognition data (see the user\n        guide's "
-        '"The gate")'
-    ),
-}
-_VARIANCE_PARAM_DOC = {
-    MixtureOfExpertsRegressor: ", and the noise variance",
-    MixtureOfExpertsClassifier: "",
-}
-_DEFAULT_EXPERT_DOC = {
-    MixtureOfExpertsRegressor: "``LinearRegression()``",
-    MixtureOfExpertsClassifier: (
-        "``LogisticRegression(tol=1e-6,\n        max_iter=1000)``: "
-        "scikit-learn's default ``tol=1e-4``\n        leaves the M-steps "
-        "inexact enough for EM to stop early, on a\n        flat stretch of "
-        "its objective"
-    ),
-}
-for _cls, _extra in _KMEANS_EXTRA.items():
-    _params = (
-        _COMMON_PARAMS_DOC.replace("{kmeans_extra}", _extra)
-        .replace("{variance_param}", _VARIANCE_PARAM_DOC[_cls])
-        .replace("{default_gate}", _DEFAULT_GATE_DOC[_cls])
-        .replace("{default_expert}", _DEFAULT_EXPERT_DOC[_cls])
-        .replace("{differentiable}", _GRADIENT_DOC[_cls][0])
-        .replace("{variances}", _GRADIENT_DOC[_cls][1])
-    )
-    _cls.__doc__ = _cls.__doc__.replace("{params}", _params.rstrip("\n")).replace(
-        "{attrs}", _COMMON_ATTRS_DOC.rstrip("\n")
-    )
+MixtureOfExpertsRegressor.__doc__ = _flat_doc(
+    MixtureOfExpertsRegressor.__doc__, "regressor"
+)
+MixtureOfExpertsClassifier.__doc__ = _flat_doc(
+    MixtureOfExpertsClassifier.__doc__, "classifier"
+)

@@ -22,7 +22,8 @@ from skmoe import (
     SoftmaxGate,
 )
 from skmoe._gate import _weighted_standardization
-from skmoe._hierarchical import TreeGate, _hierarchical_labels
+from skmoe._hierarchical_init import _hierarchical_labels
+from skmoe._tree_gate import TreeGate
 from skmoe.datasets import (
     make_hierarchical_regimes,
     make_moe_classification,

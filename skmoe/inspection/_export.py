@@ -7,7 +7,7 @@ from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_is_fitted
 
 from .._array_api import _to_numpy
-from .._hierarchical import TreeGate
+from .._tree_gate import TreeGate
 
 __all__ = ["export_text"]
 

@@ -1,0 +1,380 @@
+"""The docstrings the estimators share, filled in for each at import.
+
+The flat regressor and classifier document the same parameters and
+attributes, with a few words that differ (their default expert and gate,
+what k-means clusters on); so do the two hierarchical estimators. Each
+estimator's class docstring holds ``{params}`` and ``{attrs}`` (and, for
+the hierarchical ones, ``{tail}``) where the shared text goes.
+"""
+
+_COMMON_PARAMS_DOC = """
+    n_experts : int, default=3
+        Number of experts K.
+    expert : estimator, list of estimators or None, default=None
+        The expert model. One estimator is cloned K times; a list of K
+        estimators gives heterogeneous experts (e.g. a linear model beside a
+        tree). Every nested ``random_state`` is seeded from ``random_state``.
+        Experts are cloned, never fitted in place, and must accept
+        ``sample_weight`` in ``fit``: EM fits expert k with the
+        responsibilities ``h_ik`` times the sample weights as weights. An
+        expert without ``sample_weight`` support raises a ``ValueError``
+        before any fitting. ``None`` uses {default_expert}.
+        ``LogisticRegression``, ``Lasso`` and
+        ``ElasticNet`` experts (convex fits whose ``warm_start`` only sets
+        the solver's starting point) start each M-step from the previous
+        iteration's solution: the same optimum, in fewer solver iterations.
+    gate : SoftmaxGate or None, default=None
+        The gate, ``g(x) = softmax(x @ V + b)``; ``None`` uses
+        {default_gate}. It is
+        refitted every M-step on the responsibilities, warm-started from the
+        last iteration.
+    solver : {'em', 'gradient'}, default='em'
+        How ``fit`` maximises the likelihood. ``'em'``: expectation-
+        maximisation, any expert that accepts ``sample_weight``.
+        ``'gradient'``: gradient ascent on the log-likelihood (the 1991
+        paper's method). With differentiable experts only ({differentiable})
+        and ``batch_size='auto'`` it is full-batch L-BFGS over the gate, the
+        experts{variances} jointly, with analytic gradients; otherwise it is
+        minibatch gradient ascent: Adam steps on the gate (and on the
+        differentiable experts), and each other expert's ``partial_fit``
+        called with the responsibilities as ``sample_weight``. Any other
+        expert raises a ``ValueError`` before fitting. See the user guide's
+        "Choosing a solver". :meth:`partial_fit` always takes minibatch
+        gradient steps, whatever ``solver``.
+    max_iter : int, default=300
+        Maximum number of iterations per run: EM iterations
+        (``solver='em'``), L-BFGS iterations (full-batch gradient), or epochs
+        (passes over the data) of minibatch gradient fitting.
+    tol : float, default=1e-6
+        EM stops when the objective (average log-likelihood per unit of
+        sample weight, minus the gate penalty) changes by less than ``tol``
+        between iterations, or has not improved on its best value by more
+        than ``tol`` for 10 iterations (the rule for experts, such as trees,
+        that do not maximise their weighted likelihood exactly). Full-batch
+        gradient fitting stops when an L-BFGS iteration decreases the
+        objective by less than ``tol / 100`` (relative; its iterations are
+        cheaper and shorter than EM's) or the largest gradient component of
+        the objective falls below ``tol``; minibatch fitting stops when the
+        objective has not improved on its best value by more than ``tol`` for
+        5 epochs, as scikit-learn's SGD estimators do.
+    batch_size : int or 'auto', default='auto'
+        Minibatch size of gradient fitting (``solver='gradient'`` and
+        :meth:`partial_fit`). ``'auto'``: full batch (L-BFGS) in ``fit`` when
+        every expert is differentiable, else minibatches of
+        ``min(200, n_samples)`` rows, as ``MLPRegressor``. An int always gives
+        minibatches (also with differentiable experts). Ignored by EM.
+    learning_rate_init : float, default=0.01
+        Step size of the Adam updates of minibatch gradient fitting (the gate
+        and the differentiable experts, in internally standardised
+        coordinates); divided by 5 after every 2 epochs without improvement.
+        Experts updated through their own ``partial_fit`` use their own
+        learning rate (e.g. ``SGDRegressor(eta0=...)``).
+    shuffle : bool, default=True
+        Whether minibatch gradient fitting shuffles the rows at every epoch
+        (and within each :meth:`partial_fit` chunk), drawing from
+        ``random_state``.
+    n_init : int, default=1
+        Number of EM runs from different initialisations; the run with the
+        highest objective is kept. With ``n_jobs``, runs go in parallel.
+    init_params : {'small_em', 'kmeans', 'random', 'random_from_data'} or \
+array-like, default='small_em'
+        Initial responsibilities. ``'small_em'``: the best of nine short EM
+        runs (Biernacki, Celeux & Govaert 2003) from k-means, random-row and
+        random starts in turn, on at most 2,000 rows (see the user guide's
+        "Initialisation and restarts"); it finds optima that a single kind
+        of start misses. ``'kmeans'``: weighted k-means (k-means++ seeding)
+        on the standardised features{kmeans_extra}; ``'random'``: uniform
+        random responsibilities; ``'random_from_data'``: rows are assigned
+        to the nearest of K random rows. An array of shape (n_samples,
+        n_experts) gives the initial responsibilities directly.
+    routing : {'soft', 'hard', 'top_k'}, default='soft'
+        How predictions combine the experts. ``'soft'``: all experts, weighted
+        by the gate; ``'hard'``: only the most probable expert; ``'top_k'``:
+        the ``top_k`` most probable experts with their gate probabilities
+        renormalised. Hard and top-k routing evaluate each expert only on the
+        rows routed to it.
+    top_k : int, default=2
+        Number of experts used per row when ``routing='top_k'``.
+    min_responsibility : float, default=1e-6
+        Rows whose weight for an expert (responsibility times sample weight)
+        is at most this value are left out of that expert's fit, which saves
+        time and changes the fit negligibly. 0 keeps every row.
+    min_expert_weight : 'auto' or float, default='auto'
+        An expert whose total responsibility ``sum_i w_i h_ik`` (in rows:
+        sample weights are rescaled to average one) falls below this is dead.
+        ``'auto'``: one row more than the expert's parameters (coefficients or
+        leaves{variance_param}), and at least 2: an expert fitted on fewer
+        rows interpolates them and is not to be trusted elsewhere. During EM
+        a dead expert is re-initialised on the rows the mixture explains
+        worst (each run does this at most ``n_experts`` times), with a
+        ``DeadExpertWarning`` and the events recorded in
+        ``reinitialized_experts_``; a dead expert in the returned model is
+        warned about and listed in ``dead_experts_``. Experts are never
+        dropped.
+    n_jobs : int or None, default=None
+        Parallel jobs (joblib): the restarts when ``n_init > 1``, otherwise
+        the K expert fits of each M-step. Any joblib backend can be used with
+        ``joblib.parallel_config``.
+    random_state : int, RandomState instance or None, default=None
+        Controls the initialisation, the restarts and the experts' own
+        ``random_state``. Pass an int for reproducible fits.
+    verbose : int, default=0
+        1 prints a line per run (and per :meth:`partial_fit` call), 2 also a
+        line per EM iteration, L-BFGS iteration or epoch.
+    warm_start : bool, default=False
+        Continue EM from the fitted model on the next ``fit`` (then ``n_init``
+        is ignored). ``n_experts`` must stay the same.
+"""
+
+_COMMON_ATTRS_DOC = """
+    experts_ : list of estimators
+        The K fitted experts, in canonical order: by share of the training
+        data (``expert_shares_``), largest first.
+    gate_ : SoftmaxGate
+        The fitted gate; column k of its ``coef_`` belongs to expert k.
+    expert_shares_ : ndarray of shape (n_experts,)
+        Share of the (weighted) training data each expert is responsible for.
+    n_iter_ : int
+        Iterations of the best run: EM iterations, L-BFGS iterations or
+        epochs (see ``max_iter``); after :meth:`partial_fit`, the number of
+        ``partial_fit`` calls.
+    converged_ : bool
+        Whether the best run met the stopping rule before ``max_iter``.
+        Always False after :meth:`partial_fit`, which has no stopping rule.
+    lower_bound_ : float
+        Best value of the EM objective: the average log-likelihood per unit
+        of sample weight minus the gate's L2 penalty divided by the total
+        weight. This is the quantity EM never decreases (with experts that
+        fit their weighted likelihood exactly). After :meth:`partial_fit`,
+        the last call's value in ``lower_bounds_``.
+    lower_bounds_ : ndarray of shape (n_iter_,)
+        The objective after each iteration (or epoch) of the best run. After
+        :meth:`partial_fit`, one value per call: the chunk's progressive
+        objective, each minibatch scored before the step that learns from
+        it.
+    log_likelihood_ : float
+        Total (weighted) log-likelihood ``sum_i w_i log p(y_i | x_i)`` of the
+        training data at the best iterate. After :meth:`partial_fit`, that
+        of the last chunk, each minibatch scored before the step that learns
+        from it (:meth:`score_samples` scores a chunk with the final model).
+    reinitialized_experts_ : list of (int, int)
+        (iteration, expert) pairs at which the best run re-initialised a dead
+        expert; indices refer to the order during fitting.
+    dead_experts_ : ndarray of int
+        Experts of the returned model whose total responsibility is below
+        ``min_expert_weight``.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string feature names.
+"""
+
+
+# The words that differ between the flat estimators, by kind.
+_KMEANS_EXTRA = {
+    "regressor": " and the target",
+    "classifier": " and the one-hot labels",
+}
+_GRADIENT_DOC = {
+    "regressor": (
+        "``LinearRegression`` or\n        ``Ridge``",
+        " and the noise\n        variances",
+    ),
+    "classifier": (
+        "``LogisticRegression``\n        with an L2 penalty or none",
+        "",
+    ),
+}
+_DEFAULT_GATE_DOC = {
+    "regressor": (
+        "``SoftmaxGate()`` (on standardised\n        features, so the fit does "
+        "not depend on the features' units, with\n        a penalty ``C=1e4`` "
+        "too weak to move the likelihood's optimum\n        visibly; "
+        "``SoftmaxGate(C=100)`` smooths more)"
+    ),
+    "classifier": (
+        "``SoftmaxGate(C=1.0)`` (on\n        standardised features, so the fit "
+        "does not depend on the features'\n        units): a smooth gate, "
+        "which held out beats a sharp one in log-loss\n        on the vowel, "
+        "Satellite and LetterRecognition data (see the user\n        guide's "
+        '"The gate")'
+    ),
+}
+_VARIANCE_PARAM_DOC = {
+    "regressor": ", and the noise variance",
+    "classifier": "",
+}
+_DEFAULT_EXPERT_DOC = {
+    "regressor": "``LinearRegression()``",
+    "classifier": (
+        "``LogisticRegression(tol=1e-6,\n        max_iter=1000)``: "
+        "scikit-learn's default ``tol=1e-4``\n        leaves the M-steps "
+        "inexact enough for EM to stop early, on a\n        flat stretch of "
+        "its objective"
+    ),
+}
+
+
+def _flat_doc(doc, kind):
+    """``doc`` with the flat estimators' shared text filled in for ``kind``
+    (``'regressor'`` or ``'classifier'``)."""
+    params = (
+        _COMMON_PARAMS_DOC.replace("{kmeans_extra}", _KMEANS_EXTRA[kind])
+        .replace("{variance_param}", _VARIANCE_PARAM_DOC[kind])
+        .replace("{default_gate}", _DEFAULT_GATE_DOC[kind])
+        .replace("{default_expert}", _DEFAULT_EXPERT_DOC[kind])
+        .replace("{differentiable}", _GRADIENT_DOC[kind][0])
+        .replace("{variances}", _GRADIENT_DOC[kind][1])
+    )
+    return doc.replace("{params}", params.rstrip("\n")).replace(
+        "{attrs}", _COMMON_ATTRS_DOC.rstrip("\n")
+    )
+
+
+_HME_PARAMS_DOC = """
+    depth : int, default=2
+        Number of gate levels between the root and the leaves (>= 1). A
+        depth-1 tree is the flat mixture with ``branching`` experts.
+    branching : int, default=2
+        Number of children of every gate (>= 2). The tree has
+        ``branching ** depth`` leaves, one expert each.
+    expert : estimator, list of estimators or None, default=None
+        The expert model. One estimator is cloned for every leaf; a list of
+        ``branching ** depth`` estimators gives heterogeneous experts, leaf by
+        leaf, left to right. Every nested ``random_state`` is seeded from
+        ``random_state``. Experts must accept ``sample_weight`` in ``fit``
+        (EM fits leaf l with the posteriors ``h_il`` times the sample
+        weights); others raise a ``ValueError`` before any fitting.
+        ``None`` uses {default_expert}.
+    gate : SoftmaxGate or None, default=None
+        Template of every node's gate, cloned once per internal node; ``None``
+        uses the flat estimators' default: ``SoftmaxGate()`` (on standardised
+        features, with a very weak penalty, ``C=1e4``) for the regressor,
+        ``SoftmaxGate(C=1.0)`` for the classifier. The features are
+        standardised once for the whole tree, so a penalty
+        (``SoftmaxGate(C=...)``) means the same at every node.
+    solver : {'em'}, default='em'
+        Only EM fits a tree of gates: ``solver='gradient'`` (accepted for
+        compatibility with the flat estimators) raises a ``ValueError`` before
+        any work. Use the flat estimators for gradient fitting and
+        ``partial_fit``.
+    max_iter : int, default=300
+        Maximum number of EM iterations per run.
+    tol : float, default=1e-6
+        EM stops when the objective (average log-likelihood per unit of
+        sample weight, minus the gates' penalties) changes by less than
+        ``tol``, or has not improved by more than ``tol`` for 10 iterations.
+    batch_size, learning_rate_init, shuffle : object
+        Parameters of gradient fitting in the flat estimators; unused here
+        (defaults ``'auto'``, ``0.01`` and ``True``), but validated as there.
+    n_init : int, default=1
+        Number of EM runs from different initialisations; the best is kept.
+    init_params : {'hierarchical', 'small_em', 'kmeans', 'random', \
+'random_from_data'} or array-like, default='hierarchical'
+        Initial leaf posteriors. ``'hierarchical'``: a model tree, built
+        by cutting the rows into ``branching`` intervals of one feature
+        (the feature and the equal-weight cuts that minimise the weighted
+        residual sum of squares of a linear fit, in each interval, of
+        {init_features}), and each interval again, down to the leaves, so
+        that sibling leaves start on neighbouring blocks of the data;
+        ``'small_em'``: the best of nine short EM runs from the
+        hierarchical, k-means, random-row and random starts in turn (see
+        the flat estimators); ``'kmeans'``: flat weighted k-means with
+        ``branching ** depth`` clusters, leaves in cluster order;
+        ``'random'``: uniform random posteriors; ``'random_from_data'``:
+        nearest of random rows. An array of shape (n_samples, branching **
+        depth) gives them directly.
+    routing : {'soft', 'hard', 'top_k'}, default='soft'
+        How predictions combine the leaves. ``'soft'``: all leaves weighted by
+        their path probabilities; ``'hard'``: the leaf reached by the most
+        probable branch at every node (see :meth:`apply`), evaluating only
+        that leaf's expert and the ``depth`` gates on the way; ``'top_k'``:
+        the ``top_k`` leaves of highest path probability, renormalised.
+    top_k : int, default=2
+        Number of leaves used per row when ``routing='top_k'``.
+    min_responsibility : float, default=1e-6
+        Rows whose weight for an expert (posterior times sample weight) is at
+        most this value are left out of that expert's fit, and rows whose
+        posterior of reaching a node is at most this value are left out of
+        that node's gate fit. 0 keeps every row.
+    min_expert_weight : 'auto' or float, default='auto'
+        A leaf whose total posterior ``sum_i w_i h_il`` (in rows: sample
+        weights are rescaled to average one) falls below this is dead;
+        ``'auto'``: one row more than the leaf's expert has parameters, and at
+        least 2 (see the flat estimators). During EM a dead leaf is
+        re-initialised on the rows the mixture explains worst (with a
+        ``DeadExpertWarning``, recorded in ``reinitialized_experts_``); a dead
+        leaf in the returned model is warned about and listed in
+        ``dead_experts_``. Leaves are never
+        dropped."""
+
+_HME_TAIL_DOC = """
+    n_jobs : int or None, default=None
+        Parallel jobs (joblib): the restarts when ``n_init > 1``, otherwise
+        the expert fits of each M-step.
+    random_state : int, RandomState instance or None, default=None
+        Controls the initialisation, the restarts and the experts' own
+        ``random_state``.
+    verbose : int, default=0
+        1 prints a line per run, 2 a line per EM iteration.
+    warm_start : bool, default=False
+        Continue EM from the fitted model on the next ``fit`` (``n_init`` is
+        then ignored); ``depth`` and ``branching`` must stay the same."""
+
+_HME_ATTRS_DOC = """
+    experts_ : list of estimators
+        The fitted experts, one per leaf, leaves left to right (the order of
+        the tree, not sorted by share).
+    gate_ : TreeGate
+        The fitted tree of gates (``gate_.estimators_`` holds each node's
+        :class:`SoftmaxGate`, breadth-first).
+    expert_shares_ : ndarray of shape (n_experts,)
+        Share of the (weighted) training data each leaf is responsible for.
+    n_iter_ : int
+        EM iterations of the best run.
+    converged_ : bool
+        Whether the best run met the stopping rule before ``max_iter``.
+    lower_bound_ : float
+        Best value of the EM objective (average log-likelihood per unit of
+        sample weight minus the gates' L2 penalties over the total weight).
+    lower_bounds_ : ndarray of shape (n_iter_,)
+        The objective after each EM iteration of the best run; it never
+        decreases with experts that fit their weighted likelihood exactly.
+    log_likelihood_ : float
+        Total weighted training log-likelihood at the best iterate.
+    reinitialized_experts_ : list of (int, int)
+        (iteration, leaf) pairs at which the best run re-initialised a dead
+        leaf.
+    dead_experts_ : ndarray of int
+        Leaves of the returned model whose total posterior is below
+        ``min_expert_weight``.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string feature names."""
+
+# The default expert and what the hierarchical initialisation fits, by kind.
+_HME_DEFAULT_EXPERT_DOC = {
+    "regressor": "``LinearRegression()``",
+    "classifier": (
+        "``LogisticRegression(tol=1e-6, max_iter=1000)``\n        (as for "
+        ":class:`MixtureOfExpertsClassifier`)"
+    ),
+}
+_HME_INIT_FEATURES_DOC = {
+    "regressor": "the target",
+    "classifier": "the class indicators",
+}
+
+
+def _hierarchical_doc(doc, kind):
+    """``doc`` with the hierarchical estimators' shared text filled in for
+    ``kind`` (``'regressor'`` or ``'classifier'``)."""
+    params = _HME_PARAMS_DOC.replace(
+        "{default_expert}", _HME_DEFAULT_EXPERT_DOC[kind]
+    ).replace("{init_features}", _HME_INIT_FEATURES_DOC[kind])
+    return (
+        doc.replace("{params}", params)
+        .replace("{tail}", _HME_TAIL_DOC)
+        .replace("{attrs}", _HME_ATTRS_DOC)
+    )

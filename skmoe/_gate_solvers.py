@@ -1,0 +1,192 @@
+"""The solvers of the softmax gate's soft-target fit.
+
+L-BFGS on the fused numba loss for NumPy data (:class:`_SoftTargetLoss`),
+Newton's method in the data's namespace for array-API (device) data; both
+minimise the same penalised cross-entropy on the prepared rows (see
+:class:`skmoe._gate._GateInputs`) and return ``(W, b, n_iter, status,
+objective)`` on the standardised scale.
+"""
+
+import numpy as np
+from scipy.optimize import minimize
+
+from ._array_api import _xp_of
+from ._kernels import softmax_cross_entropy
+
+
+def _log_softmax(z):
+    """Row-wise log-softmax (faster than scipy's for the few columns of a gate).
+
+    Any array namespace.
+    """
+    xp = _xp_of(z)
+    z = z - xp.max(z, axis=1, keepdims=True)
+    return z - xp.log(xp.sum(xp.exp(z), axis=1, keepdims=True))
+
+
+def _newton_soft_targets(inputs, targets, l2, fit_intercept, init, options):
+    """Newton's method for the soft-target objective, in the inputs' namespace.
+
+    The array-API (GPU) counterpart of the L-BFGS fit: the parameters are few
+    (``(n_features + 1) * K``), so each iteration forms the exact Hessian
+    with two matrix products over the rows (in chunks, to bound memory) and
+    solves a small system; from a warm start one or two iterations suffice,
+    each a handful of large device operations instead of the dozens of small,
+    host-synchronised ones of L-BFGS. Minimises the same objective as
+    :class:`_SoftTargetLoss`, so the two solvers agree within ``tol``.
+
+    The softmax is invariant to adding one constant to every class, so the
+    Hessian is singular along those directions (the unpenalised intercepts,
+    and every coefficient when ``l2 == 0``). The gradient is orthogonal to
+    them, so adding a multiple of their projector to the Hessian leaves the
+    Newton step unchanged and makes the system solvable.
+
+    Returns ``(W, b, n_iter, status, objective)``, ``status`` as L-BFGS-B's:
+    0 converged, 1 ``max_iter`` reached.
+    """
+    Xs, sample_weight = inputs.Xs, inputs.sample_weight
+    xp = _xp_of(Xs)
+    device = Xs.device
+    dtype = Xs.dtype
+    n, d = Xs.shape
+    k = targets.shape[1]
+    weighted = targets * sample_weight[:, None]
+    row_mass = xp.sum(weighted, axis=1)
+    wsum = float(xp.sum(sample_weight))
+    ones = xp.ones((n, 1), dtype=dtype, device=device)
+    Xa = xp.concat([Xs, ones], axis=1) if fit_intercept else Xs
+    q = Xa.shape[1]
+    p = q * k
+    penalised = xp.asarray(
+        [l2] * (d * k) + [0.0] * (p - d * k), dtype=dtype, device=device
+    )
+    eye_k = xp.eye(k, dtype=dtype, device=device)
+    gauge = xp.reshape(
+        xp.eye(q, dtype=dtype, device=device)[:, None, :, None]
+        * (xp.ones((k, k), dtype=dtype, device=device) / k)[None, :, None, :],
+        (p, p),
+    )
+    chunk = max(1, (1 << 24) // p)
+
+    def objective(A):
+        log_p = _log_softmax(Xa @ A)
+        loss = -xp.sum(weighted * log_p) + 0.5 * l2 * xp.sum(A[:d, :] ** 2)
+        return float(loss) / wsum, log_p
+
+    A = xp.zeros((q, k), dtype=dtype, device=device)
+    if init is not None:
+        W0, b0 = init
+        A = xp.concat([W0, b0[None, :]], axis=0) if fit_intercept else W0
+    f, log_p = objective(A)
+    converged, n_iter = False, 0
+    for n_iter in range(1, options["max_iter"] + 1):
+        P = xp.exp(log_p)
+        grad = Xa.T @ (P * row_mass[:, None] - weighted)
+        grad = xp.reshape(grad, (p,)) + penalised * xp.reshape(A, (p,))
+        if float(xp.max(xp.abs(grad))) / wsum <= options["tol"]:
+            converged = True
+            n_iter -= 1
+            break
+        H = xp.zeros((p, p), dtype=dtype, device=device)
+        for start in range(0, n, chunk):
+            stop = min(start + chunk, n)
+            Xc, Pc = Xa[start:stop, :], P[start:stop, :]
+            U = xp.reshape(Xc[:, :, None] * Pc[:, None, :], (stop - start, p))
+            Um = U * row_mass[start:stop, None]
+            # sum_i m_i x_i x_i^T (diag(p_i) - p_i p_i^T), with x_i (x) p_i = U_i
+            F = xp.reshape(Xc.T @ Um, (q, q, k))
+            block = (
+                xp.permute_dims(F, (0, 2, 1))[:, :, :, None] * eye_k[None, :, None, :]
+            )
+            H = H + xp.reshape(block, (p, p)) - U.T @ Um
+        H = H + xp.eye(p, dtype=dtype, device=device) * penalised[None, :]
+        c = max(float(xp.sum(xp.linalg.diagonal(H))) / p, np.finfo(np.float64).tiny)
+        step = -xp.linalg.solve(H + c * gauge, grad[:, None])[:, 0]
+        slope = float(xp.sum(grad * step)) / wsum
+        t, accepted = 1.0, False
+        for _ in range(30):
+            A_new = A + t * xp.reshape(step, (q, k))
+            f_new, log_p_new = objective(A_new)
+            if f_new <= f + 1e-4 * t * slope:
+                accepted = True
+                break
+            t *= 0.5
+        if not accepted:
+            # No decrease along the Newton direction: at the optimum to
+            # floating-point precision.
+            converged = True
+            break
+        decrease = f - f_new
+        A, f, log_p = A_new, f_new, log_p_new
+        if decrease <= 64 * np.finfo(np.float64).eps * max(1.0, abs(f)):
+            converged = True
+            break
+    W = A[:d, :]
+    b = A[d, :] if fit_intercept else xp.zeros((k,), dtype=dtype, device=device)
+    return W, b, n_iter, 0 if converged else 1, f
+
+
+def _lbfgs_soft_targets(inputs, targets, l2, fit_intercept, init, options):
+    """L-BFGS on the fused numba loss (NumPy data); same returns as Newton's."""
+    loss = _SoftTargetLoss(inputs.XT, targets, inputs.sample_weight, l2, fit_intercept)
+    d, k = inputs.XT.shape[0], targets.shape[1]
+    if init is None:
+        params = np.zeros(d * k + (k if fit_intercept else 0))
+    else:
+        W, b = init
+        params = np.concatenate([W.ravel(), b] if fit_intercept else [W.ravel()])
+    result = minimize(
+        loss.loss_gradient,
+        params,
+        jac=True,
+        method="L-BFGS-B",
+        options={
+            "maxiter": options["max_iter"],
+            "gtol": options["tol"],
+            "ftol": 64 * np.finfo(float).eps,
+        },
+    )
+    W, b = loss.unpack(result.x)
+    return W, b, int(result.nit), int(result.status), float(result.fun)
+
+
+class _SoftTargetLoss:
+    """Penalised soft-target cross-entropy with its gradient, for L-BFGS.
+
+    Minimises, over ``W`` (n_features, K) and ``b`` (K,),
+
+        (sum_i w_i sum_k t_ik (-log softmax(x_i W + b)_k) + ||W||^2 / (2 C)) / sum_i w_i
+
+    The division by the total weight keeps the scale of the objective (and so
+    the meaning of the solver tolerance) independent of the number of rows.
+    """
+
+    def __init__(self, XT, targets, sample_weight, l2, fit_intercept):
+        # Features-major (``XT`` is ``X.T``, C-contiguous): the kernel
+        # vectorises over rows.
+        self.XT = XT
+        self.weighted_targets_T = np.ascontiguousarray(
+            targets.T * sample_weight, dtype=np.float64
+        )
+        self.row_mass = self.weighted_targets_T.sum(axis=0)
+        self.wsum = sample_weight.sum()
+        self.l2 = l2
+        self.fit_intercept = fit_intercept
+        self.n_features = XT.shape[0]
+        self.n_classes = targets.shape[1]
+
+    def unpack(self, params):
+        d, k = self.n_features, self.n_classes
+        W = params[: d * k].reshape(d, k)
+        b = params[d * k :] if self.fit_intercept else np.zeros(k, dtype=params.dtype)
+        return W, b
+
+    def loss_gradient(self, params):
+        W, b = self.unpack(params)
+        loss, grad = softmax_cross_entropy(
+            self.XT, W, b, self.weighted_targets_T, self.row_mass
+        )
+        loss += 0.5 * self.l2 * np.vdot(W, W)
+        grad[:-1] += self.l2 * W
+        flat = grad.ravel() if self.fit_intercept else grad[:-1].ravel()
+        return loss / self.wsum, flat / self.wsum
