@@ -34,7 +34,6 @@ from sklearn.utils.validation import (
 )
 from threadpoolctl import threadpool_limits
 
-from . import _gradient
 from ._array_api import (
     _DEVICE_SUPPORT,
     _check_fitted_namespace,
@@ -102,20 +101,10 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
     """
 
     _parameter_constraints: dict = {
-        "n_experts": [Interval(Integral, 1, None, closed="left")],
         "expert": [HasMethods(["fit"]), list, tuple, None],
         "gate": [SoftmaxGate, None],
-        # --- gradient solver (skmoe/_gradient.py) ---
-        "solver": [StrOptions({"em", "gradient"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [
-            StrOptions({"auto"}),
-            Interval(Integral, 1, None, closed="left"),
-        ],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "shuffle": ["boolean"],
-        # --- end gradient solver ---
         "n_init": [Interval(Integral, 1, None, closed="left")],
         "init_params": [
             StrOptions({"small_em", "kmeans", "random", "random_from_data"}),
@@ -137,16 +126,11 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
     @abstractmethod
     def __init__(
         self,
-        n_experts=3,
         *,
         expert=None,
         gate=None,
-        solver="em",
         max_iter=300,
         tol=1e-6,
-        batch_size="auto",
-        learning_rate_init=0.01,
-        shuffle=True,
         n_init=1,
         init_params="small_em",
         routing="soft",
@@ -158,15 +142,10 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         verbose=0,
         warm_start=False,
     ):
-        self.n_experts = n_experts
         self.expert = expert
         self.gate = gate
-        self.solver = solver
         self.max_iter = max_iter
         self.tol = tol
-        self.batch_size = batch_size
-        self.learning_rate_init = learning_rate_init
-        self.shuffle = shuffle
         self.n_init = n_init
         self.init_params = init_params
         self.routing = routing
@@ -308,20 +287,11 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
 
     def _select_solver(self, xp, templates):
         """The function that runs one start of the fit, its inputs checked
-        before any work: EM (``_em.em_run``) or gradient fitting
-        (``_gradient.gradient_run``, which picks full-batch L-BFGS or
-        minibatches). Every solver has the signature ``(estimator, X, y, w,
-        lik, templates, init_resp, start, seed, run, inner_jobs)`` and
-        returns a ``_run._Run``."""
-        if self.solver == "em":
-            return em_run
-        if xp is not None:
-            raise ValueError(
-                "solver='gradient' fits NumPy inputs only; with array-API "
-                f"inputs ({xp.__name__}) use solver='em'."
-            )
-        _gradient.check_solver_support(self, templates)
-        return _gradient.gradient_run
+        before any work. Every solver has the signature ``(estimator, X, y,
+        w, lik, templates, init_resp, start, seed, run, inner_jobs)`` and
+        returns a ``_run._Run``. EM here; the flat estimators also offer
+        gradient fitting (``solver``)."""
+        return em_run
 
     def _check_init_responsibilities(self, X):
         if isinstance(self.init_params, str):
@@ -449,10 +419,11 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             )
             n_runs = len(runs)
             which = "the best of the" if n_runs > 1 else "the"
-            method = "EM" if self.solver == "em" else "Gradient fitting"
+            by_em = best.unit == "EM iterations"
+            method = "EM" if by_em else "Gradient fitting"
             advice = f"Increase max_iter or tol, or try {self._smaller_model}"
             init = self._preferred_init
-            if self.solver == "em" and not (
+            if by_em and not (
                 isinstance(self.init_params, str) and self.init_params == init
             ):
                 advice += f", or init_params={init!r}"
@@ -695,7 +666,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
-        # EM runs in the inputs' namespace (solver='em'; see the GPU guide),
-        # with scikit-learn >= 1.9.
-        tags.array_api_support = _DEVICE_SUPPORT and self.solver == "em"
+        # EM runs in the inputs' namespace (see the GPU guide), with
+        # scikit-learn >= 1.9.
+        tags.array_api_support = _DEVICE_SUPPORT
         return tags

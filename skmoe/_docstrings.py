@@ -253,20 +253,14 @@ _HME_PARAMS_DOC = """
         ``SoftmaxGate(C=1.0)`` for the classifier. The features are
         standardised once for the whole tree, so a penalty
         (``SoftmaxGate(C=...)``) means the same at every node.
-    solver : {'em'}, default='em'
-        Only EM fits a tree of gates: ``solver='gradient'`` (accepted for
-        compatibility with the flat estimators) raises a ``ValueError`` before
-        any work. Use the flat estimators for gradient fitting and
-        ``partial_fit``.
     max_iter : int, default=300
-        Maximum number of EM iterations per run.
+        Maximum number of EM iterations per run. A tree of gates is fitted
+        by EM only: gradient fitting and ``partial_fit`` are the flat
+        estimators'.
     tol : float, default=1e-6
         EM stops when the objective (average log-likelihood per unit of
         sample weight, minus the gates' penalties) changes by less than
         ``tol``, or has not improved by more than ``tol`` for 10 iterations.
-    batch_size, learning_rate_init, shuffle : object
-        Parameters of gradient fitting in the flat estimators; unused here
-        (defaults ``'auto'``, ``0.01`` and ``True``), but validated as there.
     n_init : int, default=1
         Number of EM runs from different initialisations; the best is kept.
     init_params : {'hierarchical', 'small_em', 'kmeans', 'random', \

@@ -16,13 +16,15 @@ and routed through (:func:`skmoe.inspection.export_text` prints one).
 from numbers import Integral
 
 import numpy as np
-from sklearn.utils._available_if import available_if
+from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ._base import BaseMixtureOfExperts
+from ._classifier import _MixtureClassifierMixin
 from ._docstrings import _hierarchical_doc
 from ._gate import SoftmaxGate, _weighted_standardization
 from ._hierarchical_init import _hierarchical_labels
-from ._moe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
+from ._regressor import _MixtureRegressorMixin
 from ._tree_gate import TreeGate
 
 # TreeGate lives in _tree_gate; it stays importable from here, where it was.
@@ -36,56 +38,22 @@ __all__ = [
 # ----------------------------------------------------------------------
 # The estimators
 # ----------------------------------------------------------------------
-def _hierarchical_constraints(flat, params):
-    """The flat estimator's constraints for ``params``, plus the tree's own."""
-    constraints = {k: flat[k] for k in params if k in flat}
-    constraints["depth"] = [Interval(Integral, 1, None, closed="left")]
-    constraints["branching"] = [Interval(Integral, 2, None, closed="left")]
-    constraints["init_params"] = [
+#: The hierarchical estimators' own parameters: the shape of the tree, and
+#: its own kind of start.
+_TREE_PARAMETER_CONSTRAINTS = {
+    "depth": [Interval(Integral, 1, None, closed="left")],
+    "branching": [Interval(Integral, 2, None, closed="left")],
+    "init_params": [
         StrOptions(
             {"small_em", "hierarchical", "kmeans", "random", "random_from_data"}
         ),
         "array-like",
-    ]
-    return constraints
-
-
-def _no_partial_fit(estimator):
-    raise AttributeError(
-        f"{type(estimator).__name__} has no partial_fit: gradient fitting "
-        "supports the flat softmax gate only, and a hierarchical mixture is "
-        "fitted by EM. Use fit."
-    )
-
-
-_COMMON_HME_PARAMS = (
-    "depth",
-    "branching",
-    "expert",
-    "gate",
-    "max_iter",
-    "tol",
-    "n_init",
-    "init_params",
-    "routing",
-    "top_k",
-    "min_responsibility",
-    "min_expert_weight",
-    "n_jobs",
-    "random_state",
-    "verbose",
-    "warm_start",
-    # Unused by EM, but checked like the flat estimators' so that a typo is
-    # not accepted silently.
-    "solver",
-    "batch_size",
-    "learning_rate_init",
-    "shuffle",
-)
+    ],
+}
 
 
 class _HierarchicalMixin:
-    """What a tree of gates changes in the flat estimators.
+    """What a tree of gates changes in the base estimator.
 
     The gate is a :class:`TreeGate` (``_make_gate``); the EM driver's gate
     hooks reach it through the same interface as the flat gate
@@ -152,14 +120,6 @@ class _HierarchicalMixin:
         resp[np.arange(X.shape[0]), labels] = 1.0
         return resp
 
-    @available_if(_no_partial_fit)
-    def partial_fit(self, X, y, sample_weight=None, classes=None):
-        """Not available: a hierarchical mixture is fitted by EM (:meth:`fit`).
-
-        The attribute does not exist (``hasattr(hme, "partial_fit")`` is False),
-        and calling it raises ``AttributeError``.
-        """
-
     def predict_node_proba(self, X):
         """Each internal node's gate probabilities over its children.
 
@@ -203,7 +163,7 @@ class _HierarchicalMixin:
 
 
 class HierarchicalMixtureOfExpertsRegressor(
-    _HierarchicalMixin, MixtureOfExpertsRegressor
+    _HierarchicalMixin, _MixtureRegressorMixin, BaseMixtureOfExperts
 ):
     r"""Hierarchical mixture of experts for regression, fitted by EM.
 
@@ -267,10 +227,11 @@ class HierarchicalMixtureOfExpertsRegressor(
     [0, 1, 2]
     """
 
-    _parameter_constraints: dict = _hierarchical_constraints(
-        MixtureOfExpertsRegressor._parameter_constraints,
-        _COMMON_HME_PARAMS + ("variance_floor", "clip_predictions"),
-    )
+    _parameter_constraints: dict = {
+        **BaseMixtureOfExperts._parameter_constraints,
+        **_MixtureRegressorMixin._regressor_parameter_constraints,
+        **_TREE_PARAMETER_CONSTRAINTS,
+    }
 
     def __init__(
         self,
@@ -279,12 +240,8 @@ class HierarchicalMixtureOfExpertsRegressor(
         branching=2,
         expert=None,
         gate=None,
-        solver="em",
         max_iter=300,
         tol=1e-6,
-        batch_size="auto",
-        learning_rate_init=0.01,
-        shuffle=True,
         n_init=1,
         init_params="hierarchical",
         routing="soft",
@@ -302,12 +259,8 @@ class HierarchicalMixtureOfExpertsRegressor(
         self.branching = branching
         self.expert = expert
         self.gate = gate
-        self.solver = solver
         self.max_iter = max_iter
         self.tol = tol
-        self.batch_size = batch_size
-        self.learning_rate_init = learning_rate_init
-        self.shuffle = shuffle
         self.n_init = n_init
         self.init_params = init_params
         self.routing = routing
@@ -321,6 +274,7 @@ class HierarchicalMixtureOfExpertsRegressor(
         self.verbose = verbose
         self.warm_start = warm_start
 
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
         """Fit the hierarchical mixture by EM.
 
@@ -339,11 +293,11 @@ class HierarchicalMixtureOfExpertsRegressor(
         self : HierarchicalMixtureOfExpertsRegressor
             The fitted estimator.
         """
-        return super().fit(X, y, sample_weight=sample_weight)
+        return self._fit(X, y, sample_weight)
 
 
 class HierarchicalMixtureOfExpertsClassifier(
-    _HierarchicalMixin, MixtureOfExpertsClassifier
+    _HierarchicalMixin, _MixtureClassifierMixin, BaseMixtureOfExperts
 ):
     r"""Hierarchical mixture of experts for classification, fitted by EM.
 
@@ -389,9 +343,10 @@ class HierarchicalMixtureOfExpertsClassifier(
     (2, 2)
     """
 
-    _parameter_constraints: dict = _hierarchical_constraints(
-        MixtureOfExpertsClassifier._parameter_constraints, _COMMON_HME_PARAMS
-    )
+    _parameter_constraints: dict = {
+        **BaseMixtureOfExperts._parameter_constraints,
+        **_TREE_PARAMETER_CONSTRAINTS,
+    }
 
     def __init__(
         self,
@@ -400,12 +355,8 @@ class HierarchicalMixtureOfExpertsClassifier(
         branching=2,
         expert=None,
         gate=None,
-        solver="em",
         max_iter=300,
         tol=1e-6,
-        batch_size="auto",
-        learning_rate_init=0.01,
-        shuffle=True,
         n_init=1,
         init_params="hierarchical",
         routing="soft",
@@ -421,12 +372,8 @@ class HierarchicalMixtureOfExpertsClassifier(
         self.branching = branching
         self.expert = expert
         self.gate = gate
-        self.solver = solver
         self.max_iter = max_iter
         self.tol = tol
-        self.batch_size = batch_size
-        self.learning_rate_init = learning_rate_init
-        self.shuffle = shuffle
         self.n_init = n_init
         self.init_params = init_params
         self.routing = routing
@@ -438,6 +385,7 @@ class HierarchicalMixtureOfExpertsClassifier(
         self.verbose = verbose
         self.warm_start = warm_start
 
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
         """Fit the hierarchical mixture by EM.
 
@@ -456,7 +404,7 @@ class HierarchicalMixtureOfExpertsClassifier(
         self : HierarchicalMixtureOfExpertsClassifier
             The fitted estimator.
         """
-        return super().fit(X, y, sample_weight=sample_weight)
+        return self._fit(X, y, sample_weight)
 
 
 HierarchicalMixtureOfExpertsRegressor.__doc__ = _hierarchical_doc(

@@ -585,17 +585,35 @@ def test_n_experts_is_derived_from_the_structure():
             r"the number of samples \(n_samples=100\).*a smaller tree",
         ),
         ({"init_params": np.ones((100, 3)) / 3}, ValueError, "init_params"),
-        # Unused by EM, validated as in the flat estimators (were accepted).
-        ({"solver": "foo"}, InvalidParameterError, "'solver' parameter"),
-        ({"batch_size": -3}, InvalidParameterError, "'batch_size' parameter"),
-        ({"learning_rate_init": "x"}, InvalidParameterError, "learning_rate_init"),
-        ({"shuffle": "maybe"}, InvalidParameterError, "'shuffle' parameter"),
     ],
 )
 def test_bad_structure_parameters_raise(kwargs, error, match):
     X, y = make_piecewise_linear(n_samples=100, random_state=0)
     with pytest.raises(error, match=match):
         HierarchicalMixtureOfExpertsRegressor(**kwargs).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "Flat, Hierarchical",
+    [
+        (MixtureOfExpertsRegressor, HierarchicalMixtureOfExpertsRegressor),
+        (MixtureOfExpertsClassifier, HierarchicalMixtureOfExpertsClassifier),
+    ],
+)
+def test_hierarchical_and_flat_estimators_are_siblings(Flat, Hierarchical):
+    # A tree is fitted by EM only: the flat estimators' gradient parameters
+    # are not its parameters (they were accepted and ignored), and an HME is
+    # not a flat estimator.
+    hme = Hierarchical()
+    assert not isinstance(hme, Flat)
+    flat_only = {"n_experts", "solver", "batch_size", "learning_rate_init", "shuffle"}
+    assert flat_only <= set(Flat().get_params())
+    assert not flat_only & set(hme.get_params())
+    for name in sorted(flat_only - {"n_experts"}):
+        with pytest.raises(TypeError, match=name):
+            Hierarchical(**{name: Flat().get_params()[name]})
+    shared = set(hme.get_params()) - {"depth", "branching"}
+    assert shared <= set(Flat().get_params())
 
 
 def test_errors_name_the_hierarchical_estimator_and_its_parameters():
