@@ -76,16 +76,16 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 
-from ._array_api import _check_fitted_namespace, _namespace
-from ._experts import (
+from .._array_api import _check_fitted_namespace, _namespace
+from .._experts import (
     PROBA_FLOOR,
     _check_expert_templates,
     _expert_outputs,
     _make_experts,
 )
-from ._gate import SoftmaxGate, _constant_columns, _log_softmax
-from ._kernels import e_step, gaussian_log_likelihood
-from ._validation import _check_weights, _validate_data
+from .._gate import SoftmaxGate, _constant_columns, _log_softmax
+from .._kernels import e_step, gaussian_log_likelihood
+from .._validation import _check_weights, _validate_data
 
 __all__ = ["check_solver_support", "gradient_run", "has_flat_gate", "partial_fit"]
 
