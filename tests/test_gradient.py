@@ -27,7 +27,10 @@ from sklearn.utils.fixes import parse_version
 from sklearn.utils.validation import has_fit_parameter
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor, SoftmaxGate
-from skmoe._gradient import _make_objective
+from skmoe._experts import _check_expert_templates
+from skmoe._gradient import check_solver_support
+from skmoe._gradient._model import _classes_of, _new_model, _Objective
+from skmoe._validation import _check_weights
 from skmoe.datasets import make_moe_classification, make_moe_regression
 
 _SKLEARN_1_8 = parse_version(sklearn.__version__) >= parse_version("1.8")
@@ -69,6 +72,34 @@ def classification_data():
 
 def _weights(n, seed=0):
     return np.random.RandomState(seed).uniform(0.5, 2.0, size=n)
+
+
+def _make_objective(estimator, X, y, sample_weight=None, resp=None):
+    """The full-batch objective ``estimator`` would minimise on (X, y).
+
+    Returns ``(objective, u0)``, where ``objective(u)`` gives the penalised
+    negative log-likelihood per unit weight and its gradient, and ``u0`` the
+    (all-zero) starting point. With ``resp``, the objective is the M-step's
+    (responsibilities held fixed).
+    """
+    X, y = estimator._validate_fit_data(X, y)
+    w = _check_weights(sample_weight, X, np.float64)
+    lik = estimator._likelihood(y, w)
+    templates = _check_expert_templates(
+        estimator.expert,
+        estimator.n_experts,
+        estimator._default_expert(),
+        estimator._classifier,
+    )
+    kinds = check_solver_support(estimator, templates)
+    if not all(kind == "diff" for kind in kinds):
+        raise ValueError("the full-batch objective needs differentiable experts")
+    model = _new_model(estimator, X, y, w, lik, templates, kinds)
+    classes = _classes_of(estimator)
+    t = np.searchsorted(classes, y) if classes is not None else y
+    Xs, t = model.standardize(X, t)
+    objective = _Objective(model, Xs, t, w, resp=resp)
+    return objective, objective.pack()
 
 
 # ----------------------------------------------------------------------
