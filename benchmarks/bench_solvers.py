@@ -59,6 +59,7 @@ Run::
 
 import argparse
 import copy
+import functools
 import json
 import os
 import platform
@@ -77,7 +78,9 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from skmoe import MixtureOfExpertsRegressor, _gradient  # noqa: E402
+from skmoe import MixtureOfExpertsRegressor  # noqa: E402
+from skmoe._gradient import gradient_run  # noqa: E402
+from skmoe._gradient._stream import _Stream  # noqa: E402
 from skmoe._kernels import (  # noqa: E402
     e_step,
     gaussian_log_likelihood,
@@ -128,7 +131,10 @@ class TracedEM(MixtureOfExpertsRegressor):
             return lik
 
         def traced_m_step(experts, X, y, weights, state, n_jobs):
-            if state.get("noise_variance") is not None:
+            # Not before the gate's first fit (small-EM's short runs start
+            # from an unfitted gate): such a state predicts nothing yet.
+            fitted = hasattr(state["gate"], "coef_")
+            if fitted and state.get("noise_variance") is not None:
                 clock.record(
                     lambda: {
                         "experts": list(state["experts"]),
@@ -140,6 +146,22 @@ class TracedEM(MixtureOfExpertsRegressor):
 
         lik.m_step = traced_m_step
         return lik
+
+
+class TracedGradient(MixtureOfExpertsRegressor):
+    """``solver="gradient"`` that records the state after every L-BFGS
+    iteration, or every ``trace_every`` minibatches (0: every epoch)."""
+
+    clock = None
+    trace_every = 0
+
+    def _select_solver(self, xp, templates):
+        run = super()._select_solver(xp, templates)
+        if self.clock is None or run is not gradient_run:
+            return run
+        return functools.partial(
+            gradient_run, trace=self.clock.record, trace_every=self.trace_every
+        )
 
 
 def warm_up(batch_size):
@@ -170,6 +192,9 @@ def held_out_log_likelihood(state, n_features, X_test, y_test):
     model = MixtureOfExpertsRegressor(len(state["experts"]))
     model._set_state(state)
     model.n_features_in_ = n_features
+    # score_samples checks the inputs against the namespace of the fit's
+    # arrays (expert_shares_), which a bare state does not set.
+    model.expert_shares_ = np.full(len(state["experts"]), 1.0 / len(state["experts"]))
     return float(model.score_samples(X_test, y_test).mean())
 
 
@@ -177,8 +202,8 @@ def em_warm_up(X, y, n_experts, seed):
     """EM's first responsibilities from 5 EM iterations on 10,000 random rows.
 
     The same warm-up as the gradient solvers' (there done by
-    ``skmoe._gradient._warm_up``), with the public API: ``init_params`` takes
-    initial responsibilities.
+    ``skmoe._gradient._stream._warm_up``), with the public API:
+    ``init_params`` takes initial responsibilities.
     """
     rng = np.random.RandomState(seed)
     rows = rng.choice(X.shape[0], min(WARM_UP_ROWS, X.shape[0]), replace=False)
@@ -200,13 +225,12 @@ def run_solver(name, X, y, X_test, y_test, n_experts, batch_size, seed, limit):
                 model.set_params(init_params=resp)
 
     else:
-        params = {"solver": "gradient"}
+        model = TracedGradient(n_experts, solver="gradient", random_state=seed)
+        model.clock = clock
         if name == "minibatch":
-            params["batch_size"] = batch_size
+            model.set_params(batch_size=batch_size)
             steps = -(-X.shape[0] // batch_size)
-            _gradient._TRACE_EVERY = max(1, steps // 4)
-        model = MixtureOfExpertsRegressor(n_experts, random_state=seed, **params)
-        _gradient._TRACE = clock.record
+            model.trace_every = max(1, steps // 4)
     stopped = False
     try:
         with warnings.catch_warnings():
@@ -219,9 +243,6 @@ def run_solver(name, X, y, X_test, y_test, n_experts, batch_size, seed, limit):
     except TimeLimit:
         stopped = True
         total = clock.points[-1][0]
-    finally:
-        _gradient._TRACE = None
-        _gradient._TRACE_EVERY = 0
     if not stopped:
         clock.points.append((total, model._get_state()))
     if not stopped:
@@ -344,7 +365,7 @@ def _mean_one_weights():
     every row: the alternative to the unrescaled responsibilities that the
     user guide (solvers.rst) measures. Returns a function that undoes it.
     """
-    stream = _gradient._Stream
+    stream = _Stream
     original = stream.partial_fit_externals
 
     def rescaled(self, X, y, weights):

@@ -9,7 +9,6 @@ the hierarchical estimators; the fit itself in ``_base.py``.
 from numbers import Integral, Real
 
 from sklearn.base import _fit_context
-from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from . import _gradient
@@ -198,7 +197,6 @@ class MixtureOfExpertsRegressor(
         """
         return self._fit(X, y, sample_weight)
 
-    @available_if(_gradient.has_flat_gate)
     @_fit_context(prefer_skip_nested_validation=False)
     def partial_fit(self, X, y, sample_weight=None):
         """Update the mixture with one pass of minibatch gradient steps over a chunk.
@@ -347,7 +345,6 @@ class MixtureOfExpertsClassifier(
         """
         return self._fit(X, y, sample_weight)
 
-    @available_if(_gradient.has_flat_gate)
     @_fit_context(prefer_skip_nested_validation=False)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Update the mixture with one pass of minibatch gradient steps over a chunk.
