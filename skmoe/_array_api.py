@@ -6,6 +6,11 @@ namespace (CuPy, PyTorch, array_api_strict, ...) are fitted in that namespace,
 on their device. NumPy inputs (and any input when dispatch is off) take the
 NumPy + numba path. Nothing here imports CuPy: namespaces are read from the
 inputs.
+
+One convention throughout the package: a namespace ``xp`` that ``is np``
+means the NumPy path (``_namespace`` and the kernels' dispatch both return
+``numpy`` for NumPy inputs, never ``None``); any other ``xp`` is a device
+namespace.
 """
 
 import numpy as np
@@ -88,10 +93,14 @@ def _is_foreign_array(array):
 
 
 def _namespace(*arrays):
-    """``(xp, device)`` of the inputs; ``xp is None`` for the NumPy path."""
+    """``(xp, device)`` of the inputs: ``(numpy, None)`` for the NumPy path.
+
+    skmoe's one convention: ``xp is np`` means the NumPy (+ numba) path,
+    whatever wrapper scikit-learn's lookup returned for NumPy inputs.
+    """
     xp, _, device = get_namespace_and_device(*arrays)
     if _is_numpy_namespace(xp):
-        return None, None
+        return np, None
     if not _DEVICE_SUPPORT:
         import sklearn
 
@@ -110,7 +119,7 @@ def _float_dtype(*arrays):
     ``validate_data(dtype=...)`` expects.
     """
     xp, device = _namespace(*arrays)
-    if xp is None:
+    if xp is np:
         return np.float64
     return _max_precision_float_dtype(xp, device)
 
@@ -126,7 +135,7 @@ def _to_numpy(array):
 
 def _to_namespace(array, xp, device):
     """``array`` (NumPy or already there) in namespace ``xp`` on ``device``."""
-    if xp is None or array is None:
+    if xp is np or array is None:
         return array
     if not isinstance(array, np.ndarray):
         return array

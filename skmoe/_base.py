@@ -264,7 +264,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         start = copy.deepcopy(self._get_state()) if warm else None
         run_args = (X, y, sample_weight, lik, templates, init_resp, start)
         # Restarts on a device run one after the other: they share it.
-        if n_init > 1 and self.n_jobs not in (None, 1) and xp is None:
+        if n_init > 1 and self.n_jobs not in (None, 1) and xp is np:
             results = Parallel(n_jobs=self.n_jobs)(
                 delayed(_run_recording_warnings)(
                     run_once, self, *run_args, seed, i, inner_jobs=1

@@ -75,7 +75,7 @@ class _MixtureClassifierMixin(ClassifierMixin):
     def _labels_like(y, X):
         """Host labels ``y`` moved to the namespace of ``X`` (device fits)."""
         xp, device = _namespace(X)
-        if xp is None:
+        if xp is np:
             return y
         if y.dtype.kind not in "biuf":
             raise ValueError(

@@ -352,7 +352,7 @@ class SoftmaxGate(ClassifierMixin, _BaseGate):
             y = y.to_numpy()
         elif not hasattr(y, "__array_namespace__"):
             y = np.asarray(y)
-        if xp is not None:
+        if xp is not np:
             y = _to_namespace(y, xp, device)
         yp = _xp_of(y)
         # A single column of ones is the soft target of a one-expert mixture,

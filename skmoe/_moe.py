@@ -8,6 +8,7 @@ the hierarchical estimators; the fit itself in ``_base.py``.
 
 from numbers import Integral, Real
 
+import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -41,7 +42,7 @@ class _FlatMixin:
         before any work."""
         if self.solver == "em":
             return em_run
-        if xp is not None:
+        if xp is not np:
             raise ValueError(
                 "solver='gradient' fits NumPy inputs only; with array-API "
                 f"inputs ({xp.__name__}) use solver='em'."

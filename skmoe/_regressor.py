@@ -93,14 +93,14 @@ class _MixtureRegressorMixin(RegressorMixin):
         y = self._check_numeric_target(y)
         X, y = _validate_data(self, X, y, y_numeric=True, dtype=_float_dtype(X))
         xp, device = _namespace(X)
-        if xp is not None:
+        if xp is not np:
             y = xp.astype(_to_namespace(y, xp, device), X.dtype)
         return X, y
 
     def _check_y(self, y, X):
         y = self._check_numeric_target(y)
         xp, device = _namespace(X)
-        if xp is None:
+        if xp is np:
             y = column_or_1d(np.asarray(_to_numpy(y), dtype=np.float64), warn=True)
         else:
             y = xp.astype(

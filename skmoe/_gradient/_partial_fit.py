@@ -76,7 +76,7 @@ def partial_fit(estimator, X, y, sample_weight=None, classes=None):
             f"{estimator.n_experts} experts."
         )
     xp, _ = _namespace(X)
-    if xp is not None:
+    if xp is not np:
         raise ValueError(
             f"partial_fit takes NumPy inputs only; with array-API inputs "
             f"({xp.__name__}) use fit."

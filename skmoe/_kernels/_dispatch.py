@@ -39,22 +39,22 @@ def _numba_kernels():
 
 
 def _foreign_namespace(*arrays):
-    """The array namespace of the inputs, or None to use NumPy + numba.
+    """The array namespace of the inputs; ``numpy`` for the NumPy + numba path.
 
     NumPy arrays (and lists, scalars: anything array_api_compat does not
-    recognise as an array) give None.
+    recognise as an array) give ``numpy``.
     """
     if all(isinstance(a, np.ndarray) for a in arrays):
-        return None
+        return np
     try:
         xp = array_namespace(*arrays)
     except TypeError:
         if any(hasattr(a, "__array_namespace__") for a in arrays):
             raise  # e.g. arrays from two different namespaces
-        return None
+        return np
     name = getattr(xp, "__name__", "")
     if name == "numpy" or name.endswith(".numpy"):
-        return None
+        return np
     return xp
 
 
@@ -219,7 +219,7 @@ def e_step(log_gate, log_lik, *, out=None):
         float32, float64 otherwise.  Inputs are never modified.
     """
     xp = _foreign_namespace(log_gate, log_lik)
-    if xp is not None:
+    if xp is not np:
         if out is not None:
             raise ValueError("out is only supported for NumPy inputs")
         if _is_cupy(xp):
@@ -300,7 +300,7 @@ def gaussian_log_likelihood(y, means, variances):
         Same namespace as the inputs; float32 only if all inputs are float32.
     """
     xp = _foreign_namespace(y, means, variances)
-    if xp is not None:
+    if xp is not np:
         return _gaussian_log_likelihood_xp(y, means, variances, xp)
     return _gaussian_log_likelihood_numpy(y, means, variances)
 
