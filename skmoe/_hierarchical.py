@@ -257,22 +257,24 @@ class HierarchicalMixtureOfExpertsRegressor(
     ):
         self.depth = depth
         self.branching = branching
-        self.expert = expert
-        self.gate = gate
-        self.max_iter = max_iter
-        self.tol = tol
-        self.n_init = n_init
-        self.init_params = init_params
-        self.routing = routing
-        self.top_k = top_k
-        self.min_responsibility = min_responsibility
-        self.min_expert_weight = min_expert_weight
         self.variance_floor = variance_floor
         self.clip_predictions = clip_predictions
-        self.n_jobs = n_jobs
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
+        super().__init__(
+            expert=expert,
+            gate=gate,
+            max_iter=max_iter,
+            tol=tol,
+            n_init=n_init,
+            init_params=init_params,
+            routing=routing,
+            top_k=top_k,
+            min_responsibility=min_responsibility,
+            min_expert_weight=min_expert_weight,
+            n_jobs=n_jobs,
+            random_state=random_state,
+            verbose=verbose,
+            warm_start=warm_start,
+        )
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
@@ -370,20 +372,22 @@ class HierarchicalMixtureOfExpertsClassifier(
     ):
         self.depth = depth
         self.branching = branching
-        self.expert = expert
-        self.gate = gate
-        self.max_iter = max_iter
-        self.tol = tol
-        self.n_init = n_init
-        self.init_params = init_params
-        self.routing = routing
-        self.top_k = top_k
-        self.min_responsibility = min_responsibility
-        self.min_expert_weight = min_expert_weight
-        self.n_jobs = n_jobs
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
+        super().__init__(
+            expert=expert,
+            gate=gate,
+            max_iter=max_iter,
+            tol=tol,
+            n_init=n_init,
+            init_params=init_params,
+            routing=routing,
+            top_k=top_k,
+            min_responsibility=min_responsibility,
+            min_expert_weight=min_expert_weight,
+            n_jobs=n_jobs,
+            random_state=random_state,
+            verbose=verbose,
+            warm_start=warm_start,
+        )
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
