@@ -29,9 +29,7 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_parameter_constraints,
 )
-from sklearn.utils.validation import (
-    check_is_fitted,
-)
+from sklearn.utils.validation import _num_features, check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from ._array_api import (
@@ -92,6 +90,25 @@ def _small_blas(X):
     if X.shape[1] <= _SMALL_BLAS_MAX_FEATURES:
         return threadpool_limits(limits=1, user_api="blas")
     return contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def _restored_on_error(estimator, keep=None):
+    """Put back every attribute ``estimator`` had if the block raises.
+
+    Fitted objects are replaced, never changed in place, by ``fit``; what a
+    block does change in place (``partial_fit``'s streaming state) is passed
+    as ``keep``, a dict of attribute name to a copy to restore.
+    """
+    saved = dict(vars(estimator))
+    if keep:
+        saved.update(keep)
+    try:
+        yield
+    except BaseException:
+        vars(estimator).clear()
+        vars(estimator).update(saved)
+        raise
 
 
 class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
@@ -230,9 +247,28 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
     # Fitting
     # ------------------------------------------------------------------
     def _fit(self, X, y, sample_weight):
-        if self.warm_start and hasattr(self, "experts_"):
+        """Fit, atomically: if anything raises, the estimator keeps every
+        attribute it had before (fitted or not)."""
+        with _restored_on_error(self):
+            return self._fit_unguarded(X, y, sample_weight)
+
+    def _fit_unguarded(self, X, y, sample_weight):
+        if self.gate is not None:
+            # The gate template's own parameters, before any work (EM would
+            # otherwise meet a negative C at its first M-step).
+            self.gate._validate_params()
+        warm = self.warm_start and hasattr(self, "experts_")
+        if warm:
             # Before validation, which may already set attributes (classes_).
             _check_fitted_namespace(X, self, attribute="expert_shares_", method="fit")
+            n_features = _num_features(X)
+            if n_features != self.n_features_in_:
+                raise ValueError(
+                    f"warm_start=True but X has {n_features} features and the "
+                    f"fitted model {self.n_features_in_}: continue with data "
+                    "of the same features, or set warm_start=False to fit a "
+                    "new model."
+                )
         X, y = self._validate_fit_data(X, y)
         xp, _ = _namespace(X)
         sample_weight = _check_weights(sample_weight, X, X.dtype)
@@ -251,7 +287,6 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         init_resp = self._check_init_responsibilities(X)
         lik = self._likelihood(y, sample_weight)
 
-        warm = self.warm_start and hasattr(self, "experts_")
         if warm and len(self.experts_) != self.n_experts:
             raise ValueError(
                 f"warm_start=True but the fitted model has {len(self.experts_)} "

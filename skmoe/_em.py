@@ -252,12 +252,19 @@ def _em_loop(
     if gate_inputs is None:
         gate_inputs = state["gate"]._prepare(X, w)
     for n_iter in range(1, max_iter + 1):
-        log_lik = lik.m_step(
-            state["experts"], X, y, resp * w[:, None], state, inner_jobs
-        )
-        with _quiet_gate_fits():
-            state["gate"]._fit_prepared(gate_inputs, resp)
-        resp, log_prob = estimator._e_step(state, X, log_lik)
+        try:
+            log_lik = lik.m_step(
+                state["experts"], X, y, resp * w[:, None], state, inner_jobs
+            )
+            with _quiet_gate_fits():
+                state["gate"]._fit_prepared(gate_inputs, resp)
+            resp, log_prob = estimator._e_step(state, X, log_lik)
+        except Exception as err:
+            # Which iteration of which run: an expert's own error says
+            # neither.
+            where = f"run {run}" if run is not None else "a small-EM short run"
+            err.add_note(f"Raised in EM iteration {n_iter} of {where}.")
+            raise
         total = float(w @ log_prob)
         bound = (total - estimator._gate_penalty(state["gate"])) / wsum
         history.append(bound)

@@ -220,10 +220,21 @@ def _fit_one(expert, X, y, weight, min_responsibility, classifier):
     if _start_from(est, expert, y):
         # The fitted expert keeps the user's warm_start, not EM's: the one
         # ``expert`` (fitted the same way, or the template) carries.
-        return est.fit(X, y, sample_weight=weight).set_params(
-            warm_start=expert.warm_start
+        fitted = _checked_fit(est, X, y, weight)
+        return fitted.set_params(warm_start=expert.warm_start)
+    return _checked_fit(est, X, y, weight)
+
+
+def _checked_fit(est, X, y, weight):
+    """``est.fit(X, y, sample_weight=weight)``, which must return ``est``."""
+    fitted = est.fit(X, y, sample_weight=weight)
+    if fitted is not est:
+        raise TypeError(
+            f"The expert {type(est).__name__}'s fit returned {fitted!r}, not "
+            "the estimator itself: scikit-learn estimators' fit must return "
+            "self."
         )
-    return est.fit(X, y, sample_weight=weight)
+    return fitted
 
 
 def _n_distinct(values):
@@ -362,13 +373,15 @@ def _fit_experts(experts, X, y, weights, min_responsibility, classifier, n_jobs)
             fitted[k] = est
     if n_jobs in (None, 1) or len(generic) <= 1:
         results = [
-            _fit_one(experts[k], X, y, weights[:, k], min_responsibility, classifier)
+            _fit_expert(
+                k, experts[k], X, y, weights[:, k], min_responsibility, classifier
+            )
             for k in generic
         ]
     else:
         results = Parallel(n_jobs=n_jobs, prefer="threads")(
-            delayed(_fit_one)(
-                experts[k], X, y, weights[:, k], min_responsibility, classifier
+            delayed(_fit_expert)(
+                k, experts[k], X, y, weights[:, k], min_responsibility, classifier
             )
             for k in generic
         )
@@ -377,21 +390,73 @@ def _fit_experts(experts, X, y, weights, min_responsibility, classifier, n_jobs)
     return fitted
 
 
+def _fit_expert(k, expert, *args):
+    """:func:`_fit_one` for expert ``k``; an error says which expert raised."""
+    try:
+        return _fit_one(expert, *args)
+    except Exception as err:
+        err.add_note(f"Raised while fitting expert {k} of the mixture: {expert!r}.")
+        raise
+
+
 def _class_columns(expert, classes):
     """Columns of the global ``classes`` that the expert's ``classes_`` map to."""
     return np.searchsorted(classes, _to_numpy(expert.classes_))
 
 
 def _predict(expert, X, method):
-    """``expert.<method>(X)`` in the namespace of ``X``.
+    """``expert.<method>(X)`` in the namespace of ``X``, checked.
 
     An expert fitted on the host (device data it cannot take) predicts on a
-    NumPy copy and its output goes back to the device.
+    NumPy copy and its output goes back to the device. Host outputs must be
+    one finite value per row (``predict``) or one row of probabilities per
+    row (``predict_proba``): anything else would be broadcast or spread
+    silently through the mixture.
     """
-    if _on_device(expert, X):
-        return getattr(expert, method)(X)
-    out = getattr(expert, method)(_to_numpy(X))
-    return _like(np.asarray(out, dtype=np.float64), X)
+    if isinstance(X, np.ndarray) or not _on_device(expert, X):
+        out = np.asarray(getattr(expert, method)(_to_numpy(X)), dtype=np.float64)
+        _check_output(out, expert, method, X.shape[0])
+        return _like(out, X)
+    return getattr(expert, method)(X)
+
+
+#: How far from 1 an expert's probability rows may sum (rounding only).
+_PROBA_SUM_TOL = 1e-6
+
+
+def _check_output(out, expert, method, n_rows):
+    """Raise a ValueError naming ``expert`` if its ``method`` output ``out``
+    is not what the mixture needs."""
+    name = type(expert).__name__
+    if method == "predict_proba":
+        expected = (n_rows, len(expert.classes_))
+        what = "one probability per class and row"
+    else:
+        expected = (n_rows,)
+        what = "one prediction per row"
+    if out.shape != expected:
+        raise ValueError(
+            f"The expert {name}'s {method} returned an array of shape "
+            f"{out.shape} for {n_rows} rows; the mixture needs {what}, shape "
+            f"{expected}."
+        )
+    finite = np.isfinite(out)
+    if not finite.all():
+        bad = int(np.count_nonzero(~finite.all(axis=1) if out.ndim == 2 else ~finite))
+        raise ValueError(
+            f"The expert {name}'s {method} returned NaN or infinite values on "
+            f"{bad} of {n_rows} rows (from finite inputs). Check the expert on "
+            "its own (its fit may have diverged), or use another expert."
+        )
+    if method == "predict_proba" and n_rows:
+        sums = out.sum(axis=1)
+        if out.min() < 0 or np.abs(sums - 1.0).max() > _PROBA_SUM_TOL:
+            raise ValueError(
+                f"The expert {name}'s predict_proba returned rows that are not "
+                f"probabilities (smallest entry {out.min():.3g}, row sums from "
+                f"{sums.min():.6g} to {sums.max():.6g}); each row must be "
+                "non-negative and sum to 1."
+            )
 
 
 def _expert_proba(expert, X, classes):

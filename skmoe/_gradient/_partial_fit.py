@@ -9,6 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from .._array_api import _check_fitted_namespace, _namespace
+from .._base import _restored_on_error
 from .._experts import _check_expert_templates
 from .._run import _Run
 from .._validation import _check_weights, _validate_data
@@ -43,6 +44,26 @@ def _validate_partial_fit(estimator, X, y, classes, first):
 
 
 def partial_fit(estimator, X, y, sample_weight=None, classes=None):
+    """One pass of minibatch gradient steps over a chunk (X, y), atomically.
+
+    If the call raises, the estimator is left as it was: its fitted
+    attributes and its streaming state (which a pass changes in place, so a
+    copy of it is kept for the call).
+    """
+    keep = None
+    stream = getattr(estimator, "_stream", None)
+    if stream is not None:
+        # The fitted experts are shared with the stream, not copied: they
+        # are replaced, never changed, by a pass.
+        experts = getattr(estimator, "experts_", [])
+        memo = {id(e): e for e in experts}
+        memo[id(experts)] = experts
+        keep = {"_stream": copy.deepcopy(stream, memo)}
+    with _restored_on_error(estimator, keep):
+        return _partial_fit(estimator, X, y, sample_weight, classes)
+
+
+def _partial_fit(estimator, X, y, sample_weight=None, classes=None):
     """One pass of minibatch gradient steps over a chunk (X, y).
 
     The first call (on an unfitted estimator) initialises the model on its
