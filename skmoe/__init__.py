@@ -4,7 +4,7 @@ Adaptive mixtures of local experts (Jacobs, Jordan, Nowlan & Hinton 1991)
 fitted by EM, with any scikit-learn estimator as an expert and a softmax gate.
 """
 
-from ._base import DeadExpertWarning
+from ._base import DeadExpertWarning, ExpertFailureWarning
 from ._gate import SoftmaxGate
 from ._hierarchical import (
     HierarchicalMixtureOfExpertsClassifier,
@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DeadExpertWarning",
+    "ExpertFailureWarning",
     "HierarchicalMixtureOfExpertsClassifier",
     "HierarchicalMixtureOfExpertsRegressor",
     "MixtureOfExpertsClassifier",

@@ -45,6 +45,8 @@ from ._array_api import (
 from ._em import em_run, small_em_responsibilities
 from ._experts import (
     _check_expert_templates,
+    _failed_indices,
+    _FailedExpert,
     _n_expert_parameters,
     _routing_weights,
 )
@@ -76,6 +78,12 @@ _SMALL_BLAS_MAX_FEATURES = 64
 
 class DeadExpertWarning(UserWarning):
     """An expert's total responsibility fell below ``min_expert_weight``."""
+
+
+class ExpertFailureWarning(UserWarning):
+    """An expert failed during the fit (its ``fit`` raised, or its outputs
+    were invalid) and was taken out of the mixture
+    (``expert_errors="isolate"``), or a restart failed and was dropped."""
 
 
 def _small_blas(X):
@@ -134,6 +142,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             StrOptions({"auto"}),
             Interval(Real, 0, None, closed="left"),
         ],
+        "expert_errors": [StrOptions({"isolate", "raise"})],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -154,6 +163,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         top_k=2,
         min_responsibility=1e-6,
         min_expert_weight="auto",
+        expert_errors="isolate",
         n_jobs=None,
         random_state=None,
         verbose=0,
@@ -169,6 +179,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         self.top_k = top_k
         self.min_responsibility = min_responsibility
         self.min_expert_weight = min_expert_weight
+        self.expert_errors = expert_errors
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
@@ -298,11 +309,13 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         seeds = rng.randint(_MAX_SEED, size=n_init)
         start = copy.deepcopy(self._get_state()) if warm else None
         run_args = (X, y, sample_weight, lik, templates, init_resp, start)
+        # One restart that fails must not sink the others.
+        catch = self.expert_errors == "isolate" and n_init > 1
         # Restarts on a device run one after the other: they share it.
         if n_init > 1 and self.n_jobs not in (None, 1) and xp is np:
             results = Parallel(n_jobs=self.n_jobs)(
                 delayed(_run_recording_warnings)(
-                    run_once, self, *run_args, seed, i, inner_jobs=1
+                    run_once, self, *run_args, seed, i, inner_jobs=1, catch=catch
                 )
                 for i, seed in enumerate(seeds)
             )
@@ -310,12 +323,19 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             with _small_blas(X):
                 results = [
                     _run_recording_warnings(
-                        run_once, self, *run_args, seed, i, inner_jobs=self.n_jobs
+                        run_once,
+                        self,
+                        *run_args,
+                        seed,
+                        i,
+                        inner_jobs=self.n_jobs,
+                        catch=catch,
                     )
                     for i, seed in enumerate(seeds)
                 ]
         runs = [run for run, _ in results]
         _show_once(record for _, records in results for record in records)
+        runs = self._drop_failed_runs(runs)
         best = max(runs, key=lambda run: run.lower_bound)
         self._finish(best, X, y, sample_weight, lik, runs, weight_unit)
         return self
@@ -404,9 +424,42 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         )
         return _like(resp, X)
 
-    def _e_step(self, state, X, log_lik):
+    def _log_gate(self, state, X):
+        """The gate's log-probabilities (n, K) of ``state``, with the columns
+        of failed experts masked (probability 0, the others renormalised)."""
         log_gate = self._gate_log_proba(state["gate"], X)
-        return e_step(log_gate, log_lik)
+        failed = _failed_indices(state["experts"])
+        if not failed.size:
+            return log_gate
+        xp = _xp_of(log_gate)
+        alive = np.ones(log_gate.shape[1], dtype=bool)
+        alive[failed] = False
+        alive = _like(alive, log_gate)
+        masked = xp.where(alive, log_gate, xp.full_like(log_gate, -xp.inf))
+        top = xp.max(masked, axis=1, keepdims=True)
+        norm = top + xp.log(xp.sum(xp.exp(masked - top), axis=1, keepdims=True))
+        return masked - norm
+
+    def _e_step(self, state, X, log_lik):
+        return e_step(self._log_gate(state, X), log_lik)
+
+    def _drop_failed_runs(self, runs):
+        """The runs that returned a record; the failed ones (exceptions,
+        caught with ``expert_errors="isolate"``) are dropped with a
+        warning, or re-raised when every run failed."""
+        failed = [(i, r) for i, r in enumerate(runs) if isinstance(r, BaseException)]
+        kept = [r for r in runs if not isinstance(r, BaseException)]
+        if not kept:
+            raise failed[0][1]
+        if failed:
+            detail = "; ".join(f"run {i}: {type(e).__name__}: {e}" for i, e in failed)
+            warnings.warn(
+                f"{len(failed)} of {len(runs)} restarts failed and were dropped "
+                f"(the best of the others is kept): {detail}",
+                ExpertFailureWarning,
+                stacklevel=_caller_stacklevel(),
+            )
+        return kept
 
     def _min_expert_weights(self, experts, lik=None):
         """Per expert, the total responsibility (in rows) below which it is
@@ -430,8 +483,10 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
 
     def _dead_experts(self, mass, experts, lik=None):
         """Indices of the experts whose total responsibility ``mass`` (in
-        rows) is below their :meth:`_min_expert_weights`."""
-        return np.flatnonzero(mass < self._min_expert_weights(experts, lik))
+        rows) is below their :meth:`_min_expert_weights`; failed experts
+        are out of the mixture, not dead."""
+        dead = np.flatnonzero(mass < self._min_expert_weights(experts, lik))
+        return np.setdiff1d(dead, _failed_indices(experts))
 
     def _finish(self, best, X, y, w, lik, runs, weight_unit=1.0):
         state = best.state
@@ -439,12 +494,15 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         resp, _ = self._e_step(state, X, log_lik)
         mass = _to_numpy(w @ resp)
         order = np.argsort(-mass, kind="stable")
+        position = np.arange(order.size)  # each run index's place in the model
         if self._canonical_order and not np.array_equal(order, np.arange(order.size)):
             self._reorder(state, order)
             mass = mass[order]
+            position = np.argsort(order)
         dead = self._record_fit(best, X, y, w, lik, mass, weight_unit)
         history = np.asarray(best.history)
         stacklevel = _caller_stacklevel()
+        self._report_failures(best, position, stacklevel)
         if not self.converged_:
             # After a single iteration there is no change to report yet.
             change = (
@@ -517,9 +575,47 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         self.log_likelihood_ = run.log_likelihood * weight_unit
         self.expert_shares_ = _like(mass / float(mass.sum()), X)
         self.reinitialized_experts_ = run.reinitialized
+        self.failed_experts_ = []
         dead = self._dead_experts(mass, run.state["experts"], lik)
         self.dead_experts_ = _like(dead, X)
         return dead
+
+    def _report_failures(self, run, position, stacklevel):
+        """Set ``failed_experts_`` from the run's failures (``position``:
+        each expert's index in the fitted model) and warn about them."""
+        report, lines, seen = [], [], set()
+        for k, failure in run.failures:
+            index = int(position[k])
+            if index in seen:
+                # Failed again after the run went back to an earlier iterate
+                # (the penalty continuation's second phase): reported once.
+                continue
+            seen.add(index)
+            out = isinstance(self.experts_[index], _FailedExpert)
+            report.append(
+                {
+                    "expert": index,
+                    "estimator": failure.estimator,
+                    "iteration": failure.iteration,
+                    "run": failure.run,
+                    "error": failure.error,
+                    "in_fitted_model": not out,
+                }
+            )
+            line = failure.describe(index)
+            if not out:
+                line += " (the returned model is an earlier iterate, with it)"
+            lines.append(line)
+        self.failed_experts_ = report
+        if lines:
+            warnings.warn(
+                f"{len(lines)} expert(s) failed during EM and were taken out of "
+                f"the mixture (expert_errors='isolate'; the others were fitted "
+                f"without them): {'; '.join(lines)}. See failed_experts_, or set "
+                "expert_errors='raise' to stop at the first failure.",
+                ExpertFailureWarning,
+                stacklevel=stacklevel,
+            )
 
     # What the warnings advise (the hierarchical estimators say otherwise).
     _smaller_model = "fewer experts (n_experts)"
@@ -584,7 +680,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             Rows sum to one.
         """
         X = self._check_X(X, "predict_gate_proba")
-        log_gate = self._gate_log_proba(self.gate_, X)
+        log_gate = self._log_gate(self._get_state(), X)
         return _xp_of(log_gate).exp(log_gate)
 
     def predict_responsibilities(self, X, y):
@@ -694,7 +790,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             caller_name=type(self).__name__,
         )
         X = self._check_X(X, method)
-        log_gate = self._gate_log_proba(self.gate_, X)
+        log_gate = self._log_gate(self._get_state(), X)
         weights, rows = self._route(self.gate_, X, log_gate)
         return X, weights, rows
 

@@ -100,7 +100,12 @@ class _MixtureClassifierMixin(ClassifierMixin):
         return self._labels_like(y, X)
 
     def _likelihood(self, y=None, sample_weight=None):
-        return CategoricalLikelihood(self.classes_, y, self.min_responsibility)
+        return CategoricalLikelihood(
+            self.classes_,
+            y,
+            self.min_responsibility,
+            isolate=y is not None and self.expert_errors == "isolate",
+        )
 
     def predict_proba(self, X):
         """Class probabilities of the mixture (per ``routing``).

@@ -111,6 +111,18 @@ array-like, default='small_em'
         ``reinitialized_experts_``; a dead expert in the returned model is
         warned about and listed in ``dead_experts_``. Experts are never
         dropped.
+    expert_errors : {'isolate', 'raise'}, default='isolate'
+        What EM does when an expert fails: its ``fit`` raises, or its
+        outputs are not one finite prediction (probability row) per row.
+        ``'isolate'``: the expert is taken out of the mixture from that
+        iteration (its gate probability is 0, the others are renormalised,
+        it is never refitted), the other experts fit on, an
+        ``ExpertFailureWarning`` names the expert, the iteration, the run and
+        the error, and ``failed_experts_`` records it; a restart in which
+        every expert fails is dropped when another succeeds. ``'raise'``:
+        the error propagates, with notes naming the expert, the EM
+        iteration and the run. Gradient fitting and ``partial_fit`` always
+        raise.
     n_jobs : int or None, default=None
         Parallel jobs (joblib): the restarts when ``n_init > 1``, otherwise
         the K expert fits of each M-step. Any joblib backend can be used with
@@ -163,6 +175,13 @@ _COMMON_ATTRS_DOC = """
     dead_experts_ : ndarray of int
         Experts of the returned model whose total responsibility is below
         ``min_expert_weight``.
+    failed_experts_ : list of dict
+        The experts that failed during the returned run
+        (``expert_errors='isolate'``), one dict each: ``expert`` (its index
+        in ``experts_``), ``estimator``, ``iteration``, ``run``, ``error``
+        (the exception) and ``in_fitted_model`` (False: its slot in
+        ``experts_`` is a failed placeholder with gate probability 0; True:
+        the returned iterate predates the failure). Empty when none failed.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -300,7 +319,13 @@ _HME_PARAMS_DOC = """
         ``DeadExpertWarning``, recorded in ``reinitialized_experts_``); a dead
         leaf in the returned model is warned about and listed in
         ``dead_experts_``. Leaves are never
-        dropped."""
+        dropped.
+    expert_errors : {'isolate', 'raise'}, default='isolate'
+        What EM does when a leaf's expert fails (its ``fit`` raises, or its
+        outputs are invalid): ``'isolate'`` takes it out of the tree's
+        mixture and fits on, with an ``ExpertFailureWarning`` and a record in
+        ``failed_experts_``; ``'raise'`` propagates the error (see the flat
+        estimators)."""
 
 _HME_TAIL_DOC = """
     n_jobs : int or None, default=None
@@ -342,6 +367,13 @@ _HME_ATTRS_DOC = """
     dead_experts_ : ndarray of int
         Leaves of the returned model whose total posterior is below
         ``min_expert_weight``.
+    failed_experts_ : list of dict
+        The experts that failed during the returned run
+        (``expert_errors='isolate'``), one dict each: ``expert`` (its index
+        in ``experts_``), ``estimator``, ``iteration``, ``run``, ``error``
+        (the exception) and ``in_fitted_model`` (False: its slot in
+        ``experts_`` is a failed placeholder with gate probability 0; True:
+        the returned iterate predates the failure). Empty when none failed.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)

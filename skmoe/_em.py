@@ -18,7 +18,12 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from ._array_api import _like, _to_numpy, _xp_of
-from ._experts import _check_expert_templates, _make_experts
+from ._experts import (
+    _check_expert_templates,
+    _failed_indices,
+    _FailedExpert,
+    _make_experts,
+)
 from ._gate import _quiet_gate_fits
 from ._kernels import e_step
 from ._run import _Run, _snapshot
@@ -216,11 +221,14 @@ def em_run(estimator, X, y, w, lik, templates, init_resp, start, seed, run, inne
         gate_inputs,
     )
     offset = first.n_iter
+    for _, failure in second.failures:
+        failure.iteration += offset
     return second.replace(
         history=first.history + second.history,
         n_iter=offset + second.n_iter,
         reinitialized=first.reinitialized
         + [(offset + i, k) for i, k in second.reinitialized],
+        failures=first.failures + second.failures,
     )
 
 
@@ -249,6 +257,7 @@ def _em_loop(
     best, best_bound, best_iter = _snapshot(state), -np.inf, 0
     best_log_lik = -np.inf
     converged, n_iter, reinit_left = False, 0, estimator.n_experts
+    failures = []
     if gate_inputs is None:
         gate_inputs = state["gate"]._prepare(X, w)
     for n_iter in range(1, max_iter + 1):
@@ -256,6 +265,7 @@ def _em_loop(
             log_lik = lik.m_step(
                 state["experts"], X, y, resp * w[:, None], state, inner_jobs
             )
+            _record_failures(state["experts"], failures, n_iter, run)
             with _quiet_gate_fits():
                 state["gate"]._fit_prepared(gate_inputs, resp)
             resp, log_prob = estimator._e_step(state, X, log_lik)
@@ -308,7 +318,22 @@ def _em_loop(
         converged=converged,
         unit="EM iterations",
         reinitialized=events,
+        failures=failures,
     )
+
+
+def _record_failures(experts, failures, n_iter, run):
+    """Note where each newly failed expert failed (``expert_errors=
+    "isolate"``) in ``failures``; raise if every expert has failed."""
+    for k, expert in enumerate(experts):
+        if isinstance(expert, _FailedExpert) and expert.iteration is None:
+            expert.iteration, expert.run = n_iter, run
+            failures.append((k, expert))
+    if _failed_indices(experts).size == len(experts):
+        raise RuntimeError(
+            "Every expert of the mixture failed: "
+            + "; ".join(e.describe(k) for k, e in enumerate(experts))
+        ) from experts[-1].error
 
 
 def _reinitialise(resp, log_prob, dead, n_experts):

@@ -177,6 +177,53 @@ def _start_from(est, previous, y):
     return True
 
 
+class _FailedExpert:
+    """An expert taken out of the mixture because it failed
+    (``expert_errors="isolate"``): its slot in ``experts_``.
+
+    It is never refitted; the mixture masks its gate column (its gate
+    probability is 0 and the others are renormalised), so its outputs,
+    zeros, never count.
+
+    Attributes
+    ----------
+    estimator : estimator
+        The expert that failed (its template, or its last fitted state).
+    error : BaseException
+        What it raised, or the error describing its invalid outputs.
+    iteration, run : int or None
+        Where it failed (EM iteration and restart), once known.
+    """
+
+    def __init__(self, estimator, error):
+        self.estimator = estimator
+        self.error = error
+        self.iteration = None
+        self.run = None
+
+    def __repr__(self):
+        return f"FailedExpert({self.estimator!r}, error={self.error!r})"
+
+    def describe(self, index):
+        """One line for warnings: which expert, what and where."""
+        where = ""
+        if self.iteration is not None:
+            run = "small-EM" if self.run is None else f"run {self.run}"
+            where = f" in EM iteration {self.iteration} of {run}"
+        return (
+            f"expert {index} ({self.estimator!r}) failed{where}: "
+            f"{type(self.error).__name__}: {self.error}"
+        )
+
+
+def _failed_indices(experts):
+    """Indices of the experts that failed (``_FailedExpert`` slots)."""
+    return np.array(
+        [k for k, e in enumerate(experts) if isinstance(e, _FailedExpert)],
+        dtype=np.intp,
+    )
+
+
 def _fit_one(expert, X, y, weight, min_responsibility, classifier):
     """Fit a clone of ``expert`` with ``sample_weight=weight``.
 
@@ -348,18 +395,24 @@ def _fit_linear_experts(experts, X, y, weights):
     return fitted
 
 
-def _fit_experts(experts, X, y, weights, min_responsibility, classifier, n_jobs):
+def _fit_experts(
+    experts, X, y, weights, min_responsibility, classifier, n_jobs, isolate=False
+):
     """Fit expert k on ``weights[:, k]``; returns new fitted estimators.
 
     ``X`` must be a float64 ndarray (the driver validates it) and carry no
-    feature names, so the fitted experts carry none either.
+    feature names, so the fitted experts carry none either. With
+    ``isolate``, an expert whose fit raises becomes a :class:`_FailedExpert`
+    instead of raising; a failed expert stays failed.
     """
     n_experts = len(experts)
     fitted = [None] * n_experts
     generic, linear = [], []
     xp = _xp_of(weights)
     for k, est in enumerate(experts):
-        if float(xp.sum(weights[:, k])) <= 0 and hasattr(est, "n_features_in_"):
+        if isinstance(est, _FailedExpert):
+            fitted[k] = est
+        elif float(xp.sum(weights[:, k])) <= 0 and hasattr(est, "n_features_in_"):
             fitted[k] = est  # no data: keep the previous fit (generalised EM)
         elif not classifier and _is_plain_linear(est):
             linear.append(k)
@@ -374,14 +427,28 @@ def _fit_experts(experts, X, y, weights, min_responsibility, classifier, n_jobs)
     if n_jobs in (None, 1) or len(generic) <= 1:
         results = [
             _fit_expert(
-                k, experts[k], X, y, weights[:, k], min_responsibility, classifier
+                k,
+                isolate,
+                experts[k],
+                X,
+                y,
+                weights[:, k],
+                min_responsibility,
+                classifier,
             )
             for k in generic
         ]
     else:
         results = Parallel(n_jobs=n_jobs, prefer="threads")(
             delayed(_fit_expert)(
-                k, experts[k], X, y, weights[:, k], min_responsibility, classifier
+                k,
+                isolate,
+                experts[k],
+                X,
+                y,
+                weights[:, k],
+                min_responsibility,
+                classifier,
             )
             for k in generic
         )
@@ -390,11 +457,14 @@ def _fit_experts(experts, X, y, weights, min_responsibility, classifier, n_jobs)
     return fitted
 
 
-def _fit_expert(k, expert, *args):
-    """:func:`_fit_one` for expert ``k``; an error says which expert raised."""
+def _fit_expert(k, isolate, expert, *args):
+    """:func:`_fit_one` for expert ``k``; an error says which expert raised,
+    or, with ``isolate``, makes it a :class:`_FailedExpert`."""
     try:
         return _fit_one(expert, *args)
     except Exception as err:
+        if isolate:
+            return _FailedExpert(expert, err)
         err.add_note(f"Raised while fitting expert {k} of the mixture: {expert!r}.")
         raise
 
@@ -492,29 +562,55 @@ def _expert_output(expert, X, classes):
     return _predict(expert, X, "predict")
 
 
-def _expert_outputs(experts, X, classes=None, rows=None):
+def _expert_outputs(experts, X, classes=None, rows=None, isolate=False):
     """Per-expert outputs: predictions (n, K) or class probabilities (n, K, C).
 
     With ``rows`` (a list of index arrays, one per expert), expert k is only
     evaluated on ``X[rows[k]]``; other entries are NaN (regression) or 0.
     Device data: soft routing stacks the outputs on the device; routed
     outputs are placed on the host (the array API has no scatter) and moved
-    back.
+    back. A :class:`_FailedExpert`'s outputs are zeros (its gate column is
+    masked). With ``isolate`` (a list, changed in place), an expert whose
+    outputs raise becomes a ``_FailedExpert`` in ``experts``.
     """
     if rows is None and not isinstance(X, np.ndarray):
-        return _xp_of(X).stack([_expert_output(e, X, classes) for e in experts], axis=1)
+        return _xp_of(X).stack(
+            [
+                _output_or_zeros(experts, k, X, classes, isolate)
+                for k in range(len(experts))
+            ],
+            axis=1,
+        )
     n, n_experts = X.shape[0], len(experts)
     if classes is None:
         out = np.full((n, n_experts), np.nan)
     else:
         out = np.zeros((n, n_experts, classes.size))
-    for k, est in enumerate(experts):
+    for k in range(n_experts):
         if rows is None:
-            out[:, k] = _expert_output(est, X, classes)
+            out[:, k] = _to_numpy(_output_or_zeros(experts, k, X, classes, isolate))
         elif rows[k].size:
             Xk = _take(X, rows[k], axis=0)
-            out[rows[k], k] = _to_numpy(_expert_output(est, Xk, classes))
+            out[rows[k], k] = _to_numpy(
+                _output_or_zeros(experts, k, Xk, classes, isolate)
+            )
     return _like(out, X)
+
+
+def _output_or_zeros(experts, k, X, classes, isolate):
+    """Expert ``k``'s output, zeros for a failed expert (or one that fails
+    here, with ``isolate``)."""
+    est = experts[k]
+    if not isinstance(est, _FailedExpert):
+        try:
+            return _expert_output(est, X, classes)
+        except Exception as err:
+            if not isolate:
+                raise
+            experts[k] = _FailedExpert(est, err)
+    xp = _xp_of(X)
+    shape = (X.shape[0],) if classes is None else (X.shape[0], classes.size)
+    return xp.zeros(shape, dtype=X.dtype)
 
 
 def _routing_weights(gate_proba, routing, top_k):
@@ -548,6 +644,8 @@ def _n_expert_parameters(expert):
     per leaf and output (an approximation that ignores the split choices).
     Other experts raise, because no count is defined for them.
     """
+    if isinstance(expert, _FailedExpert):
+        return 0  # out of the mixture: no parameter of p(y | x)
     if hasattr(expert, "steps"):
         # A Pipeline: its transformers reparametrise the inputs; the free
         # parameters of p(y | x) are those of the final estimator.

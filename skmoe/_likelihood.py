@@ -16,7 +16,7 @@ estimators), ``"gate"`` and ``"noise_variance"`` (Gaussian only).
 import numpy as np
 
 from ._array_api import _namespace, _to_namespace, _to_numpy, _xp_of
-from ._experts import PROBA_FLOOR, _expert_outputs, _expert_proba, _fit_experts
+from ._experts import PROBA_FLOOR, _expert_outputs, _fit_experts, _output_or_zeros
 from ._kernels import gaussian_log_likelihood
 
 
@@ -51,12 +51,15 @@ class GaussianLikelihood:
 
     classifier = False
 
-    def __init__(self, variance_floor=0.0, min_responsibility=0.0):
+    def __init__(self, variance_floor=0.0, min_responsibility=0.0, isolate=False):
         self.variance_floor = variance_floor
         self.min_responsibility = min_responsibility
+        self.isolate = isolate
 
     @classmethod
-    def for_fit(cls, y, sample_weight, relative_floor, min_responsibility):
+    def for_fit(
+        cls, y, sample_weight, relative_floor, min_responsibility, isolate=False
+    ):
         """The likelihood of one fit: its variance floor is ``relative_floor``
         times the weighted variance of ``y``, and never below the variance
         of rounding ``y`` to its resolution (:func:`_rounding_variance`)."""
@@ -68,7 +71,7 @@ class GaussianLikelihood:
         floor = max(
             relative_floor * max(var_y, tiny), _rounding_variance(y, sample_weight)
         )
-        return cls(floor, min_responsibility)
+        return cls(floor, min_responsibility, isolate)
 
     def n_extra_parameters(self, n_experts):
         """Free parameters beyond the gate's and the experts': the variances."""
@@ -87,9 +90,10 @@ class GaussianLikelihood:
         update ``state``. Returns the (n, K) log-likelihood of each row under
         each refitted expert."""
         fitted = _fit_experts(
-            experts, X, y, weights, self.min_responsibility, False, n_jobs
+            experts, X, y, weights, self.min_responsibility, False, n_jobs, self.isolate
         )
-        preds = _expert_outputs(fitted, X)
+        # With isolate, an expert whose outputs are invalid fails here.
+        preds = _expert_outputs(fitted, X, isolate=self.isolate)
         xp = _xp_of(preds)
         mass = xp.sum(weights, axis=0)
         sq = weights * (y[:, None] - preds) ** 2
@@ -128,9 +132,10 @@ class CategoricalLikelihood:
 
     classifier = True
 
-    def __init__(self, classes, y=None, min_responsibility=0.0):
+    def __init__(self, classes, y=None, min_responsibility=0.0, isolate=False):
         self.classes = classes
         self.min_responsibility = min_responsibility
+        self.isolate = isolate
         self._y = y
         self._y_index = None if y is None else self._lookup(y)
 
@@ -165,8 +170,9 @@ class CategoricalLikelihood:
         idx = self.index(y)[:, None]
         xp = _xp_of(X)
         cols = []
-        for est in experts:
-            proba = _expert_proba(est, X, self.classes)
+        for k in range(len(experts)):
+            # A failed expert's zeros are masked with its gate column.
+            proba = _output_or_zeros(experts, k, X, self.classes, self.isolate)
             p = xp.take_along_axis(proba, idx, axis=1)[:, 0]
             cols.append(xp.log(xp.maximum(p, xp.full_like(p, PROBA_FLOOR))))
         return xp.stack(cols, axis=1)
@@ -175,7 +181,7 @@ class CategoricalLikelihood:
         """Fit the experts on ``weights`` (n, K); update ``state``. Returns
         the (n, K) log-probability of each row's label under each expert."""
         fitted = _fit_experts(
-            experts, X, y, weights, self.min_responsibility, True, n_jobs
+            experts, X, y, weights, self.min_responsibility, True, n_jobs, self.isolate
         )
         state["experts"] = fitted
         return self._observed_log_proba(fitted, X, y)

@@ -49,7 +49,7 @@ class _MixtureRegressorMixin(RegressorMixin):
         extreme targets): they stop extrapolation to new rows, and on the
         training rows clip only experts that the gate barely weighs there.
         """
-        log_gate = self._gate_log_proba(self.gate_, X)
+        log_gate = self._log_gate(self._get_state(), X)
         preds = _expert_outputs(self.experts_, X)
         xp = _xp_of(preds)
         fitted = _to_numpy(xp.sum(xp.exp(log_gate) * preds, axis=1))
@@ -119,7 +119,11 @@ class _MixtureRegressorMixin(RegressorMixin):
         if y is None:
             return GaussianLikelihood(min_responsibility=self.min_responsibility)
         return GaussianLikelihood.for_fit(
-            y, sample_weight, self.variance_floor, self.min_responsibility
+            y,
+            sample_weight,
+            self.variance_floor,
+            self.min_responsibility,
+            isolate=self.expert_errors == "isolate",
         )
 
     def predict(self, X, return_std=False):

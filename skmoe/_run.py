@@ -36,6 +36,9 @@ class _Run:
         What ``n_iter`` counts ("EM iterations", "epochs", ...), for reports.
     reinitialized : list of (int, int)
         ``(iteration, expert)`` for each dead expert re-initialised.
+    failures : list of (int, _experts._FailedExpert)
+        ``(expert, failure)`` for each expert taken out of the mixture
+        (``expert_errors="isolate"``), in the order they failed.
     """
 
     state: dict
@@ -46,6 +49,7 @@ class _Run:
     converged: bool
     unit: str
     reinitialized: list = field(default_factory=list)
+    failures: list = field(default_factory=list)
 
     def replace(self, **changes):
         """A copy with ``changes`` (``dataclasses.replace``)."""
@@ -63,7 +67,7 @@ def _snapshot(state):
     }
 
 
-def _run_recording_warnings(run_once, *args, **kwargs):
+def _run_recording_warnings(run_once, *args, catch=False, **kwargs):
     """``run_once(*args, **kwargs)`` and the warnings it raised, not yet shown.
 
     Returns ``(run, records)``, records as ``(message, category, filename,
@@ -78,7 +82,12 @@ def _run_recording_warnings(run_once, *args, **kwargs):
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        run = run_once(*args, **kwargs)
+        try:
+            run = run_once(*args, **kwargs)
+        except Exception as err:
+            if not catch:
+                raise
+            run = err  # ``catch``: the run's failure is its result
     return run, [(w.message, w.category, w.filename, w.lineno) for w in caught]
 
 

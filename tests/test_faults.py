@@ -6,18 +6,20 @@ import pickle
 
 import numpy as np
 import pytest
-from numpy.testing import assert_array_equal
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.linear_model import LinearRegression, LogisticRegression, SGDRegressor
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skmoe import (
+    ExpertFailureWarning,
     HierarchicalMixtureOfExpertsRegressor,
     MixtureOfExpertsClassifier,
     MixtureOfExpertsRegressor,
     SoftmaxGate,
 )
 from skmoe.datasets import make_piecewise_linear, make_xor
+from skmoe.inspection import export_text, summary
 
 
 class FailingRegressor(RegressorMixin, BaseEstimator):
@@ -106,6 +108,7 @@ def test_failing_expert_error_names_expert_iteration_and_run(Est, regression_dat
     est = Est(
         expert=FailingRegressor(fail_at=12, counter=[]),
         init_params="kmeans",
+        expert_errors="raise",
         random_state=0,
     )
     with pytest.raises(RuntimeError, match="expert exploded") as info:
@@ -131,7 +134,9 @@ def test_invalid_expert_predictions_raise_naming_the_expert(
 ):
     X, y = regression_data
     expert = [LinearRegression(), BadOutputRegressor(how)]
-    est = MixtureOfExpertsRegressor(2, expert=expert, random_state=0)
+    est = MixtureOfExpertsRegressor(
+        2, expert=expert, expert_errors="raise", random_state=0
+    )
     with pytest.raises(ValueError, match=match) as info:
         est.fit(X, y)
     assert "BadOutputRegressor" in str(info.value)
@@ -140,14 +145,18 @@ def test_invalid_expert_predictions_raise_naming_the_expert(
 
 def test_probabilities_that_do_not_sum_to_one_raise():
     X, y = make_xor(n_samples=200, random_state=0)
-    est = MixtureOfExpertsClassifier(2, expert=DoubledProbaClassifier())
+    est = MixtureOfExpertsClassifier(
+        2, expert=DoubledProbaClassifier(), expert_errors="raise"
+    )
     with pytest.raises(ValueError, match="not probabilities.*sum to 1"):
         est.fit(X, y)
 
 
 def test_expert_fit_must_return_self(regression_data):
     X, y = regression_data
-    est = MixtureOfExpertsRegressor(2, expert=NoneFitRegressor(), random_state=0)
+    est = MixtureOfExpertsRegressor(
+        2, expert=NoneFitRegressor(), expert_errors="raise", random_state=0
+    )
     with pytest.raises(TypeError, match="fit returned None.*must return self"):
         est.fit(X, y)
 
@@ -193,12 +202,15 @@ def test_failed_refit_leaves_the_fitted_classifier_as_it_was():
     # New labels and an expert that fails: the half-updated model (classes_
     # of the new data, experts of the old) must not survive.
     y_new = np.where(y == 1, "b", "a")
-    clf.set_params(expert=DoubledProbaClassifier())
+    clf.set_params(expert=DoubledProbaClassifier(), expert_errors="raise")
     with pytest.raises(ValueError, match="not probabilities"):
+        clf.fit(X, y_new)
+    # Isolated, every expert fails: that too raises, and changes nothing.
+    clf.set_params(expert_errors="isolate")
+    with pytest.raises(RuntimeError, match="Every expert of the mixture failed"):
         clf.fit(X, y_new)
     for key, value in attributes.items():
         assert _fitted_attributes(clf)[key] is value
-    clf.set_params(expert=None)
     assert_array_equal(clf.classes_, [0, 1])
     assert_array_equal(clf.predict_proba(X), proba)
 
@@ -236,3 +248,149 @@ def test_failed_partial_fit_leaves_the_stream_as_it_was(regression_data):
         model.partial_fit(*chunks[1]).partial_fit(*chunks[2])
     assert_array_equal(est.predict(X), reference.predict(X))
     assert est.n_iter_ == reference.n_iter_ == 3
+
+
+# ----------------------------------------------------------------------
+# Isolation (expert_errors="isolate", the default)
+# ----------------------------------------------------------------------
+def _random_start(n_rows, n_live, n_failed, seed=0):
+    """Random starting responsibilities over the live experts; the failing
+    ones (last) start with none."""
+    resp = np.random.RandomState(seed).uniform(size=(n_rows, n_live))
+    resp /= resp.sum(axis=1, keepdims=True)
+    return resp, np.column_stack([resp, np.zeros((n_rows, n_failed))])
+
+
+@pytest.mark.parametrize("how", ["nan", "inf", "2d", "scalar", "raise", "none"])
+def test_isolated_expert_leaves_the_fit_of_the_others(how, regression_data):
+    """An expert that fails at its first fit is taken out; the other two fit
+    as a two-expert mixture from the same start does."""
+    X, y = regression_data
+    if how == "raise":
+        bad = FailingRegressor(fail_at=1, counter=[])
+    elif how == "none":
+        bad = NoneFitRegressor()
+    else:
+        bad = BadOutputRegressor(how)
+    resp, resp3 = _random_start(X.shape[0], 2, 1)
+    experts = [LinearRegression(), LinearRegression(), bad]
+    est = MixtureOfExpertsRegressor(3, expert=experts, init_params=resp3)
+    with pytest.warns(ExpertFailureWarning, match="expert 2 .* failed in EM iter"):
+        est.fit(X, y)
+    ref = MixtureOfExpertsRegressor(2, init_params=resp).fit(X, y)
+    assert_allclose(est.log_likelihood_, ref.log_likelihood_, rtol=1e-8)
+    assert_allclose(est.predict(X), ref.predict(X), rtol=1e-6, atol=1e-6)
+    assert_allclose(est.predict_gate_proba(X)[:, 2], 0.0)
+    assert_allclose(est.expert_shares_, [*ref.expert_shares_, 0.0], atol=1e-6)
+    (record,) = est.failed_experts_
+    assert record["expert"] == 2 and record["iteration"] == 1
+    assert record["run"] == 0 and not record["in_fitted_model"]
+    assert type(record["estimator"]) is type(bad)
+    assert est.dead_experts_.size == 0  # failed, not dead
+    mean, std = est.predict(X, return_std=True)
+    assert np.isfinite(mean).all() and np.isfinite(std).all()
+    assert np.isfinite(est.score_samples(X, y)).all()
+    assert np.isfinite(est.bic(X, y))
+
+
+def test_expert_failing_mid_fit_is_reported_where_it_failed(regression_data):
+    X, y = regression_data
+    counter = []
+    experts = [LinearRegression(), LinearRegression(), FailingRegressor(6, counter)]
+    est = MixtureOfExpertsRegressor(3, expert=experts, init_params="kmeans")
+    with pytest.warns(ExpertFailureWarning, match="RuntimeError: expert exploded"):
+        est.fit(X, y)
+    assert [r["iteration"] for r in est.failed_experts_] == [6]
+    assert np.isfinite(est.predict(X)).all()
+    assert est.converged_
+
+
+def test_isolated_classifier_expert(regression_data):
+    X, y = make_xor(n_samples=300, random_state=0)
+    experts = [LogisticRegression(), LogisticRegression(), DoubledProbaClassifier()]
+    clf = MixtureOfExpertsClassifier(3, expert=experts, random_state=0)
+    with pytest.warns(ExpertFailureWarning, match="not probabilities"):
+        clf.fit(X, y)
+    proba = clf.predict_proba(X)
+    assert_allclose(proba.sum(axis=1), 1.0)
+    assert clf.score(X, y) > 0.9  # two logistic experts solve XOR
+
+
+def test_isolated_leaf_of_a_tree(regression_data):
+    X, y = regression_data
+    experts = [LinearRegression()] * 3 + [BadOutputRegressor("nan")]
+    hme = HierarchicalMixtureOfExpertsRegressor(2, expert=experts, random_state=0)
+    with pytest.warns(ExpertFailureWarning, match="expert 3"):
+        hme.fit(X, y)
+    assert_allclose(hme.predict_gate_proba(X)[:, 3], 0.0)
+    assert_allclose(hme.predict_gate_proba(X).sum(axis=1), 1.0)
+    for routing in ("soft", "hard", "top_k"):
+        assert np.isfinite(hme.set_params(routing=routing).predict(X)).all()
+
+
+class FlakyRegressor(FailingRegressor):
+    """Raises on the first ``fail_first`` fits of all its clones together
+    (counted in ``calls``, a class attribute: clones copy their
+    parameters), then works."""
+
+    calls = 0
+
+    def __init__(self, fail_first=1):
+        self.fail_first = fail_first
+
+    def fit(self, X, y, sample_weight=None):
+        FlakyRegressor.calls += 1
+        if FlakyRegressor.calls <= self.fail_first:
+            raise RuntimeError("flaky")
+        self.model_ = LinearRegression().fit(X, y, sample_weight=sample_weight)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+
+def test_a_failed_restart_does_not_sink_the_others(regression_data):
+    X, y = regression_data
+    # Run 0's two experts fail at their first fits; runs 1 and 2 do not.
+    FlakyRegressor.calls = 0
+    est = MixtureOfExpertsRegressor(
+        2,
+        expert=FlakyRegressor(2),
+        n_init=3,
+        init_params="random",
+        random_state=0,
+    )
+    with pytest.warns(ExpertFailureWarning, match="1 of 3 restarts failed"):
+        est.fit(X, y)
+    assert np.isfinite(est.predict(X)).all()
+    assert est.failed_experts_ == []
+    FlakyRegressor.calls = 0
+    raising = clone(est).set_params(expert_errors="raise")
+    with pytest.raises(RuntimeError, match="flaky"):
+        raising.fit(X, y)
+
+
+def test_isolation_in_joblib_workers(regression_data):
+    X, y = regression_data
+    experts = [LinearRegression(), LinearRegression(), BadOutputRegressor("inf")]
+    est = MixtureOfExpertsRegressor(
+        3, expert=experts, n_init=2, n_jobs=2, random_state=0
+    )
+    with pytest.warns(ExpertFailureWarning, match="expert 2"):
+        est.fit(X, y)
+    sequential = clone(est).set_params(n_jobs=None)
+    with pytest.warns(ExpertFailureWarning):
+        sequential.fit(X, y)
+    assert_allclose(est.predict(X), sequential.predict(X))
+    assert len(est.failed_experts_) == 1
+    restored = pickle.loads(pickle.dumps(est))
+    assert_allclose(restored.predict(X), est.predict(X))
+
+
+def test_inspection_shows_a_failed_expert(regression_data):
+    X, y = regression_data
+    experts = [LinearRegression(), LinearRegression(), BadOutputRegressor("nan")]
+    est = MixtureOfExpertsRegressor(3, expert=experts, random_state=0)
+    with pytest.warns(ExpertFailureWarning):
+        est.fit(X, y)
+    text = summary(est)
+    assert "BadOutputRegressor failed, out of the mixture" in text
+    assert "failed BadOutputRegressor" in export_text(est)

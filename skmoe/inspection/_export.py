@@ -7,6 +7,7 @@ from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_is_fitted
 
 from .._array_api import _to_numpy
+from .._experts import _FailedExpert
 from .._tree_gate import TreeGate
 
 __all__ = ["export_text"]
@@ -25,6 +26,11 @@ def _coef_text(coef, names, decimals, max_coef):
 
 def _expert_text(expert, names, decimals, max_coef):
     """One-line (or, for multiclass linear experts, multi-line) summary."""
+    if isinstance(expert, _FailedExpert):
+        return [
+            f"failed {type(expert.estimator).__name__}, out of the mixture "
+            "(see failed_experts_)"
+        ]
     name = type(expert).__name__
     if hasattr(expert, "coef_"):
         coef = np.atleast_2d(np.asarray(expert.coef_, dtype=float))

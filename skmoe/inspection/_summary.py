@@ -5,6 +5,7 @@ from numbers import Integral
 import numpy as np
 from sklearn.utils._param_validation import Interval, validate_params
 
+from .._experts import _FailedExpert
 from ._utils import _FittedMixture
 
 __all__ = ["summary"]
@@ -49,6 +50,11 @@ def _moe_feature_names(fitted):
 
 def _describe_expert(expert):
     """Short description of a fitted expert beyond its type."""
+    if isinstance(expert, _FailedExpert):
+        return (
+            f"{type(expert.estimator).__name__} failed, out of the mixture "
+            "(see failed_experts_)"
+        )
     if hasattr(expert, "tree_") and hasattr(expert, "get_depth"):
         return f"depth {expert.get_depth()}, {expert.get_n_leaves()} leaves"
     if hasattr(expert, "coef_"):
@@ -213,7 +219,8 @@ def summary(estimator, X=None, y=None, *, precision=4, max_features=12):
         row = [str(k), "" if shares is None else _fmt(shares[k], precision)]
         if noise is not None:
             row.append(_fmt(np.sqrt(noise[k]), precision))
-        row += [type(expert).__name__, _describe_expert(expert)]
+        kind = "failed" if isinstance(expert, _FailedExpert) else type(expert).__name__
+        row += [kind, _describe_expert(expert)]
         rows.append(row)
     lines += ["", "Experts (share: fraction of the training data's responsibility)"]
     lines += _table(header, rows, left=(len(header) - 2, len(header) - 1))
