@@ -234,9 +234,13 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         if state.get("noise_variance") is not None:
             state["noise_variance"] = _take(state["noise_variance"], order, axis=0)
 
-    def _route(self, gate, X, log_gate):
-        """Mixing weights (n, K) and, for hard/top-k, the rows of each expert."""
-        if self.routing == "hard":
+    def _route(self, gate, X, log_gate, masked=False):
+        """Mixing weights (n, K) and, for hard/top-k, the rows of each expert.
+
+        ``masked``: ``log_gate`` has failed experts masked; hard routing then
+        takes its most probable expert (a tree's own routing could reach a
+        failed leaf)."""
+        if self.routing == "hard" and not masked:
             # The gate's own hard routing: a tree follows the most probable
             # branch at each node, evaluating only the gates on the way.
             chosen = _to_numpy(gate.apply(X))
@@ -791,8 +795,44 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         )
         X = self._check_X(X, method)
         log_gate = self._log_gate(self._get_state(), X)
-        weights, rows = self._route(self.gate_, X, log_gate)
+        masked = _failed_indices(self.experts_).size > 0
+        weights, rows = self._route(self.gate_, X, log_gate, masked)
         return X, weights, rows
+
+    def _mixed_outputs(self, X, method, output):
+        """Validated X, the routed mixing weights and the experts' outputs
+        (``output(experts, X, rows, isolate)``, per :func:`_expert_outputs`).
+
+        With ``expert_errors="isolate"``, an expert that raises or returns
+        invalid outputs here is left out of this call's predictions: the
+        gate is renormalised over the others and the rows routed again, with
+        an ``ExpertFailureWarning``. The fitted model is not changed.
+        """
+        X, weights, rows = self._mixing(X, method)
+        isolate = self.expert_errors == "isolate"
+        experts = list(self.experts_)
+        failed = _failed_indices(experts)
+        outputs = output(experts, X, rows, isolate)
+        now_failed = _failed_indices(experts)
+        if now_failed.size == failed.size:
+            return X, weights, outputs
+        new = np.setdiff1d(now_failed, failed)
+        if now_failed.size == len(experts):
+            raise RuntimeError(
+                f"Every expert failed in {method}: "
+                + "; ".join(experts[k].describe(k) for k in new)
+            ) from experts[new[-1]].error
+        warnings.warn(
+            f"{new.size} expert(s) failed in {method} and were left out of "
+            "these predictions (the gate renormalised over the others): "
+            + "; ".join(experts[k].describe(k) for k in new),
+            ExpertFailureWarning,
+            stacklevel=_caller_stacklevel(),
+        )
+        state = {"experts": experts, "gate": self.gate_}
+        weights, rows = self._route(self.gate_, X, self._log_gate(state, X), True)
+        # The experts that failed now give zeros, which the weights ignore.
+        return X, weights, output(experts, X, rows, False)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -122,8 +122,13 @@ class _MixtureClassifierMixin(ClassifierMixin):
         return self._predict_proba(X, "predict_proba")
 
     def _predict_proba(self, X, method):
-        X, weights, rows = self._mixing(X, method)
-        proba = _expert_outputs(self.experts_, X, self.classes_, rows=rows)
+        X, weights, proba = self._mixed_outputs(
+            X,
+            method,
+            lambda experts, X, rows, isolate: _expert_outputs(
+                experts, X, self.classes_, rows=rows, isolate=isolate
+            ),
+        )
         if isinstance(proba, np.ndarray):
             return np.einsum("nk,nkc->nc", weights, proba)
         return _xp_of(proba).sum(weights[:, :, None] * proba, axis=1)

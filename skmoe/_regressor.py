@@ -61,10 +61,11 @@ class _MixtureRegressorMixin(RegressorMixin):
             lo, hi = min(lo, float(previous[0])), max(hi, float(previous[1]))
         self.target_range_ = _like(np.array([lo, hi]), X)
 
-    def _bounded_outputs(self, X, rows=None):
+    def _bounded_outputs(self, X, rows=None, experts=None, isolate=False):
         """Each expert's prediction, clipped to ``target_range_`` when
         ``clip_predictions``."""
-        preds = _expert_outputs(self.experts_, X, rows=rows)
+        experts = self.experts_ if experts is None else experts
+        preds = _expert_outputs(experts, X, rows=rows, isolate=isolate)
         if not self.clip_predictions:
             return preds
         lo, hi = (float(v) for v in _to_numpy(self.target_range_))
@@ -144,8 +145,13 @@ class _MixtureRegressorMixin(RegressorMixin):
         y_std : ndarray of shape (n_samples,)
             Its standard deviation; only when ``return_std=True``.
         """
-        X, weights, rows = self._mixing(X, "predict")
-        preds = self._bounded_outputs(X, rows=rows)
+        X, weights, preds = self._mixed_outputs(
+            X,
+            "predict",
+            lambda experts, X, rows, isolate: self._bounded_outputs(
+                X, rows, experts, isolate
+            ),
+        )
         xp = _xp_of(preds)
         used = weights > 0
         zero = xp.zeros_like(preds)

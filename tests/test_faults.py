@@ -326,6 +326,11 @@ def test_isolated_leaf_of_a_tree(regression_data):
     assert_allclose(hme.predict_gate_proba(X).sum(axis=1), 1.0)
     for routing in ("soft", "hard", "top_k"):
         assert np.isfinite(hme.set_params(routing=routing).predict(X)).all()
+    # Hard routing never reaches the failed leaf (the tree's own path could).
+    chosen = hme.predict_gate_proba(X).argmax(axis=1)
+    assert not np.any(chosen == 3)
+    expected = hme.predict_experts(X)[np.arange(X.shape[0]), chosen]
+    assert_allclose(hme.set_params(routing="hard").predict(X), expected)
 
 
 class FlakyRegressor(FailingRegressor):
@@ -394,3 +399,47 @@ def test_inspection_shows_a_failed_expert(regression_data):
     text = summary(est)
     assert "BadOutputRegressor failed, out of the mixture" in text
     assert "failed BadOutputRegressor" in export_text(est)
+
+
+class BreakingRegressor(BadOutputRegressor):
+    """A linear model whose predict raises while ``broken`` is set."""
+
+    broken = False
+
+    def predict(self, X):
+        if BreakingRegressor.broken:
+            raise ValueError("broke after fitting")
+        return self.model_.predict(X)
+
+
+@pytest.mark.parametrize("routing", ["soft", "hard", "top_k"])
+def test_expert_failing_at_predict_is_left_out(routing, regression_data):
+    X, y = regression_data
+    experts = [LinearRegression(), BreakingRegressor(), LinearRegression()]
+    est = MixtureOfExpertsRegressor(3, expert=experts, routing=routing)
+    est.fit(X, y)
+    bad = next(k for k, e in enumerate(est.experts_) if type(e) is BreakingRegressor)
+    full = est.predict(X)
+    gate = np.delete(est.predict_gate_proba(X), bad, axis=1)
+    gate /= gate.sum(axis=1, keepdims=True)
+    others = np.delete(np.arange(3), bad)
+    outs = np.column_stack([est.experts_[k].predict(X) for k in others])
+    outs = np.clip(outs, *est.target_range_)
+    try:
+        BreakingRegressor.broken = True
+        with pytest.warns(ExpertFailureWarning, match=f"expert {bad} .*broke after"):
+            pred = est.predict(X)
+        with pytest.raises(ValueError, match="broke after"):
+            est.set_params(expert_errors="raise").predict(X)
+    finally:
+        BreakingRegressor.broken = False
+        est.set_params(expert_errors="isolate")
+    assert np.isfinite(pred).all()
+    # What the others predict, under the gate renormalised over them.
+    if routing == "soft":
+        assert_allclose(pred, (gate * outs).sum(axis=1))
+    elif routing == "hard":
+        assert_allclose(pred, outs[np.arange(len(pred)), gate.argmax(axis=1)])
+    assert not np.allclose(pred, full)
+    # The fitted model is unchanged.
+    assert_allclose(est.predict(X), full)
