@@ -21,7 +21,7 @@ from ._array_api import (
 )
 from ._experts import _expert_outputs
 from ._likelihood import CategoricalLikelihood
-from ._validation import _validate_data
+from ._validation import _check_magnitude, _validate_data
 
 # The default classifier expert solves its M-steps to tol=1e-6, not
 # scikit-learn's 1e-4: with 1e-4 an expert's weighted fit moves so little
@@ -53,6 +53,7 @@ class _MixtureClassifierMixin(ClassifierMixin):
         """Validate (X, y) and set ``classes_``: the labels of ``y``, or the
         given ``classes`` (``partial_fit``), which must hold every label of y."""
         X, y = _validate_data(self, X, y, dtype=_float_dtype(X))
+        _check_magnitude(X, "X")
         y = column_or_1d(_to_numpy(y), warn=True)
         check_classification_targets(y)
         present = np.unique(y)

@@ -18,6 +18,7 @@ import numpy as np
 from ._array_api import _namespace, _to_namespace, _to_numpy, _xp_of
 from ._experts import PROBA_FLOOR, _expert_outputs, _fit_experts, _output_or_zeros
 from ._kernels import gaussian_log_likelihood
+from ._validation import _MIN_MAGNITUDE
 
 
 def _rounding_variance(y, sample_weight):
@@ -67,7 +68,9 @@ class GaussianLikelihood:
         mean = float(sample_weight @ y) / wsum
         var_y = float(sample_weight @ (y - mean) ** 2) / wsum
         # A constant target still needs a positive floor.
-        tiny = np.finfo(np.float64).eps * max(1.0, mean * mean)
+        # Relative to the target's own scale: a target in units of 1e-150
+        # has variances near 1e-300, which an absolute floor would swamp.
+        tiny = max(np.finfo(np.float64).eps * mean * mean, _MIN_MAGNITUDE**2)
         floor = max(
             relative_floor * max(var_y, tiny), _rounding_variance(y, sample_weight)
         )

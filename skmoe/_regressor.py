@@ -25,7 +25,7 @@ from ._array_api import (
 )
 from ._experts import _expert_outputs
 from ._likelihood import GaussianLikelihood
-from ._validation import _validate_data
+from ._validation import _check_magnitude, _validate_data
 
 
 class _MixtureRegressorMixin(RegressorMixin):
@@ -96,6 +96,8 @@ class _MixtureRegressorMixin(RegressorMixin):
         xp, device = _namespace(X)
         if xp is not np:
             y = xp.astype(_to_namespace(y, xp, device), X.dtype)
+        _check_magnitude(X, "X")
+        _check_magnitude(y, "y")
         return X, y
 
     def _check_y(self, y, X):

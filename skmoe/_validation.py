@@ -50,3 +50,35 @@ def _validate_data(estimator, *args, **kwargs):
             "them first, e.g. with sklearn.impute.SimpleImputer in a Pipeline "
             f"before {name}."
         ) from None
+
+
+#: The magnitudes skmoe computes with: its squares (variances, Gram
+#: matrices) must be float64 numbers, neither overflowing nor underflowing.
+_MAX_MAGNITUDE = 1e150
+_MIN_MAGNITUDE = 1e-150
+
+
+def _check_magnitude(a, name):
+    """Refuse values whose squares float64 cannot hold: any beyond
+    ``_MAX_MAGNITUDE`` in magnitude, or a column (of ``X``) or target whose
+    nonzero values are all below ``_MIN_MAGNITUDE``."""
+    xp = _xp_of(a)
+    mag = xp.abs(a)
+    largest = xp.max(mag, axis=0)
+    big = float(xp.max(largest))
+    if big > _MAX_MAGNITUDE:
+        raise ValueError(
+            f"{name} holds values as large as {big:.3g}: their squares overflow "
+            f"float64 (values must stay within {_MAX_MAGNITUDE:.0e} in "
+            f"magnitude). Rescale {name} first, e.g. with "
+            "sklearn.preprocessing.StandardScaler."
+        )
+    tiny = (largest > 0) & (largest < _MIN_MAGNITUDE)
+    if bool(xp.any(tiny)):
+        where = "a column whose values are" if a.ndim == 2 else "values"
+        raise ValueError(
+            f"{name} has {where} all below "
+            f"{_MIN_MAGNITUDE:.0e} in magnitude: their squares underflow "
+            f"float64. Rescale {name} first, e.g. with "
+            "sklearn.preprocessing.StandardScaler."
+        )

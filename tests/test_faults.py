@@ -443,3 +443,45 @@ def test_expert_failing_at_predict_is_left_out(routing, regression_data):
     assert not np.allclose(pred, full)
     # The fitted model is unchanged.
     assert_allclose(est.predict(X), full)
+
+
+_MAGNITUDE_CASES = [
+    ("X", 1e300, r"X holds values as large as .*overflow"),
+    ("X", 1e-300, r"X has a column whose values are all below 1e-150"),
+    ("y", 1e300, r"y holds values as large as .*overflow"),
+    ("y", 1e-300, r"y has values all below 1e-150"),
+]
+
+
+@pytest.mark.parametrize(
+    "Est, which, factor, match",
+    [
+        (Est, *case)
+        for Est in (MixtureOfExpertsRegressor, HierarchicalMixtureOfExpertsRegressor)
+        for case in _MAGNITUDE_CASES
+    ]
+    # Class labels are not scaled: X only.
+    + [(MixtureOfExpertsClassifier, *case) for case in _MAGNITUDE_CASES[:2]],
+)
+def test_values_whose_squares_float64_cannot_hold_are_refused(
+    Est, which, factor, match, regression_data
+):
+    X, y = regression_data
+    if Est is MixtureOfExpertsClassifier:
+        y = (y > np.median(y)).astype(int)
+    X, y = (X * factor, y) if which == "X" else (X, y * factor)
+    est = Est()
+    with pytest.raises(ValueError, match=match):
+        est.fit(X, y)
+    assert not _fitted_attributes(est)
+
+
+@pytest.mark.parametrize("factor", [1e-149, 1e149])
+def test_values_at_the_documented_limits_fit_the_same_model(factor, regression_data):
+    X, y = regression_data
+    ref = MixtureOfExpertsRegressor(2, random_state=0).fit(X, y)
+    scaled_X = MixtureOfExpertsRegressor(2, random_state=0).fit(X * factor, y)
+    assert_allclose(scaled_X.predict(X * factor), ref.predict(X), atol=1e-9)
+    scaled_y = MixtureOfExpertsRegressor(2, random_state=0).fit(X, y * factor)
+    assert_allclose(scaled_y.predict(X) / factor, ref.predict(X), atol=1e-9)
+    assert_allclose(scaled_y.lower_bound_, ref.lower_bound_ - np.log(factor))
