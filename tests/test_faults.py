@@ -485,3 +485,17 @@ def test_values_at_the_documented_limits_fit_the_same_model(factor, regression_d
     scaled_y = MixtureOfExpertsRegressor(2, random_state=0).fit(X, y * factor)
     assert_allclose(scaled_y.predict(X) / factor, ref.predict(X), atol=1e-9)
     assert_allclose(scaled_y.lower_bound_, ref.lower_bound_ - np.log(factor))
+
+
+def test_a_model_with_a_failed_expert_is_not_continued_by_gradient_steps(
+    regression_data,
+):
+    X, y = regression_data
+    experts = [LinearRegression(), LinearRegression(), BadOutputRegressor("nan")]
+    est = MixtureOfExpertsRegressor(3, expert=experts, random_state=0)
+    with pytest.warns(ExpertFailureWarning):
+        est.fit(X, y)
+    before = est.predict(X)
+    with pytest.raises(ValueError, match=r"partial_fit cannot continue .*\[2\]"):
+        est.partial_fit(X, y)
+    assert_array_equal(est.predict(X), before)

@@ -3,14 +3,13 @@
 import time
 
 import numpy as np
-from sklearn.base import clone
 
 from .._experts import _make_experts
 from .._run import _Run
 from ._lbfgs import _lbfgs
 from ._model import _classes_of, _new_model, _Objective
 from ._stream import _minibatch_run, _warm_up
-from ._support import check_solver_support
+from ._support import _continued_templates, check_solver_support
 
 
 def gradient_run(
@@ -44,7 +43,7 @@ def gradient_run(
     if start is not None:
         # Warm start: the fitted experts (in their canonical order) say what
         # each expert is, as for EM.
-        templates = [clone(expert) for expert in start["experts"]]
+        templates = _continued_templates(start["experts"], "solver='gradient'")
     kinds = check_solver_support(estimator, templates)
     rng = np.random.RandomState(seed)
     full = all(k == "diff" for k in kinds) and estimator.batch_size == "auto"

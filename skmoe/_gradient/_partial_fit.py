@@ -4,7 +4,6 @@ import copy
 import warnings
 
 import numpy as np
-from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
@@ -15,7 +14,7 @@ from .._run import _Run
 from .._validation import _check_weights, _validate_data
 from ._model import _classes_of
 from ._stream import _Stream
-from ._support import check_solver_support
+from ._support import _continued_templates, check_solver_support
 
 
 def _validate_partial_fit(estimator, X, y, classes, first):
@@ -114,7 +113,7 @@ def _partial_fit(estimator, X, y, sample_weight=None, classes=None):
     stale = stream is None or stream.experts is not getattr(estimator, "experts_", None)
     if fitted:
         # Continue from the fitted experts, in their (canonical) order.
-        templates = [clone(expert) for expert in estimator.experts_]
+        templates = _continued_templates(estimator.experts_, "partial_fit")
     else:
         templates = _check_expert_templates(
             estimator.expert,

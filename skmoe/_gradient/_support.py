@@ -10,6 +10,7 @@ import copy
 import inspect
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.linear_model import (
     LinearRegression,
     LogisticRegression,
@@ -17,6 +18,8 @@ from sklearn.linear_model import (
     SGDRegressor,
 )
 from sklearn.neural_network import MLPRegressor
+
+from .._experts import _failed_indices
 
 _DIFFERENTIABLE_DOC = (
     "LinearRegression and Ridge (positive=False, a scalar alpha) for "
@@ -172,3 +175,17 @@ def check_solver_support(estimator, templates, *, context="solver='gradient'"):
                 "or an expert with partial_fit."
             )
     return kinds
+
+
+def _continued_templates(experts, context):
+    """Templates for continuing a fitted model by gradient steps: clones of
+    its experts. A model with a failed expert (``failed_experts_``) cannot be
+    continued: gradient fitting has no failed-expert slot."""
+    failed = _failed_indices(experts)
+    if failed.size:
+        raise ValueError(
+            f"{context} cannot continue a model with failed experts (indices "
+            f"{failed.tolist()}, see failed_experts_): fit a new model with "
+            "fit, with working experts."
+        )
+    return [clone(expert) for expert in experts]
