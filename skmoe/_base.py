@@ -267,7 +267,18 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         with _restored_on_error(self):
             return self._fit_unguarded(X, y, sample_weight)
 
+    def _check_top_k(self):
+        """``routing='top_k'`` needs ``top_k`` at most the number of experts
+        (it used to be cut to that number silently)."""
+        if self.routing == "top_k" and self.top_k > self.n_experts:
+            raise ValueError(
+                f"top_k={self.top_k} with routing='top_k' must be at most the "
+                f"number of experts, {self.n_experts}. Lower top_k (top_k="
+                f"{self.n_experts} is soft routing)."
+            )
+
     def _fit_unguarded(self, X, y, sample_weight):
+        self._check_top_k()
         if self.gate is not None:
             # The gate template's own parameters, before any work (EM would
             # otherwise meet a negative C at its first M-step).
@@ -793,6 +804,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             {"routing": self.routing, "top_k": self.top_k},
             caller_name=type(self).__name__,
         )
+        self._check_top_k()
         X = self._check_X(X, method)
         log_gate = self._log_gate(self._get_state(), X)
         masked = _failed_indices(self.experts_).size > 0

@@ -499,3 +499,18 @@ def test_a_model_with_a_failed_expert_is_not_continued_by_gradient_steps(
     with pytest.raises(ValueError, match=r"partial_fit cannot continue .*\[2\]"):
         est.partial_fit(X, y)
     assert_array_equal(est.predict(X), before)
+
+
+@pytest.mark.parametrize(
+    "Est, n",
+    [(MixtureOfExpertsRegressor, 3), (HierarchicalMixtureOfExpertsRegressor, 4)],
+)
+def test_top_k_above_the_number_of_experts_is_refused(Est, n, regression_data):
+    X, y = regression_data
+    with pytest.raises(ValueError, match=rf"top_k={n + 2} .* at most .* {n}\."):
+        Est(routing="top_k", top_k=n + 2).fit(X, y)
+    est = Est(routing="soft", top_k=n + 2).fit(X, y)  # top_k unused: fine
+    est.set_params(routing="top_k")
+    with pytest.raises(ValueError, match=rf"top_k={n + 2}"):
+        est.predict(X)
+    assert np.isfinite(est.set_params(top_k=n).predict(X)).all()
