@@ -20,6 +20,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from joblib import Parallel, delayed
+from joblib.parallel import get_active_backend
 from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -53,8 +54,8 @@ from ._experts import (
 from ._gate import SoftmaxGate, _weighted_standardization
 from ._init import _weighted_kmeans
 from ._kernels import e_step, lloyd_assign
-from ._run import _run_recording_warnings, _show_once
-from ._validation import _check_weights, _validate_data
+from ._run import _records, _run_recording_warnings, _show_once
+from ._validation import _check_weights, _keeps_float32, _validate_data
 
 
 def _caller_stacklevel():
@@ -328,12 +329,26 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         catch = self.expert_errors == "isolate" and n_init > 1
         # Restarts on a device run one after the other: they share it.
         if n_init > 1 and self.n_jobs not in (None, 1) and xp is np:
-            results = Parallel(n_jobs=self.n_jobs)(
-                delayed(_run_recording_warnings)(
-                    run_once, self, *run_args, seed, i, inner_jobs=1, catch=catch
+            # Python's warning filters are global, not per thread: with a
+            # thread backend the restarts cannot each record their own, so
+            # the caller records them all.
+            threads = getattr(get_active_backend()[0], "uses_threads", False)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                results = Parallel(n_jobs=self.n_jobs)(
+                    delayed(_run_recording_warnings)(
+                        run_once,
+                        self,
+                        *run_args,
+                        seed,
+                        i,
+                        inner_jobs=1,
+                        catch=catch,
+                        record=not threads,
+                    )
+                    for i, seed in enumerate(seeds)
                 )
-                for i, seed in enumerate(seeds)
-            )
+            results.append((None, _records(caught)))
         else:
             with _small_blas(X):
                 results = [
@@ -348,7 +363,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
                     )
                     for i, seed in enumerate(seeds)
                 ]
-        runs = [run for run, _ in results]
+        runs = [run for run, _ in results if run is not None]
         _show_once(record for _, records in results for record in records)
         runs = self._drop_failed_runs(runs)
         best = max(runs, key=lambda run: run.lower_bound)
@@ -682,6 +697,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         X = self._check_X(X, method)
         return X, self._check_y(y, X)
 
+    @_keeps_float32
     def predict_gate_proba(self, X):
         """Gate probabilities ``g_k(x)`` of each expert for new data.
 
@@ -698,6 +714,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         log_gate = self._log_gate(self._get_state(), X)
         return _xp_of(log_gate).exp(log_gate)
 
+    @_keeps_float32
     def predict_responsibilities(self, X, y):
         """Posterior probability of each expert given the observed target.
 
@@ -719,6 +736,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         resp, _ = self._e_step(state, X, log_lik)
         return resp
 
+    @_keeps_float32
     def score_samples(self, X, y):
         """Log-likelihood ``log p(y_i | x_i)`` of each row under the mixture.
 

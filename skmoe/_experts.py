@@ -15,7 +15,7 @@ from sklearn.linear_model import (
     LogisticRegression,
     Ridge,
 )
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     _routing_enabled,
@@ -105,6 +105,14 @@ def _check_expert_templates(expert, n_experts, default, classifier):
             raise TypeError(
                 f"The expert {name} is a classifier; MixtureOfExpertsRegressor "
                 "needs regressors. Use MixtureOfExpertsClassifier for class labels."
+            )
+        estimator_type = get_tags(est).estimator_type
+        if estimator_type in ("clusterer", "outlier_detector"):
+            # Their predict returns cluster or inlier labels, which a mixture
+            # would silently treat as target values or class scores.
+            raise TypeError(
+                f"The expert {name} is a {estimator_type.replace('_', ' ')}, "
+                f"not a {kind}: a mixture of experts needs {kind}s as experts."
             )
         if not _consumes_sample_weight(est):
             if _is_router(est):

@@ -26,6 +26,7 @@ from ._gate import SoftmaxGate, _weighted_standardization
 from ._hierarchical_init import _hierarchical_labels
 from ._regressor import _MixtureRegressorMixin
 from ._tree_gate import TreeGate
+from ._validation import _keeps_float32
 
 # TreeGate lives in _tree_gate; it stays importable from here, where it was.
 __all__ = [
@@ -120,6 +121,7 @@ class _HierarchicalMixin:
         resp[np.arange(X.shape[0]), labels] = 1.0
         return resp
 
+    @_keeps_float32
     def predict_node_proba(self, X):
         """Each internal node's gate probabilities over its children.
 

@@ -25,7 +25,7 @@ from ._array_api import (
 )
 from ._experts import _expert_outputs
 from ._likelihood import GaussianLikelihood
-from ._validation import _check_magnitude, _validate_data
+from ._validation import _check_magnitude, _keeps_float32, _validate_data
 
 
 class _MixtureRegressorMixin(RegressorMixin):
@@ -129,6 +129,7 @@ class _MixtureRegressorMixin(RegressorMixin):
             isolate=self.expert_errors == "isolate",
         )
 
+    @_keeps_float32
     def predict(self, X, return_std=False):
         """Predict with the mixture (gate-weighted experts, per ``routing``).
 
@@ -165,6 +166,7 @@ class _MixtureRegressorMixin(RegressorMixin):
         var = xp.sum(weights * (self.noise_variance_ + spread), axis=1)
         return mean, xp.sqrt(var)
 
+    @_keeps_float32
     def predict_experts(self, X):
         """Each expert's prediction for every row (no routing).
 

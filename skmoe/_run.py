@@ -10,6 +10,7 @@ variances) is a dict with the keys ``"experts"``, ``"gate"`` and
 
 import copy
 import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 
 
@@ -67,7 +68,7 @@ def _snapshot(state):
     }
 
 
-def _run_recording_warnings(run_once, *args, catch=False, **kwargs):
+def _run_recording_warnings(run_once, *args, catch=False, record=True, **kwargs):
     """``run_once(*args, **kwargs)`` and the warnings it raised, not yet shown.
 
     Returns ``(run, records)``, records as ``(message, category, filename,
@@ -78,17 +79,24 @@ def _run_recording_warnings(run_once, *args, catch=False, **kwargs):
     input checks reset it at every call: users saw the same warning
     hundreds of times in one fit. (The gate's fits raise none: see
     :func:`_gate._quiet_gate_fits`.) Picklable, so joblib workers (restarts in
-    parallel) return their warnings too.
+    parallel) return their warnings too. ``record=False`` (threads, whose
+    caller records for all of them) returns no records.
     """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with warnings.catch_warnings(record=True) if record else nullcontext() as caught:
+        if record:
+            warnings.simplefilter("always")
         try:
             run = run_once(*args, **kwargs)
         except Exception as err:
             if not catch:
                 raise
             run = err  # ``catch``: the run's failure is its result
-    return run, [(w.message, w.category, w.filename, w.lineno) for w in caught]
+    return run, _records(caught or [])
+
+
+def _records(caught):
+    """``(message, category, filename, lineno)`` of caught warnings."""
+    return [(w.message, w.category, w.filename, w.lineno) for w in caught]
 
 
 def _show_once(records):

@@ -1,7 +1,9 @@
 """Input checks shared by the estimators and the gates."""
 
+import functools
 import inspect
 
+import numpy as np
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from ._array_api import _xp_of
@@ -41,15 +43,33 @@ def _validate_data(estimator, *args, **kwargs):
     try:
         return validate_data(estimator, *args, **kwargs)
     except ValueError as exc:
+        name = type(estimator).__name__
+        if str(exc).startswith("could not convert string to float"):
+            X = args[0] if args else kwargs.get("X")
+            raise ValueError(
+                f"{name} needs numeric features, but X holds strings"
+                f"{_non_numeric_columns(X)} ({exc}). Encode categorical "
+                "columns first, e.g. with sklearn.preprocessing.OneHotEncoder "
+                "in a sklearn.compose.ColumnTransformer, in a Pipeline before "
+                f"{name}."
+            ) from None
         if not str(exc).startswith("Input X contains NaN"):
             raise
-        name = type(estimator).__name__
         raise ValueError(
             f"Input X contains NaN. {name} needs complete features (a softmax "
             "gate takes no missing values, whatever the experts accept): impute "
             "them first, e.g. with sklearn.impute.SimpleImputer in a Pipeline "
             f"before {name}."
         ) from None
+
+
+def _non_numeric_columns(X):
+    """`` in columns [...]`` naming a DataFrame's non-numeric columns, or ``""``."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(dtypes, "items"):
+        return ""
+    names = [str(col) for col, dtype in dtypes.items() if dtype.kind not in "biuf"]
+    return f" in columns {names}" if names else ""
 
 
 #: The magnitudes skmoe computes with: its squares (variances, Gram
@@ -82,3 +102,41 @@ def _check_magnitude(a, name):
             f"float64. Rescale {name} first, e.g. with "
             "sklearn.preprocessing.StandardScaler."
         )
+
+
+def _is_float32(X):
+    """Whether ``X`` is a NumPy array, or a DataFrame, of float32 values."""
+    if isinstance(X, np.ndarray):
+        return X.dtype == np.float32
+    dtypes = getattr(X, "dtypes", None)  # a pandas DataFrame
+    if dtypes is None or not hasattr(dtypes, "__iter__"):
+        return False
+    dtypes = list(dtypes)
+    return bool(dtypes) and all(dtype == np.float32 for dtype in dtypes)
+
+
+def _keeps_float32(method):
+    """Return ``method``'s floating outputs as float32 when ``X`` is float32.
+
+    The estimators compute in float64 whatever the input (EM's sums of
+    log-probabilities need it), and answer in the precision they were asked in,
+    as scikit-learn's linear models do. Labels and device arrays pass through.
+    """
+
+    def _cast(out):
+        if isinstance(out, np.ndarray) and out.dtype == np.float64:
+            return out.astype(np.float32)
+        return out
+
+    @functools.wraps(method)
+    def wrapper(self, X, *args, **kwargs):
+        out = method(self, X, *args, **kwargs)
+        if not _is_float32(X):
+            return out
+        if isinstance(out, tuple):
+            return tuple(_cast(part) for part in out)
+        if isinstance(out, dict):  # the HMEs' probabilities per node
+            return {key: _cast(part) for key, part in out.items()}
+        return _cast(out)
+
+    return wrapper

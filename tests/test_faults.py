@@ -4,6 +4,7 @@ fits that leave the estimator as it was when they raise."""
 import copy
 import pickle
 
+import joblib
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
@@ -373,14 +374,17 @@ def test_a_failed_restart_does_not_sink_the_others(regression_data):
         raising.fit(X, y)
 
 
-def test_isolation_in_joblib_workers(regression_data):
+@pytest.mark.parametrize("backend", ["loky", "threading"])
+@pytest.mark.parametrize("n_init", [1, 2], ids=["parallel experts", "restarts"])
+def test_isolation_in_joblib_workers(backend, n_init, regression_data):
     X, y = regression_data
     experts = [LinearRegression(), LinearRegression(), BadOutputRegressor("inf")]
     est = MixtureOfExpertsRegressor(
-        3, expert=experts, n_init=2, n_jobs=2, random_state=0
+        3, expert=experts, n_init=n_init, n_jobs=2, random_state=0
     )
-    with pytest.warns(ExpertFailureWarning, match="expert 2"):
-        est.fit(X, y)
+    with joblib.parallel_config(backend=backend):
+        with pytest.warns(ExpertFailureWarning, match="expert 2"):
+            est.fit(X, y)
     sequential = clone(est).set_params(n_jobs=None)
     with pytest.warns(ExpertFailureWarning):
         sequential.fit(X, y)
@@ -514,3 +518,22 @@ def test_top_k_above_the_number_of_experts_is_refused(Est, n, regression_data):
     with pytest.raises(ValueError, match=rf"top_k={n + 2}"):
         est.predict(X)
     assert np.isfinite(est.set_params(top_k=n).predict(X)).all()
+
+
+class FailingPartialFit(SGDRegressor):
+    def partial_fit(self, X, y, sample_weight=None):
+        raise RuntimeError("disk full")
+
+
+@pytest.mark.parametrize("how", ["gradient", "partial_fit"])
+def test_gradient_solvers_raise_naming_the_failing_expert(how, regression_data):
+    X, y = regression_data
+    est = MixtureOfExpertsRegressor(
+        n_experts=2, solver="gradient", expert=[SGDRegressor(), FailingPartialFit()]
+    )
+    with pytest.raises(RuntimeError, match="disk full") as info:
+        est.fit(X, y) if how == "gradient" else est.partial_fit(X, y)
+    note = " ".join(info.value.__notes__)
+    assert "expert 1 of the mixture: FailingPartialFit(" in note
+    assert "solver='em' does" in note
+    assert not hasattr(est, "experts_")

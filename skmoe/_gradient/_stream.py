@@ -164,7 +164,19 @@ class _Stream:
                 target = y[keep]
             else:
                 target = (y[keep] - m.ext_shift[k]) / m.ext_scale[k]
-            expert.partial_fit(X[keep], target, **kwargs)
+            try:
+                expert.partial_fit(X[keep], target, **kwargs)
+            except Exception as err:
+                # Minibatch steps cannot take an expert out of the mixture
+                # (the gate's Adam state spans every expert): say which one
+                # failed, and where isolation is available.
+                err.add_note(
+                    f"Raised by partial_fit of expert {k} of the mixture: "
+                    f"{expert!r}, at minibatch step {self.n_steps}. The "
+                    "gradient solvers and partial_fit do not isolate failing "
+                    "experts; solver='em' does (expert_errors='isolate')."
+                )
+                raise
 
     def exact_variances(self, X, Xs, t, y, w, resp=None):
         """Set the variances to their weighted residual averages on (X, y)."""
