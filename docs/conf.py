@@ -99,7 +99,11 @@ warnings.filterwarnings(
 # -- HTML ------------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = f"skmoe {release}"
-html_static_path = []
+html_static_path = ["_static"]
+# Formulas render without internet: MathJax is bundled (see
+# _static/mathjax/README.md) instead of loaded from a CDN, which left raw
+# ``\[p(y \mid x)...\]`` on machines offline.
+mathjax_path = "mathjax/tex-svg-full.js"
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,

@@ -116,6 +116,11 @@ def test_sphinx_build_without_warnings(tmp_path):
     assert (out / "auto_examples" / "index.html").is_file()
     assert (out / "generated" / "skmoe.MixtureOfExpertsRegressor.html").is_file()
     assert (out / "benchmarks.html").is_file()
+    # Formulas render offline: the page loads the bundled MathJax, no CDN.
+    page = (out / "user_guide" / "model.html").read_text(encoding="utf-8")
+    assert "_static/mathjax/tex-svg-full.js" in page
+    assert "cdn.jsdelivr" not in page
+    assert (out / "_static" / "mathjax" / "tex-svg-full.js").is_file()
 
 
 def test_readme_python_blocks_run():
