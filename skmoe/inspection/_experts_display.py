@@ -26,7 +26,9 @@ _CHUNK_ROWS = 1 << 16
 
 
 def _check_subsample(subsample):
-    if isinstance(subsample, Integral) and not isinstance(subsample, bool):
+    if isinstance(subsample, bool):
+        pass
+    elif isinstance(subsample, Integral):
         if subsample >= 1:
             return
     elif isinstance(subsample, Real) and 0 < subsample <= 1:

@@ -125,7 +125,7 @@ def export_text(estimator, *, feature_names=None, decimals=3, max_coef=10):
         names = list(feature_names)
         if len(names) != n_features:
             raise ValueError(
-                f"feature_names has {len(names)} names but the estimator was "
+                f"feature_names has {len(names)} names but the mixture was "
                 f"fitted on {n_features} features."
             )
     names = [str(n) for n in names]
