@@ -655,11 +655,12 @@ def test_experts_display_average_is_the_mean_over_rows(three_features, monkeypat
     # With one feature, averaging over the rows is the slice.
     Xm, ym = load_mcycle(return_X_y=True)
     one = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(Xm, ym)
-    average = ExpertsDisplay.from_estimator(one, Xm, ym, grid_resolution=20)
-    assert average.kind == "average"
-    slice_ = ExpertsDisplay.from_estimator(
-        one, Xm, ym, kind="slice", grid_resolution=20
+    average = ExpertsDisplay.from_estimator(
+        one, Xm, ym, kind="average", grid_resolution=20
     )
+    slice_ = ExpertsDisplay.from_estimator(one, Xm, ym, grid_resolution=20)
+    assert slice_.kind == "slice"  # the default for one feature
+    assert slice_.ax_.get_ylabel() == "prediction"
     for name in ("expert_predictions", "gate_proba", "mean", "std"):
         assert_allclose(getattr(average, name), getattr(slice_, name))
 
@@ -790,12 +791,14 @@ def test_classifier_labels_print_as_written(labels):
     y = labels[y]
     clf = MixtureOfExpertsClassifier(n_experts=2, random_state=0).fit(X[:, :1], y)
     disp = ExpertsDisplay.from_estimator(clf, X[:, :1], y, grid_resolution=10)
-    assert disp.ax_.get_ylabel().startswith(f"P(y = {labels[1]}),")
+    assert disp.ax_.get_ylabel() == f"P(y = {labels[1]})"
     assert type(disp.class_of_interest) is type(labels[1].item())
     disp = ExpertsDisplay.from_estimator(
         clf, X[:, :1], y, class_of_interest=labels[0], grid_resolution=10
     )
-    assert disp.ax_.get_ylabel().startswith(f"P(y = {labels[0]}),")
+    assert disp.ax_.get_ylabel() == f"P(y = {labels[0]})"
+    disp = ExpertsDisplay.from_estimator(clf, X[:, :1], y, kind="average")
+    assert disp.ax_.get_ylabel() == f"P(y = {labels[1]}), averaged over the data"
 
 
 def test_from_estimator_signatures_agree():

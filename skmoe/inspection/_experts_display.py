@@ -127,11 +127,11 @@ class ExpertsDisplay:
     band (``predict(X, return_std=True)``). For a classifier the curves are
     the probabilities of one class.
 
-    With more than one feature, the curves are by default averages over the
-    rows of the data with the plotted feature set to each grid value
-    (partial dependence, ``kind='average'``); they can also be drawn per row
-    (``kind='individual'``, ICE curves), both, or as a slice with the other
-    features held fixed (``kind='slice'``). With one feature all four agree.
+    With more than one feature, the curves can be averages over the rows of
+    the data with the plotted feature set to each grid value (partial
+    dependence, ``kind='average'``), one line per row (``kind='individual'``,
+    ICE curves), both (the default), or a slice with the other features held
+    fixed (``kind='slice'``). With one feature all four agree.
 
     Create it with :meth:`from_estimator`; :meth:`plot` draws it.
 
@@ -335,9 +335,9 @@ default='auto'
               correlated a slice can show a model unlike the one that
               predicts on the data (experts near 0.5 for a classifier that
               is sure of every row).
-            - ``'auto'``: ``'slice'`` when ``fixed_values`` is given, else
-              ``'average'`` for an estimator of one feature (where all kinds
-              agree), else ``'both'``: an average alone
+            - ``'auto'``: ``'slice'`` when ``fixed_values`` is given or the
+              estimator has one feature (where all kinds agree and a slice
+              is the cheapest), else ``'both'``: an average alone
               can hide as much as a slice (on XOR, each expert averages to
               0.5 along the feature the gate splits on, while on every row
               it is near 0 or 1).
@@ -381,10 +381,8 @@ default='auto'
         _check_subsample(subsample)
         fitted = _FittedMixture(estimator, caller)
         if kind == "auto":
-            if fixed_values is not None:
-                kind = "slice"
-            else:
-                kind = "average" if fitted.n_features_in_ == 1 else "both"
+            one = fixed_values is not None or fitted.n_features_in_ == 1
+            kind = "slice" if one else "both"
         (feature,) = fitted.feature_indices(
             0 if feature is None else feature, n_default=1
         )
@@ -605,7 +603,10 @@ default='auto'
             if self.class_of_interest is None
             else f"P(y = {self.class_of_interest})"
         )
-        ax.set_ylabel(_YLABELS[self.kind].format(what))
+        if self.kind == "slice" and getattr(self.X_grid, "shape", (0, 2))[1] == 1:
+            ax.set_ylabel(what)  # no other feature to hold fixed
+        else:
+            ax.set_ylabel(_YLABELS[self.kind].format(what))
         if legend:
             ax.legend(handles=handles, loc="best", fontsize="small")
         if self.estimator_name:
