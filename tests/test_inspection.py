@@ -900,3 +900,20 @@ def test_gate_display_rug_shows_density(n_samples):
     assert overlap > 0.5
     disp = GateDisplay.from_estimator(moe, X, scatter_kwargs={"alpha": 0.9})
     assert disp.scatter_.get_alpha() == 0.9
+
+
+def test_display_rows_take_the_form_the_estimator_was_fitted_on(three_features):
+    import warnings
+
+    moe, X, y = three_features
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    named = MixtureOfExpertsRegressor(n_experts=3, random_state=0).fit(frame, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # sklearn's feature-name warnings
+        for estimator, data in ((moe, frame), (named, X), (named, frame)):
+            disp = ExpertsDisplay.from_estimator(
+                estimator, data, y, feature=1, kind="slice", grid_resolution=5
+            )
+            assert isinstance(disp.X_grid, pd.DataFrame) is (estimator is named)
+            assert_allclose(disp.responsibilities, moe.predict_responsibilities(X, y))
+    assert disp.ax_.get_xlabel() == "b"

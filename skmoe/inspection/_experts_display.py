@@ -164,8 +164,7 @@ class ExpertsDisplay:
     X_grid : ndarray or DataFrame of shape (n_grid, n_features_in), \
 default=None
         ``kind='slice'``: the rows the estimator was evaluated on, in its
-        input space (a DataFrame when ``X`` was one or the estimator was
-        fitted on one).
+        input space (a DataFrame when the estimator was fitted on one).
     x : ndarray of shape (n_samples,), default=None
         The plotted feature of the data.
     y : ndarray of shape (n_samples,), default=None
@@ -424,7 +423,7 @@ default='auto'
         responsibilities, y_plot = None, None
         if y is not None:
             y_arr = np.asarray(y)
-            responsibilities = fitted.responsibilities(X, y_arr)
+            responsibilities = fitted.responsibilities(rows.data, y_arr)
             if fitted.is_classifier:
                 y_plot = (y_arr == class_of_interest).astype(np.float64)
             else:

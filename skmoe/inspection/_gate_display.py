@@ -68,8 +68,7 @@ class GateDisplay:
     X_grid : ndarray or DataFrame of shape (n_points, n_features_in), \
 default=None
         The full rows the gate was evaluated on, in the estimator's input
-        space (a DataFrame when ``X`` was one or the estimator was fitted on
-        one).
+        space (a DataFrame when the estimator was fitted on one).
     X_data : ndarray of shape (n_samples, len(features)), default=None
         The plotted features of the data to draw on top.
     y_data : ndarray of shape (n_samples,), default=None

@@ -209,7 +209,7 @@ class _RawRows:
     ``X`` as given to the estimator (for a pipeline, before its preprocessing
     steps), so a pipeline whose first steps encode a categorical column works.
     The rows built here are handed to the estimator in the form it was fitted
-    on: a DataFrame when it knows feature names or ``X`` is one, else an array.
+    on: a DataFrame when it knows feature names, else an array.
     """
 
     def __init__(self, fitted, X, caller_name):
@@ -239,7 +239,9 @@ class _RawRows:
         if frame.shape[0] == 0:
             raise ValueError(f"{caller_name} needs at least one row of X.")
         self.frame = frame.reset_index(drop=True)
-        self.as_frame = is_frame or fitted.feature_names_in_ is not None
+        # A DataFrame for an estimator fitted on one (its encoders may pick
+        # columns by name); an array otherwise, as it was fitted.
+        self.as_frame = fitted.feature_names_in_ is not None
 
     @property
     def n_samples(self):
@@ -305,6 +307,11 @@ class _RawRows:
 
     def _output(self, frame):
         return frame if self.as_frame else frame.to_numpy()
+
+    @property
+    def data(self):
+        """``X`` itself, in the form the estimator was fitted on."""
+        return self._output(self.frame)
 
     def grid(self, features, grid_values, base):
         """Rows over a grid of ``features``, the others held at ``base``.
