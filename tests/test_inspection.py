@@ -915,5 +915,9 @@ def test_display_rows_take_the_form_the_estimator_was_fitted_on(three_features):
                 estimator, data, y, feature=1, kind="slice", grid_resolution=5
             )
             assert isinstance(disp.X_grid, pd.DataFrame) is (estimator is named)
-            assert_allclose(disp.responsibilities, moe.predict_responsibilities(X, y))
+            as_fitted = frame if estimator is named else X
+            assert_allclose(
+                disp.responsibilities,
+                estimator.predict_responsibilities(as_fitted, y),
+            )
     assert disp.ax_.get_xlabel() == "b"
