@@ -404,22 +404,24 @@ default='auto'
         x = rows.numeric(feature)
         base = rows.reference(fixed_values) if kind == "slice" else None
         grid = _linspace(x, grid_resolution, eps)
-        X_grid, individual, individual_rows = None, None, None
+        X_grid, individual_rows = None, None
+        individual = (None, None, None)
         if kind == "slice":
             X_grid = rows.grid([feature], [grid], base)
             gate_proba, expert_predictions, mean, std = _evaluate(
                 fitted, X_grid, column
             )
         else:
-            individual_rows = None
             if kind != "average":
                 individual_rows = _subsample_rows(
                     rows.n_samples, subsample, random_state
                 )
-            average, individual = _partial_dependence(
+            average, lines = _partial_dependence(
                 fitted, rows, feature, grid, column, individual_rows
             )
             gate_proba, expert_predictions, mean, std = average
+            if lines is not None:
+                individual = lines
         responsibilities, y_plot = None, None
         if y is not None:
             y_arr = np.asarray(y)
@@ -428,8 +430,6 @@ default='auto'
                 y_plot = (y_arr == class_of_interest).astype(np.float64)
             else:
                 y_plot = y_arr.astype(np.float64)
-        if individual is None:
-            individual = (None, None, None)
         display = cls(
             grid=grid,
             expert_predictions=expert_predictions,

@@ -49,8 +49,11 @@ class GateDisplay:
     Over one feature, one curve per expert; over two, the regions where each
     expert is the most probable (coloured by expert, more opaque where the
     gate is surer), or one expert's probability as filled contours. The data
-    can be drawn on top. Other features are held fixed (at their median in
-    ``X`` by default).
+    can be drawn on top: over one feature as a rug whose marks fade as the
+    rows grow in number (opacity 0.5 up to 100 rows, then ``50 /
+    n_samples``), so that it shows their density. Other features are held
+    fixed (by default at the median of a numeric column of ``X``, the most
+    frequent value of any other).
 
     Create it with :meth:`from_estimator`; :meth:`plot` draws it.
 
@@ -271,7 +274,9 @@ default=None
         expert : int, default=0
             The expert drawn by ``kind='contour'``.
         plot_data : bool, default=True
-            Draw the data (``X_data``) on top.
+            Draw the data (``X_data``) on top; over one feature, as a rug
+            whose marks fade as the rows grow in number (``scatter_kwargs``'s
+            ``alpha`` overrides it).
         cmap : str or Colormap, default='viridis'
             Colormap of ``kind='contour'``.
         legend : bool, default=True
