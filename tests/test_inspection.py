@@ -176,7 +176,7 @@ def test_gate_display_errors(mcycle, three_features):
 # ---------------------------------------------------------------------------
 def test_experts_display_regressor(mcycle):
     moe, X, y = mcycle
-    disp = ExpertsDisplay.from_estimator(moe, X, y, grid_resolution=80)
+    disp = ExpertsDisplay.from_estimator(moe, X, y, kind="slice", grid_resolution=80)
     assert disp.grid.shape == (80,)
     assert_allclose(disp.expert_predictions, moe.predict_experts(disp.X_grid))
     assert_allclose(disp.gate_proba, moe.predict_gate_proba(disp.X_grid))
@@ -215,7 +215,7 @@ def test_experts_display_regressor(mcycle):
 def test_experts_display_alpha_and_no_data(mcycle):
     moe, X, y = mcycle
     disp = ExpertsDisplay.from_estimator(
-        moe, X, grid_resolution=40, encode="alpha", show_band=False
+        moe, X, kind="slice", grid_resolution=40, encode="alpha", show_band=False
     )
     assert disp.responsibilities is None and disp.assignment is None
     assert disp.scatter_ is None and disp.band_ is None
@@ -231,7 +231,7 @@ def test_experts_display_classifier():
     X = X[:, :1]
     y = np.where(y == 1, "yes", "no")
     clf = MixtureOfExpertsClassifier(n_experts=2, random_state=0).fit(X, y)
-    disp = ExpertsDisplay.from_estimator(clf, X, y, grid_resolution=30)
+    disp = ExpertsDisplay.from_estimator(clf, X, y, kind="slice", grid_resolution=30)
     assert disp.class_of_interest == "yes"
     assert disp.std is None and disp.band_ is None
     assert_allclose(
@@ -239,7 +239,9 @@ def test_experts_display_classifier():
     )
     assert_allclose(disp.mean, clf.predict_proba(disp.X_grid)[:, 1])
     assert_array_equal(disp.y, (y == "yes").astype(float))
-    disp = ExpertsDisplay.from_estimator(clf, X, y, class_of_interest="no")
+    disp = ExpertsDisplay.from_estimator(
+        clf, X, y, kind="slice", class_of_interest="no"
+    )
     assert_allclose(disp.mean, clf.predict_proba(disp.X_grid)[:, 0])
     with pytest.raises(ValueError, match="class_of_interest"):
         ExpertsDisplay.from_estimator(clf, X, y, class_of_interest="maybe")
@@ -250,7 +252,7 @@ def test_experts_display_pipeline(mcycle):
     pipe = make_pipeline(
         StandardScaler(), MixtureOfExpertsRegressor(n_experts=2, random_state=0)
     ).fit(X, y)
-    disp = ExpertsDisplay.from_estimator(pipe, X, y, grid_resolution=25)
+    disp = ExpertsDisplay.from_estimator(pipe, X, y, kind="slice", grid_resolution=25)
     Z = pipe[0].transform(disp.X_grid)
     assert_allclose(disp.expert_predictions, pipe[-1].predict_experts(Z))
     assert_allclose(disp.mean, pipe.predict(disp.X_grid))
@@ -327,7 +329,8 @@ def test_display_arguments_are_checked_before_computing(mcycle, xor, monkeypatch
     def no_work(*args, **kwargs):
         raise AssertionError("computed before checking the arguments")
 
-    monkeypatch.setattr(skmoe.inspection._gate_display, "_grid_rows", no_work)
+    monkeypatch.setattr(skmoe.inspection._utils._RawRows, "grid", no_work)
+    monkeypatch.setattr(skmoe.inspection._utils._RawRows, "with_feature", no_work)
     clf, Xc, _ = xor
     for expert in (1.5, 2, -1, True):
         with pytest.raises(ValueError, match=r"expert must be an integer in \[0, 1\]"):
@@ -513,3 +516,408 @@ def test_displays_without_matplotlib(mcycle, monkeypatch):
             call()
     # The text summary needs no plotting library.
     assert "MixtureOfExpertsRegressor" in summary(moe)
+
+
+# ---------------------------------------------------------------------------
+# Pipelines: categorical raw columns, text views, the mixture's own methods
+# ---------------------------------------------------------------------------
+def _frame_with_category(n=240, seed=0):
+    rng = np.random.RandomState(seed)
+    X = pd.DataFrame(
+        {
+            "x": rng.uniform(-2, 2, n),
+            "color": rng.choice(["red", "blue", "blue"], n),
+            "z": rng.normal(size=n),
+        }
+    )
+    y = np.where(X.x > 0, 2 * X.x, -X.x) + (X.color == "red") + 0.1 * rng.normal(size=n)
+    return X, y
+
+
+def _encoding_pipeline(columns):
+    from sklearn.compose import make_column_transformer
+    from sklearn.preprocessing import OneHotEncoder
+
+    return make_pipeline(
+        make_column_transformer(
+            (OneHotEncoder(), columns["color"]), remainder=StandardScaler()
+        ),
+        MixtureOfExpertsRegressor(n_experts=2, random_state=0),
+    )
+
+
+@pytest.mark.parametrize("container", ["frame", "category", "object_array"])
+def test_displays_on_pipeline_with_categorical_column(container):
+    # The displays converted X to float before the pipeline's encoder saw it,
+    # and told the user to use the pipeline they were using.
+    X, y = _frame_with_category()
+    columns = {"color": ["color"], "x": "x", "z": "z"}
+    if container == "category":
+        X["color"] = X["color"].astype("category")
+    elif container == "object_array":
+        X = X.to_numpy(dtype=object)
+        columns = {"color": [1], "x": 0, "z": 2}
+    pipe = _encoding_pipeline(columns).fit(X, y)
+    moe, pre = pipe[-1], pipe[:-1]
+
+    disp = GateDisplay.from_estimator(pipe, X, features=columns["x"])
+    grid = disp.X_grid
+    assert_allclose(disp.gate_proba, moe.predict_gate_proba(pre.transform(grid)))
+    if container == "object_array":
+        assert_array_equal(grid[:, 1], "blue")  # the most frequent colour
+        assert_allclose(grid[:, 2].astype(float), np.median(X[:, 2].astype(float)))
+        assert_allclose(grid[:, 0].astype(float), disp.grid_values[0])
+    else:
+        assert (grid["color"] == "blue").all()
+        assert grid["color"].dtype == X["color"].dtype
+        assert_allclose(grid["z"], np.median(X["z"]))
+        assert_allclose(grid["x"], disp.grid_values[0])
+
+    # Another colour held fixed, by name or index.
+    key = "color" if container != "object_array" else 1
+    disp = GateDisplay.from_estimator(
+        pipe, X, features=columns["x"], fixed_values={key: "red"}
+    )
+    held = disp.X_grid[:, 1] if container == "object_array" else disp.X_grid["color"]
+    assert (np.asarray(held) == "red").all()
+    assert_allclose(disp.gate_proba, moe.predict_gate_proba(pre.transform(disp.X_grid)))
+
+    disp = ExpertsDisplay.from_estimator(
+        pipe, X, y, feature=columns["x"], kind="slice", grid_resolution=30
+    )
+    assert_allclose(
+        disp.expert_predictions, moe.predict_experts(pre.transform(disp.X_grid))
+    )
+    assert_allclose(
+        disp.responsibilities, moe.predict_responsibilities(pre.transform(X), y)
+    )
+    # A categorical feature cannot be an axis: the error says which to pick.
+    with pytest.raises(ValueError, match="categorical.*plot a numeric feature"):
+        GateDisplay.from_estimator(pipe, X, features=columns["color"][0])
+
+
+def test_experts_display_average_on_pipeline_with_categorical_column(monkeypatch):
+    X, y = _frame_with_category(n=120)
+    pipe = _encoding_pipeline({"color": ["color"]}).fit(X, y)
+    # Small chunks: the grid is evaluated a few values at a time, and the
+    # last chunk is shorter.
+    monkeypatch.setattr(skmoe.inspection._experts_display, "_CHUNK_ROWS", 250)
+    disp = ExpertsDisplay.from_estimator(
+        pipe, X, y, feature="x", kind="average", grid_resolution=9
+    )
+    for m, value in enumerate(disp.grid):
+        rows = X.assign(x=value)
+        Z = pipe[:-1].transform(rows)
+        assert_allclose(disp.expert_predictions[m], pipe[-1].predict_experts(Z).mean(0))
+        assert_allclose(disp.gate_proba[m], pipe[-1].predict_gate_proba(Z).mean(0))
+        assert_allclose(disp.mean[m], pipe.predict(rows).mean())
+
+
+# ---------------------------------------------------------------------------
+# ExpertsDisplay: averages and individual lines
+# ---------------------------------------------------------------------------
+def _by_hand(moe, X, feature, grid):
+    """Predictions on X with the feature set to each grid value, row by row."""
+    experts, gate, mean, std = [], [], [], []
+    for value in grid:
+        rows = X.copy()
+        rows[:, feature] = value
+        experts.append(moe.predict_experts(rows))
+        gate.append(moe.predict_gate_proba(rows))
+        m, s = moe.predict(rows, return_std=True)
+        mean.append(m)
+        std.append(s)
+    # (n_grid, n_samples, ...)
+    return tuple(np.asarray(a) for a in (experts, gate, mean, std))
+
+
+def test_experts_display_average_is_the_mean_over_rows(three_features, monkeypatch):
+    moe, X, y = three_features
+    monkeypatch.setattr(skmoe.inspection._experts_display, "_CHUNK_ROWS", 700)
+    disp = ExpertsDisplay.from_estimator(
+        moe, X, y, feature=1, kind="average", grid_resolution=11
+    )
+    assert disp.kind == "average" and disp.X_grid is None
+    assert disp.individual_expert_predictions is None
+    assert not disp.individual_lines_
+    experts, gate, mean, std = _by_hand(moe, X, 1, disp.grid)
+    assert_allclose(disp.expert_predictions, experts.mean(axis=1))
+    assert_allclose(disp.gate_proba, gate.mean(axis=1))
+    assert_allclose(disp.mean, mean.mean(axis=1))
+    # The spread of the rows' predictive distributions mixed together:
+    # E[y^2] - E[y]^2 over the rows.
+    second_moment = (std**2 + mean**2).mean(axis=1)
+    assert_allclose(disp.std, np.sqrt(second_moment - mean.mean(axis=1) ** 2))
+    assert_allclose(disp.x, X[:, 1])
+    # The curves drawn are the averages.
+    assert_allclose(disp.mean_line_.get_ydata(), disp.mean)
+    assert "averaged over the data" in disp.ax_.get_ylabel()
+    # With one feature, averaging over the rows is the slice.
+    Xm, ym = load_mcycle(return_X_y=True)
+    one = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(Xm, ym)
+    average = ExpertsDisplay.from_estimator(
+        one, Xm, ym, kind="average", grid_resolution=20
+    )
+    slice_ = ExpertsDisplay.from_estimator(one, Xm, ym, grid_resolution=20)
+    assert slice_.kind == "slice"  # the default for one feature
+    assert slice_.ax_.get_ylabel() == "prediction"
+    for name in ("expert_predictions", "gate_proba", "mean", "std"):
+        assert_allclose(getattr(average, name), getattr(slice_, name))
+
+
+def test_experts_display_individual_lines(three_features):
+    moe, X, y = three_features
+    disp = ExpertsDisplay.from_estimator(
+        moe,
+        X,
+        feature=0,
+        kind="individual",
+        subsample=7,
+        random_state=0,
+        grid_resolution=12,
+    )
+    rows = disp.individual_rows
+    assert rows.shape == (7,) and np.all(np.diff(rows) > 0)
+    experts, gate, mean, _ = _by_hand(moe, X, 0, disp.grid)
+    assert_allclose(disp.individual_expert_predictions, experts[:, rows].swapaxes(0, 1))
+    assert_allclose(disp.individual_gate_proba, gate[:, rows].swapaxes(0, 1))
+    assert_allclose(disp.individual_mean, mean[:, rows].T)
+    # The averages still use every row.
+    assert_allclose(disp.expert_predictions, experts.mean(axis=1))
+    # Only individual lines are drawn; each expert's segments are as opaque as
+    # the gate's probability of that expert on that row (times 20 / 7 -> 0.8).
+    assert disp.mean_line_ is None and not disp.expert_lines_
+    assert disp.band_ is None
+    for k, collection in enumerate(disp.individual_lines_):
+        assert len(collection.get_segments()) == 7 * 11
+        g = disp.individual_gate_proba[:, :, k]
+        expected = 0.8 * 0.5 * (g[:, :-1] + g[:, 1:])
+        assert_allclose(collection.get_colors()[:, 3], expected.ravel())
+    assert len(disp.individual_mean_lines_.get_segments()) == 7 * 11
+
+    # The same random_state picks the same rows; a fraction picks int(f * n).
+    again = ExpertsDisplay.from_estimator(
+        moe, X, kind="both", subsample=7, random_state=0, grid_resolution=12
+    )
+    assert_array_equal(again.individual_rows, rows)
+    assert again.mean_line_ is not None and again.band_ is not None
+    frac = ExpertsDisplay.from_estimator(
+        moe, X, kind="both", subsample=0.1, grid_resolution=5
+    )
+    assert frac.individual_rows.shape == (30,)
+    # Default for several features: both, with every row when there are few.
+    default = ExpertsDisplay.from_estimator(moe, X[:50], grid_resolution=5)
+    assert default.kind == "both"
+    assert_array_equal(default.individual_rows, np.arange(50))
+
+
+def test_experts_display_kind_errors(three_features, mcycle):
+    moe, X, y = three_features
+    for subsample in (0, -3, 1.5, 0.0, True, "all"):
+        with pytest.raises(ValueError, match="subsample must be"):
+            ExpertsDisplay.from_estimator(moe, X, kind="both", subsample=subsample)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        ExpertsDisplay.from_estimator(moe, X, kind="pdp")
+    with pytest.raises(ValueError, match="only kind='slice' does"):
+        ExpertsDisplay.from_estimator(moe, X, kind="average", fixed_values=[0, 0, 0])
+    # fixed_values alone asks for a slice, as it always did.
+    disp = ExpertsDisplay.from_estimator(
+        moe, X, fixed_values=[0.0, 1.0, 2.0], grid_resolution=5
+    )
+    assert disp.kind == "slice"
+    assert_allclose(disp.X_grid[:, 1:], np.tile([1.0, 2.0], (5, 1)))
+    disp = ExpertsDisplay.from_estimator(moe, X, kind="average", grid_resolution=5)
+    disp.kind = "both"
+    with pytest.raises(ValueError, match="has none"):
+        disp.plot()
+
+
+def test_experts_display_on_xor_tells_the_truth(xor):
+    """Along the feature the gate splits on, a slice at the other feature's
+    median puts every expert near 0.5; the individual lines show each expert
+    sure of the rows it is given (near 0 or 1)."""
+    clf, X, y = xor
+    assert clf.score(X, y) > 0.95
+    gate_coef = np.abs(clf.gate_.coef_).sum(axis=1)
+    feature = int(np.argmax(gate_coef))  # the gate's feature
+    slice_ = ExpertsDisplay.from_estimator(clf, X, y, feature=feature, kind="slice")
+    both = ExpertsDisplay.from_estimator(
+        clf, X, y, feature=feature, kind="both", subsample=300
+    )
+    assert np.all(np.abs(slice_.expert_predictions - 0.5) < 0.3)
+    in_charge = both.individual_gate_proba > 0.9
+    sure = np.abs(both.individual_expert_predictions[in_charge] - 0.5)
+    assert np.median(sure) > 0.4
+
+
+def test_export_text_and_summary_accept_a_pipeline():
+    # export_text(pipe) raised NotFittedError ("This Pipeline instance is not
+    # fitted yet") on a fitted pipeline.
+    X, y = _frame_with_category()
+    pipe = _encoding_pipeline({"color": ["color"]}).fit(X, y)
+    names = list(pipe[:-1].get_feature_names_out())
+    text = export_text(pipe, decimals=3)
+    assert text.startswith("MixtureOfExpertsRegressor: depth 1, branching 2")
+    assert "preprocessing: ColumnTransformer" in text
+    for expert in pipe[-1].experts_:
+        coef = ", ".join(
+            f"{name}={c:.3f}" for name, c in zip(names, expert.coef_, strict=True)
+        )
+        assert f"coef=[{coef}]" in text
+    # summary names the same features.
+    coef_header = next(
+        line for line in summary(pipe).splitlines() if "intercept" in line
+    )
+    assert coef_header.split() == ["expert", "intercept", *names]
+    # Names given by hand are those of the mixture's features.
+    given = [f"a{j}" for j in range(len(names))]
+    assert f"coef=[a0={pipe[-1].experts_[0].coef_[0]:.3f}, a1=" in export_text(
+        pipe, feature_names=given
+    )
+    with pytest.raises(ValueError, match="feature_names has 3 names"):
+        export_text(pipe, feature_names=["x", "color", "z"])
+    with pytest.raises(NotFittedError):
+        export_text(_encoding_pipeline({"color": ["color"]}))
+    with pytest.raises(TypeError, match="fitted mixture of experts"):
+        export_text(
+            make_pipeline(StandardScaler(), LinearRegression()).fit(X[["x"]], y)
+        )
+
+
+@pytest.mark.parametrize("labels", [np.array([3, 7]), np.array(["no", "yes"])])
+def test_classifier_labels_print_as_written(labels):
+    # The axis read "P(y = np.int64(7))".
+    X, y = make_xor(n_samples=200, random_state=0)
+    y = labels[y]
+    clf = MixtureOfExpertsClassifier(n_experts=2, random_state=0).fit(X[:, :1], y)
+    disp = ExpertsDisplay.from_estimator(clf, X[:, :1], y, grid_resolution=10)
+    assert disp.ax_.get_ylabel() == f"P(y = {labels[1]})"
+    assert type(disp.class_of_interest) is type(labels[1].item())
+    disp = ExpertsDisplay.from_estimator(
+        clf, X[:, :1], y, class_of_interest=labels[0], grid_resolution=10
+    )
+    assert disp.ax_.get_ylabel() == f"P(y = {labels[0]})"
+    disp = ExpertsDisplay.from_estimator(clf, X[:, :1], y, kind="average")
+    assert disp.ax_.get_ylabel() == f"P(y = {labels[1]}), averaged over the data"
+
+
+def test_from_estimator_signatures_agree():
+    # GateDisplay took y keyword-only, ExpertsDisplay positionally.
+    import inspect
+
+    for cls in (GateDisplay, ExpertsDisplay, ExpertUsageDisplay):
+        params = list(inspect.signature(cls.from_estimator).parameters.values())
+        assert [p.name for p in params[:3]] == ["estimator", "X", "y"]
+        assert params[2].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+        assert params[2].default is None
+        assert all(p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD) for p in params[3:]), cls
+
+
+def test_gate_display_takes_y_positionally(xor):
+    clf, X, y = xor
+    by_position = GateDisplay.from_estimator(clf, X, y, grid_resolution=10)
+    by_keyword = GateDisplay.from_estimator(clf, X, y=y, grid_resolution=10)
+    assert_array_equal(by_position.y_data, y)
+    assert_array_equal(by_keyword.y_data, y)
+    assert len(by_position.scatter_) == 2
+
+
+def test_expert_usage_display_responsibility_on_given_data(mcycle):
+    moe, X, y = mcycle
+    weight = np.linspace(0.5, 2.0, X.shape[0])
+    disp = ExpertUsageDisplay.from_estimator(moe, X, y, sample_weight=weight)
+    resp = moe.predict_responsibilities(X, y)
+    assert_allclose(disp.responsibility_shares, weight @ resp / weight.sum())
+    assert_allclose(
+        [bar.get_height() for bar in disp.bars_["responsibility"]],
+        disp.responsibility_shares,
+    )
+    assert ExpertUsageDisplay.from_estimator(moe, X).responsibility_shares is None
+    with pytest.raises(ValueError, match="y was given without X"):
+        ExpertUsageDisplay.from_estimator(moe, None, y)
+
+
+@pytest.mark.parametrize(
+    "name, args, classifier",
+    [
+        ("predict_gate_proba", (), False),
+        ("predict_experts", (), False),
+        ("predict_responsibilities", ("y",), False),
+        ("score_samples", ("y",), False),
+        ("bic", ("y",), False),
+        ("aic", ("y",), False),
+        ("predict_experts_proba", (), True),
+        ("predict_responsibilities", ("y",), True),
+    ],
+)
+def test_mixture_methods_through_a_pipeline(name, args, classifier, mcycle, xor):
+    # A Pipeline does not forward the methods only a mixture has.
+    function = getattr(skmoe.inspection, name)
+    if classifier:
+        moe, X, y = xor
+        Estimator = MixtureOfExpertsClassifier
+    else:
+        moe, X, y = mcycle
+        Estimator = MixtureOfExpertsRegressor
+    extra = [y for _ in args]
+    scaler = StandardScaler().fit(X)
+    pipe = make_pipeline(scaler, Estimator(n_experts=2, random_state=0)).fit(X, y)
+    if name == "score_samples":  # forwarded, without y
+        with pytest.raises(TypeError, match="y"):
+            pipe.score_samples(X)
+    else:
+        assert not hasattr(pipe, name)
+    expected = getattr(pipe[-1], name)(scaler.transform(X), *extra)
+    assert_allclose(function(pipe, X, *extra), expected)
+    assert_allclose(function(moe, X, *extra), getattr(moe, name)(X, *extra))
+
+
+def test_mixture_methods_through_a_pipeline_errors(mcycle):
+    from skmoe.inspection import bic, predict_experts_proba, predict_gate_proba
+
+    moe, X, y = mcycle
+    with pytest.raises(TypeError, match="has no predict_experts_proba; use"):
+        predict_experts_proba(moe, X)
+    with pytest.raises(TypeError, match="fitted mixture of experts"):
+        predict_gate_proba(make_pipeline(LinearRegression()).fit(X, y), X)
+    with pytest.raises(NotFittedError):
+        bic(make_pipeline(StandardScaler(), MixtureOfExpertsRegressor()), X, y)
+
+
+@pytest.mark.parametrize("n_samples", [60, 4000])
+def test_gate_display_rug_shows_density(n_samples):
+    # At 4,000 rows the rug of opaque marks was a solid bar.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(n_samples, 1))
+    y = np.abs(X[:, 0]) + 0.1 * rng.normal(size=n_samples)
+    moe = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+    disp = GateDisplay.from_estimator(moe, X, grid_resolution=10)
+    assert disp.scatter_.get_offsets().shape == (n_samples, 2)
+    assert_allclose(disp.scatter_.get_alpha(), 0.5 * min(1.0, 100 / n_samples))
+    # Where a tenth of the rows fall, the marks add up to more than half
+    # opacity; a lone mark stays faint.
+    overlap = 1 - (1 - disp.scatter_.get_alpha()) ** (n_samples / 10)
+    assert overlap > 0.5
+    disp = GateDisplay.from_estimator(moe, X, scatter_kwargs={"alpha": 0.9})
+    assert disp.scatter_.get_alpha() == 0.9
+
+
+def test_display_rows_take_the_form_the_estimator_was_fitted_on(three_features):
+    import warnings
+
+    moe, X, y = three_features
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    named = MixtureOfExpertsRegressor(n_experts=3, random_state=0).fit(frame, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # sklearn's feature-name warnings
+        for estimator, data in ((moe, frame), (named, X), (named, frame)):
+            disp = ExpertsDisplay.from_estimator(
+                estimator, data, y, feature=1, kind="slice", grid_resolution=5
+            )
+            assert isinstance(disp.X_grid, pd.DataFrame) is (estimator is named)
+            as_fitted = frame if estimator is named else X
+            assert_allclose(
+                disp.responsibilities,
+                estimator.predict_responsibilities(as_fitted, y),
+            )
+    assert disp.ax_.get_xlabel() == "b"

@@ -9,11 +9,27 @@ matplotlib ``ax_`` and ``figure_``.
 matplotlib is optional: it is imported only when a display draws
 (``pip install skmoe[plot]``). :func:`summary` and :func:`export_text` need
 no plotting library.
+
+A :class:`~sklearn.pipeline.Pipeline` does not forward the methods only a
+mixture of experts has; :func:`predict_gate_proba`, :func:`predict_experts`,
+:func:`predict_experts_proba`, :func:`predict_responsibilities`,
+:func:`score_samples`, :func:`bic` and :func:`aic` take a mixture or a
+pipeline ending in one, as the displays, :func:`summary` and
+:func:`export_text` do.
 """
 
 from ._experts_display import ExpertsDisplay
 from ._export import export_text
 from ._gate_display import GateDisplay
+from ._methods import (
+    aic,
+    bic,
+    predict_experts,
+    predict_experts_proba,
+    predict_gate_proba,
+    predict_responsibilities,
+    score_samples,
+)
 from ._summary import summary
 from ._usage_display import ExpertUsageDisplay
 
@@ -21,6 +37,13 @@ __all__ = [
     "ExpertUsageDisplay",
     "ExpertsDisplay",
     "GateDisplay",
+    "aic",
+    "bic",
     "export_text",
+    "predict_experts",
+    "predict_experts_proba",
+    "predict_gate_proba",
+    "predict_responsibilities",
+    "score_samples",
     "summary",
 ]

@@ -4,11 +4,11 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, validate_params
-from sklearn.utils.validation import check_is_fitted
 
 from .._array_api import _to_numpy
 from .._experts import _FailedExpert
 from .._tree_gate import TreeGate
+from ._utils import _FittedMixture
 
 __all__ = ["export_text"]
 
@@ -83,14 +83,20 @@ def export_text(estimator, *, feature_names=None, decimals=3, max_coef=10):
 
     Parameters
     ----------
-    estimator : fitted mixture-of-experts estimator
+    estimator : fitted mixture of experts or Pipeline ending in one
         A fitted :class:`~skmoe.HierarchicalMixtureOfExpertsRegressor`,
         :class:`~skmoe.HierarchicalMixtureOfExpertsClassifier`,
         :class:`~skmoe.MixtureOfExpertsRegressor` or
-        :class:`~skmoe.MixtureOfExpertsClassifier`.
-    feature_names : list of str of length n_features_in_ or None, default=None
-        Names of the features; by default ``feature_names_in_`` if fitted on
-        a DataFrame, else ``x0, x1, ...``.
+        :class:`~skmoe.MixtureOfExpertsClassifier`, or a
+        :class:`~sklearn.pipeline.Pipeline` whose last step is one. For a
+        pipeline, the coefficients refer to the features the mixture sees
+        (the output of the preprocessing steps).
+    feature_names : list of str or None, default=None
+        Names of the features the mixture sees, one per feature of the
+        mixture (``n_features_in_`` of the pipeline's last step). By default
+        the names :func:`summary` uses: the mixture's ``feature_names_in_``
+        if fitted on a DataFrame, else for a pipeline its preprocessing's
+        ``get_feature_names_out()``, else ``x0, x1, ...``.
     decimals : int, default=3
         Number of decimals of shares, coefficients and noise deviations.
     max_coef : int, default=10
@@ -110,16 +116,16 @@ def export_text(estimator, *, feature_names=None, decimals=3, max_coef=10):
     >>> hme = HierarchicalMixtureOfExpertsRegressor(random_state=0).fit(X, y)
     >>> print(export_text(hme, decimals=1))  # doctest: +SKIP
     """
-    check_is_fitted(estimator, ["experts_", "gate_", "expert_shares_"])
+    fitted = _FittedMixture(estimator, "export_text", host_only=False)
+    estimator = fitted.moe
     n_features = estimator.n_features_in_
     if feature_names is None:
-        names = getattr(estimator, "feature_names_in_", None)
-        names = [f"x{j}" for j in range(n_features)] if names is None else names
+        names = fitted.moe_feature_names()
     else:
         names = list(feature_names)
         if len(names) != n_features:
             raise ValueError(
-                f"feature_names has {len(names)} names but the estimator was "
+                f"feature_names has {len(names)} names but the mixture was "
                 f"fitted on {n_features} features."
             )
     names = [str(n) for n in names]
@@ -137,6 +143,8 @@ def export_text(estimator, *, feature_names=None, decimals=3, max_coef=10):
         f"{branching} branches"
     )
     lines = [header]
+    if fitted.pre is not None:
+        lines.append(fitted.preprocessing_line("coefficients refer to"))
 
     def leaf_lines(leaf, indent):
         prefix = "|   " * indent + "|--- "

@@ -5,19 +5,30 @@ from numbers import Integral
 import numpy as np
 
 from ._utils import (
-    _as_float_array,
     _check_matplotlib_support,
     _check_plot_kwargs,
     _expert_colors,
     _FittedMixture,
     _get_axes,
-    _grid_rows,
     _linspace,
+    _RawRows,
 )
 
 __all__ = ["GateDisplay"]
 
 _CLASS_MARKERS = ("o", "^", "s", "D", "v", "P", "X", "*")
+
+
+# Up to this many rows each rug mark is drawn at opacity 0.5; beyond, the
+# opacity falls as 1 / n_samples, so that overlapping marks add up to a
+# density (a dense region darkens, a sparse one stays faint) instead of
+# merging into a solid bar.
+_RUG_ROWS = 100
+
+
+def _rug_alpha(n_samples):
+    """Opacity of one rug mark among ``n_samples``."""
+    return 0.5 * min(1.0, _RUG_ROWS / max(n_samples, 1))
 
 
 def _expert_legend_handles(colors, kind="patch"):
@@ -38,8 +49,11 @@ class GateDisplay:
     Over one feature, one curve per expert; over two, the regions where each
     expert is the most probable (coloured by expert, more opaque where the
     gate is surer), or one expert's probability as filled contours. The data
-    can be drawn on top. Other features are held fixed (at their median in
-    ``X`` by default).
+    can be drawn on top: over one feature as a rug whose marks fade as the
+    rows grow in number (opacity 0.5 up to 100 rows, then ``50 /
+    n_samples``), so that it shows their density. Other features are held
+    fixed (by default at the median of a numeric column of ``X``, the most
+    frequent value of any other).
 
     Create it with :meth:`from_estimator`; :meth:`plot` draws it.
 
@@ -54,8 +68,10 @@ class GateDisplay:
         Column indices of the plotted features (one or two).
     feature_names : list of str
         Names of the plotted features (axis labels).
-    X_grid : ndarray of shape (n_points, n_features_in), default=None
-        The full rows the gate was evaluated on.
+    X_grid : ndarray or DataFrame of shape (n_points, n_features_in), \
+default=None
+        The full rows the gate was evaluated on, in the estimator's input
+        space (a DataFrame when the estimator was fitted on one).
     X_data : ndarray of shape (n_samples, len(features)), default=None
         The plotted features of the data to draw on top.
     y_data : ndarray of shape (n_samples,), default=None
@@ -121,8 +137,8 @@ class GateDisplay:
         cls,
         estimator,
         X,
-        *,
         y=None,
+        *,
         features=None,
         grid_resolution=100,
         eps=0.05,
@@ -138,11 +154,14 @@ class GateDisplay:
         Parameters
         ----------
         estimator : fitted mixture of experts or Pipeline ending in one
-            The preprocessing steps of a pipeline are applied to the grid
-            before the gate.
-        X : array-like of shape (n_samples, n_features)
+            The grid is built over the columns of ``X`` as the estimator
+            takes them (for a pipeline, before its preprocessing steps, which
+            are applied to the grid before the gate).
+        X : array-like or DataFrame of shape (n_samples, n_features)
             Data that set the grid's range (and are drawn on top), in the
-            estimator's input space. Numeric features only.
+            estimator's input space. The plotted features must be numeric;
+            the others may be categorical (for a pipeline that encodes
+            them).
         y : array-like of shape (n_samples,), default=None
             Class labels, drawn as one marker per class over two features
             (classifiers only).
@@ -154,9 +173,12 @@ class GateDisplay:
         eps : float, default=0.05
             The grid extends this fraction of each feature's range beyond the
             data.
-        fixed_values : array-like of shape (n_features,), default=None
+        fixed_values : array-like of shape (n_features,) or dict, default=None
             Values of the features that are not plotted (entries of the
-            plotted features are ignored). Default: the medians of ``X``.
+            plotted features are ignored), or a dict from feature (name or
+            index) to value for some of them. Default: the median of a
+            numeric column of ``X``, the most frequent value of any other
+            (categorical, boolean) column.
         kind : {'auto', 'curves', 'regions', 'contour'}, default='auto'
             ``'curves'`` for one feature; ``'regions'`` (argmax expert) or
             ``'contour'`` (one expert's probability) for two. ``'auto'``:
@@ -183,14 +205,13 @@ class GateDisplay:
                 f"GateDisplay plots one or two features; got {len(features)}."
             )
         cls._check_kind(kind, expert, len(features), len(fitted.moe.experts_))
-        X_arr = _as_float_array(X)
-        if X_arr.shape[1] != fitted.n_features_in_:
-            raise ValueError(
-                f"X has {X_arr.shape[1]} features, but the estimator expects "
-                f"{fitted.n_features_in_}."
-            )
-        grid_values = [_linspace(X_arr[:, f], grid_resolution, eps) for f in features]
-        X_grid = _grid_rows(X_arr, features, grid_values, fixed_values)
+        rows = _RawRows(fitted, X, f"{cls.__name__}.from_estimator")
+        X_data = np.column_stack([rows.numeric(f) for f in features])
+        base = rows.reference(fixed_values)
+        grid_values = [
+            _linspace(X_data[:, i], grid_resolution, eps) for i in range(len(features))
+        ]
+        X_grid = rows.grid(features, grid_values, base)
         gate_proba = fitted.gate_proba(X_grid)
         y_data = None
         if y is not None and fitted.is_classifier:
@@ -201,7 +222,7 @@ class GateDisplay:
             features=features,
             feature_names=[fitted.feature_name(f) for f in features],
             X_grid=X_grid,
-            X_data=X_arr[:, features],
+            X_data=X_data,
             y_data=y_data,
             estimator_name=fitted.name,
         )
@@ -253,7 +274,9 @@ class GateDisplay:
         expert : int, default=0
             The expert drawn by ``kind='contour'``.
         plot_data : bool, default=True
-            Draw the data (``X_data``) on top.
+            Draw the data (``X_data``) on top; over one feature, as a rug
+            whose marks fade as the rows grow in number (``scatter_kwargs``'s
+            ``alpha`` overrides it).
         cmap : str or Colormap, default='viridis'
             Colormap of ``kind='contour'``.
         legend : bool, default=True
@@ -287,11 +310,11 @@ class GateDisplay:
                 )
                 self.lines_.append(line)
             if plot_data and self.X_data is not None:
+                x = self.X_data[:, 0]
                 scatter_kwargs.setdefault("color", "k")
-                scatter_kwargs.setdefault("alpha", 0.5)
+                scatter_kwargs.setdefault("alpha", _rug_alpha(x.size))
                 scatter_kwargs.setdefault("marker", "|")
                 scatter_kwargs.setdefault("s", 60)
-                x = self.X_data[:, 0]
                 self.scatter_ = ax.scatter(x, np.zeros_like(x), **scatter_kwargs)
             ax.set_ylim(-0.05, 1.05)
             ax.set_xlabel(self.feature_names[0])

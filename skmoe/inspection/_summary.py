@@ -30,24 +30,6 @@ def _table(header, rows, left=(), indent="  "):
     return lines
 
 
-def _moe_feature_names(fitted):
-    """Names of the features the mixture itself sees (after preprocessing)."""
-    names = getattr(fitted.moe, "feature_names_in_", None)
-    if names is not None:
-        return [str(n) for n in names]
-    n_features = fitted.moe.n_features_in_
-    if fitted.pre is not None:
-        try:
-            names = fitted.pre.get_feature_names_out()
-            if len(names) == n_features:
-                return [str(n) for n in names]
-        except (AttributeError, TypeError, ValueError):
-            pass
-    elif fitted.feature_names_in_ is not None:
-        return [str(n) for n in fitted.feature_names_in_]
-    return [f"x{j}" for j in range(n_features)]
-
-
 def _describe_expert(expert):
     """Short description of a fitted expert beyond its type."""
     if isinstance(expert, _FailedExpert):
@@ -150,17 +132,14 @@ def summary(estimator, X=None, y=None, *, precision=4, max_features=12):
     moe = fitted.moe
     experts = list(moe.experts_)
     n_experts = len(experts)
-    features = _moe_feature_names(fitted)
+    features = fitted.moe_feature_names()
     n_features = len(features)
     lines = [
         f"{fitted.name}: {n_experts} expert{'s' * (n_experts != 1)}, "
         f"{n_features} feature{'s' * (n_features != 1)}"
     ]
     if fitted.pre is not None:
-        steps = ", ".join(type(step).__name__ for _, step in fitted.pre.steps)
-        lines.append(
-            f"  preprocessing: {steps} (coefficients refer to the features after it)"
-        )
+        lines.append(fitted.preprocessing_line("coefficients refer to"))
     classes = getattr(moe, "classes_", None) if fitted.is_classifier else None
     if classes is not None:
         lines.append(f"  classes: {', '.join(map(str, classes))}")

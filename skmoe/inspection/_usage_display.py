@@ -17,10 +17,12 @@ __all__ = ["ExpertUsageDisplay"]
 class ExpertUsageDisplay:
     """How much of the data each expert handles, as a bar chart.
 
-    Up to three bars per expert: the share of rows of ``X`` routed to it by
+    Up to four bars per expert: the share of rows of ``X`` routed to it by
     hard routing (its gate probability is the largest), its mean gate
-    probability on ``X`` (its share under soft routing), and its share of
-    the training data's responsibility (``expert_shares_``).
+    probability on ``X`` (its share under soft routing), its mean
+    responsibility on ``(X, y)`` (given ``y``: its share of the posterior)
+    and its share of the training data's responsibility
+    (``expert_shares_``).
 
     Create it with :meth:`from_estimator`; :meth:`plot` draws it.
 
@@ -30,6 +32,8 @@ class ExpertUsageDisplay:
         Share of the (weighted) rows of ``X`` whose most probable expert is k.
     gate_shares : ndarray of shape (n_experts,) or None
         Mean (weighted) gate probability of each expert on ``X``.
+    responsibility_shares : ndarray of shape (n_experts,) or None
+        Mean (weighted) responsibility of each expert on ``(X, y)``.
     training_shares : ndarray of shape (n_experts,) or None
         ``expert_shares_`` of the fitted estimator.
     counts : ndarray of shape (n_experts,) or None
@@ -69,19 +73,21 @@ class ExpertUsageDisplay:
         *,
         routed_shares=None,
         gate_shares=None,
+        responsibility_shares=None,
         training_shares=None,
         counts=None,
         estimator_name=None,
     ):
         self.routed_shares = routed_shares
         self.gate_shares = gate_shares
+        self.responsibility_shares = responsibility_shares
         self.training_shares = training_shares
         self.counts = counts
         self.estimator_name = estimator_name
 
     @classmethod
     def from_estimator(
-        cls, estimator, X=None, *, sample_weight=None, ax=None, **kwargs
+        cls, estimator, X=None, y=None, *, sample_weight=None, ax=None, **kwargs
     ):
         """Compute the experts' shares and plot them.
 
@@ -91,6 +97,9 @@ class ExpertUsageDisplay:
         X : array-like of shape (n_samples, n_features), default=None
             Rows to route. Without ``X`` only the training shares
             (``expert_shares_``) are shown.
+        y : array-like of shape (n_samples,), default=None
+            Targets of ``X``: adds each expert's mean responsibility on
+            ``(X, y)`` (``predict_responsibilities``).
         sample_weight : array-like of shape (n_samples,), default=None
             Row weights for the shares on ``X``.
         ax : matplotlib Axes, default=None
@@ -105,39 +114,52 @@ class ExpertUsageDisplay:
         _check_matplotlib_support(f"{cls.__name__}.from_estimator")
         _check_plot_kwargs(cls, kwargs)
         fitted = _FittedMixture(estimator, f"{cls.__name__}.from_estimator")
+        if y is not None and X is None:
+            raise ValueError("y was given without X: give X with it.")
         training = getattr(fitted.moe, "expert_shares_", None)
-        routed = gate_shares = counts = None
+        routed = gate_shares = counts = responsibility = None
         if X is not None:
+            weight = _check_weights(sample_weight, X, np.float64)
             gate = fitted.gate_proba(X)
             n_experts = gate.shape[1]
-            weight = _check_weights(sample_weight, gate, np.float64)
             counts = np.bincount(
                 np.argmax(gate, axis=1), weights=weight, minlength=n_experts
             )
             routed = counts / weight.sum()
             gate_shares = weight @ gate / weight.sum()
+            if y is not None:
+                resp = fitted.responsibilities(X, y)
+                responsibility = weight @ resp / weight.sum()
         elif training is None:
             raise ValueError("Give X: the estimator has no expert_shares_ to show.")
         display = cls(
             routed_shares=routed,
             gate_shares=gate_shares,
+            responsibility_shares=responsibility,
             training_shares=None if training is None else np.asarray(training),
             counts=counts,
             estimator_name=fitted.name,
         )
         return display.plot(ax=ax, **kwargs)
 
-    def plot(self, ax=None, *, show=("routed", "gate", "training"), annotate=True):
+    def plot(
+        self,
+        ax=None,
+        *,
+        show=("routed", "gate", "responsibility", "training"),
+        annotate=True,
+    ):
         """Draw the display.
 
         Parameters
         ----------
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure when None.
-        show : str or tuple of {'routed', 'gate', 'training'}, \
-default=('routed', 'gate', 'training')
+        show : str or tuple of {'routed', 'gate', 'responsibility', \
+'training'}, default=('routed', 'gate', 'responsibility', 'training')
             Series to draw (those that were computed): hard-routed share,
-            mean gate probability, training responsibility share.
+            mean gate probability, mean responsibility on ``(X, y)``,
+            training responsibility share.
         annotate : bool, default=True
             Write each bar's percentage above it.
 
@@ -152,6 +174,11 @@ default=('routed', 'gate', 'training')
         labels = {
             "routed": ("rows routed (hard)", self.routed_shares, None),
             "gate": ("mean gate probability", self.gate_shares, "//"),
+            "responsibility": (
+                "responsibility on (X, y)",
+                self.responsibility_shares,
+                "xx",
+            ),
             "training": ("training responsibility", self.training_shares, ".."),
         }
         if isinstance(show, str):
