@@ -54,6 +54,7 @@ from ._experts import (
 from ._gate import SoftmaxGate, _weighted_standardization
 from ._init import _weighted_kmeans
 from ._kernels import e_step, lloyd_assign
+from ._resize import _guarded, _resized_start
 from ._run import _records, _run_recording_warnings, _show_once
 from ._validation import _check_weights, _keeps_float32, _validate_data
 
@@ -314,16 +315,19 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         init_resp = self._check_init_responsibilities(X)
         lik = self._likelihood(y, sample_weight)
 
-        if warm and len(self.experts_) != self.n_experts:
-            raise ValueError(
-                f"warm_start=True but the fitted model has {len(self.experts_)} "
-                f"experts and n_experts={self.n_experts}: set warm_start=False "
-                "to fit a new model."
-            )
+        resize = warm and len(self.experts_) != self.n_experts
+        if resize:
+            self._check_resizable(xp)
         rng = check_random_state(self.random_state)
         n_init = 1 if warm else self.n_init
         seeds = rng.randint(_MAX_SEED, size=n_init)
         start = copy.deepcopy(self._get_state()) if warm else None
+        if resize:
+            start, duplicate, floor = _resized_start(
+                self, start, X, y, sample_weight, lik
+            )
+            if duplicate is not None:
+                run_once = _guarded(run_once, duplicate, floor)
         run_args = (X, y, sample_weight, lik, templates, init_resp, start)
         # One restart that fails must not sink the others.
         catch = self.expert_errors == "isolate" and n_init > 1
@@ -369,6 +373,15 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         best = max(runs, key=lambda run: run.lower_bound)
         self._finish(best, X, y, sample_weight, lik, runs, weight_unit)
         return self
+
+    def _check_resizable(self, xp):
+        """Refuse a warm start with another number of experts (the flat
+        estimators grow and shrink; see ``_FlatMixin``)."""
+        raise ValueError(
+            f"warm_start=True but the fitted model has {len(self.experts_)} "
+            f"experts and {self._describe_n_experts()}: set warm_start=False "
+            "to fit a new model."
+        )
 
     def _select_solver(self, xp, templates):
         """The function that runs one start of the fit, its inputs checked

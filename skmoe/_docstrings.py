@@ -135,7 +135,11 @@ array-like, default='small_em'
         line per EM iteration, L-BFGS iteration or epoch.
     warm_start : bool, default=False
         Continue EM from the fitted model on the next ``fit`` (then ``n_init``
-        is ignored). ``n_experts`` must stay the same.
+        is ignored). With another ``n_experts`` the model grows (the expert
+        that explains its rows worst is split in two, repeatedly) or shrinks
+        (failed experts, then those of least responsibility, are removed)
+        before EM continues (EM solver only); see "Changing the experts" in
+        the user guide.
 """
 
 _COMMON_ATTRS_DOC = """

@@ -412,6 +412,17 @@ class SoftmaxGate(ClassifierMixin, _BaseGate):
         self.intercept_ = _take(self.intercept_, order, axis=0)
         return self
 
+    def _select_experts(self, indices):
+        """Keep the classes (experts) ``indices``, in that order; in place.
+
+        An index may repeat (an expert split in two). Each kept row's
+        probabilities are the softmax of the kept logits: removing experts
+        renormalises the gate over the others.
+        """
+        self._reorder_experts(np.asarray(indices))
+        self.classes_ = np.arange(len(indices))
+        return self
+
     def _prepare(self, X, sample_weight):
         """The :class:`_GateInputs` of validated ``X`` and ``sample_weight``
         (``fit`` with ``check_input=False`` describes them), for

@@ -11,13 +11,18 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
 
 from . import _gradient
+from ._array_api import _like, _to_numpy, _xp_of
 from ._base import BaseMixtureOfExperts
 from ._classifier import _MixtureClassifierMixin
 from ._docstrings import _flat_doc
 from ._em import em_run
+from ._experts import _check_expert_templates
 from ._regressor import _MixtureRegressorMixin
+from ._resize import _select
+from ._validation import _check_weights
 
 
 class _FlatMixin:
@@ -49,6 +54,182 @@ class _FlatMixin:
             )
         _gradient.check_solver_support(self, templates)
         return _gradient.gradient_run
+
+    def _check_resizable(self, xp):
+        """A warm start with another ``n_experts`` grows or shrinks the
+        model by EM on NumPy inputs."""
+        if self.solver != "em" or xp is not np:
+            raise ValueError(
+                f"warm_start=True with n_experts={self.n_experts} (the fitted "
+                f"model has {len(self.experts_)}) grows or shrinks the mixture "
+                "by EM on NumPy inputs: set solver='em', or warm_start=False "
+                "to fit a new model."
+            )
+
+    def remove_experts(self, experts):
+        """Remove experts from the fitted mixture, without refitting.
+
+        The gate's probabilities are renormalised over the experts that
+        stay (a softmax over their logits), which is the mixture
+        conditioned on not using the removed experts; the other experts
+        and their noise variances are unchanged. ``n_experts`` is set to
+        the number left, so a warm-started ``fit`` continues EM from the
+        smaller model.
+
+        Parameters
+        ----------
+        experts : int or array-like of int
+            Indices (in ``experts_``) of the experts to remove. At least one
+            expert must stay.
+
+        Returns
+        -------
+        self : object
+            The estimator, with the experts removed.
+
+        Notes
+        -----
+        ``expert_shares_`` become the kept experts' training shares,
+        renormalised; ``dead_experts_``, ``failed_experts_`` and
+        ``reinitialized_experts_`` are renumbered and lose the removed
+        experts. ``log_likelihood_``, ``lower_bound_`` and
+        ``lower_bounds_`` describe the fit before the removal: they are set
+        to NaN (``score`` or ``score_samples`` on data give the new model's).
+
+        Examples
+        --------
+        >>> from skmoe import MixtureOfExpertsRegressor
+        >>> from skmoe.datasets import make_piecewise_linear
+        >>> X, y = make_piecewise_linear(n_samples=300, random_state=0)
+        >>> moe = MixtureOfExpertsRegressor(n_experts=3, random_state=0).fit(X, y)
+        >>> moe.remove_experts([2]).n_experts
+        2
+        """
+        check_is_fitted(self)
+        K = len(self.experts_)
+        remove = np.unique(np.asarray(experts).ravel())
+        if remove.size and not np.issubdtype(remove.dtype, np.integer):
+            raise TypeError(
+                f"experts must be integer indices into experts_; got {experts!r}."
+            )
+        if remove.size and (remove.min() < -K or remove.max() >= K):
+            raise ValueError(
+                f"experts={experts!r} is out of range for a mixture of {K} experts "
+                f"(indices 0 to {K - 1})."
+            )
+        remove = np.unique(remove % K)
+        if remove.size >= K:
+            raise ValueError(
+                f"Removing experts {remove.tolist()} would leave no expert: at "
+                "least one must stay."
+            )
+        keep = np.setdiff1d(np.arange(K), remove)
+        position = np.full(K, -1)
+        position[keep] = np.arange(keep.size)
+        self._set_state(_select(self._get_state(), keep.tolist()))
+        shares = _to_numpy(self.expert_shares_)[keep]
+        self.expert_shares_ = _like(shares / shares.sum(), self.expert_shares_)
+        dead = _to_numpy(self.dead_experts_)
+        self.dead_experts_ = _like(
+            position[dead[np.isin(dead, keep)]], self.dead_experts_
+        )
+        self.failed_experts_ = [
+            {**record, "expert": int(position[record["expert"]])}
+            for record in self.failed_experts_
+            if position[record["expert"]] >= 0
+        ]
+        self.reinitialized_experts_ = [
+            (iteration, int(position[k]))
+            for iteration, k in self.reinitialized_experts_
+            if position[k] >= 0
+        ]
+        self.log_likelihood_ = self.lower_bound_ = float("nan")
+        self.lower_bounds_ = _like(np.array([np.nan]), self.expert_shares_)
+        self.n_experts = int(keep.size)
+        return self
+
+    def refit_expert(
+        self, expert, X, y, sample_weight=None, *, estimator=None, weighting="posterior"
+    ):
+        """Refit or replace one expert while the others and the gate stay fixed.
+
+        The expert (a new copy of ``estimator`` if given, else of its current
+        estimator) is fitted on (X, y) and, for a regressor, its noise
+        variance set to its weighted mean squared residual: one expert's
+        M-step of EM. To let the whole mixture adapt afterwards, continue EM
+        with ``set_params(warm_start=True).fit(X, y)``.
+
+        Parameters
+        ----------
+        expert : int
+            Index of the expert in ``experts_``.
+        X : array-like of shape (n_samples, n_features)
+            Data for the expert.
+        y : array-like of shape (n_samples,)
+            Its targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights.
+        estimator : estimator, default=None
+            A new (unfitted) estimator to put in the expert's place; by
+            default the expert's own is refitted.
+        weighting : {"posterior", "uniform"}, default="posterior"
+            ``"posterior"``: each row weighs its responsibility for this
+            expert under the current mixture (times ``sample_weight``), as in
+            EM, so (X, y) can be all the data. ``"uniform"``: every row is
+            the expert's (``sample_weight`` only): data meant for it alone.
+            A failed expert has no responsibility: replace it with
+            ``weighting="uniform"``.
+
+        Returns
+        -------
+        self : object
+            The estimator, with the expert refitted. The other experts, the
+            gate and every other fitted attribute are unchanged.
+        """
+        check_is_fitted(self)
+        K = len(self.experts_)
+        if not isinstance(expert, Integral) or not -K <= expert < K:
+            raise ValueError(
+                f"expert={expert!r} must be an integer index into experts_ "
+                f"(0 to {K - 1})."
+            )
+        if weighting not in ("posterior", "uniform"):
+            raise ValueError(
+                f"weighting={weighting!r} must be 'posterior' or 'uniform'."
+            )
+        k = int(expert) % K
+        X, y = self._check_X_y(X, y, "refit_expert")
+        w = _check_weights(sample_weight, X, X.dtype)
+        if estimator is None:
+            estimator = getattr(self.experts_[k], "estimator", self.experts_[k])
+        template = _check_expert_templates(
+            estimator, 1, self._default_expert(), self._classifier
+        )[0]
+        if weighting == "posterior":
+            state = self._get_state()
+            log_lik = self._likelihood().log_likelihood(state, X, y)
+            w = w * self._e_step(state, X, log_lik)[0][:, k]
+        if not float(_xp_of(w).sum(w)) > 0:
+            raise ValueError(
+                f"Expert {k} has no responsibility for these rows (a failed or "
+                "dead expert, or rows other experts explain): nothing to fit it "
+                "on. Pass weighting='uniform' to fit it on all of them."
+            )
+        lik = self._likelihood(y, w)
+        noise = getattr(self, "noise_variance_", None)
+        one = {
+            "experts": [template],
+            "noise_variance": None if noise is None else noise[k : k + 1],
+        }
+        lik.m_step([template], X, y, w[:, None], one, None)
+        experts = list(self.experts_)
+        experts[k] = one["experts"][0]
+        self.experts_ = experts
+        if noise is not None:
+            noise = _xp_of(noise).asarray(noise, copy=True)
+            noise[k] = one["noise_variance"][0]
+            self.noise_variance_ = noise
+        return self
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
