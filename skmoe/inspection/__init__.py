@@ -11,6 +11,7 @@ matplotlib is optional: it is imported only when a display draws
 no plotting library.
 """
 
+from ._density_display import PredictiveDensityDisplay
 from ._experts_display import ExpertsDisplay
 from ._export import export_text
 from ._gate_display import GateDisplay
@@ -21,6 +22,7 @@ __all__ = [
     "ExpertUsageDisplay",
     "ExpertsDisplay",
     "GateDisplay",
+    "PredictiveDensityDisplay",
     "export_text",
     "summary",
 ]

@@ -1,0 +1,297 @@
+"""One-dimensional Gaussian mixtures, one per row: the regressors'
+predictive distributions.
+
+A fitted regressor's predictive distribution at ``x`` is
+``p(y | x) = sum_k g_k(x) N(y; mu_k(x), sigma_k^2)``. :class:`_RowMixtures`
+holds these mixtures for a batch of rows (on the host, in float64) and
+computes what the regressors' ``predict_quantiles``, ``predict_interval``
+and ``sample_y`` return: quantiles by bisection on the mixture's CDF,
+highest-density sets by bisection on the density threshold, and draws.
+Everything is vectorised over rows; memory is bounded by working on blocks
+of rows.
+"""
+
+import numpy as np
+from scipy.special import ndtr, ndtri
+
+#: Quantiles are exact within this fraction of the smallest noise standard
+#: deviation among the experts a row's gate weighs (or within the float64
+#: resolution of the value, where that is coarser).
+QUANTILE_RTOL = 1e-9
+
+#: A highest-density set's probability is within this of the coverage asked.
+HDR_MASS_TOL = 1e-9
+
+#: Grid points per expert, over ``mu_k +- HDR_GRID_HALF_WIDTH * sigma_k``, on
+#: which the superlevel sets of the density are first located (odd, so the
+#: grid holds each expert's mean).
+HDR_GRID_POINTS = 65
+HDR_GRID_HALF_WIDTH = 8.0
+
+# Elements (rows x points x experts) of one block's largest temporary array.
+_BLOCK_ELEMENTS = 1 << 21
+_MAX_BISECTIONS = 2000
+_SQRT_2PI = np.sqrt(2.0 * np.pi)
+
+
+def _resolved(lo, hi, tol):
+    """Whether each bracket ``[lo, hi]`` is down to ``tol``, or to the few
+    ulps below which float64 cannot split it."""
+    floor = 4 * np.finfo(np.float64).eps * np.maximum(abs(lo), abs(hi))
+    return abs(hi - lo) <= np.maximum(tol, floor)
+
+
+def _blocks(n_rows, per_row):
+    """Slices of rows whose temporaries hold about ``_BLOCK_ELEMENTS``."""
+    size = max(1, _BLOCK_ELEMENTS // max(per_row, 1))
+    return [slice(i, min(i + size, n_rows)) for i in range(0, n_rows, size)]
+
+
+class _RowMixtures:
+    """``n`` Gaussian mixtures of ``K`` components: row ``i`` has weights
+    ``weights[i]``, means ``means[i]`` and standard deviations ``scales[i]``.
+
+    Parameters
+    ----------
+    weights : ndarray of shape (n, K)
+        Non-negative, each row summing to one.
+    means : ndarray of shape (n, K)
+    scales : ndarray of shape (n, K)
+        Positive.
+    """
+
+    def __init__(self, weights, means, scales):
+        self.weights = np.asarray(weights, dtype=np.float64)
+        self.means = np.asarray(means, dtype=np.float64)
+        self.scales = np.broadcast_to(
+            np.asarray(scales, dtype=np.float64), self.weights.shape
+        )
+        # Components the gate does not weigh take no part in brackets and
+        # tolerances (a failed expert's mean is a placeholder zero).
+        self.used = self.weights > 0
+
+    def _take(self, rows):
+        return self.weights[rows], self.means[rows], self.scales[rows]
+
+    # ------------------------------------------------------------------
+    # Density and distribution function at points y of shape (n, m); the
+    # components are passed explicitly so that a block or a flat list of
+    # (row, point) pairs can be evaluated the same way.
+    # ------------------------------------------------------------------
+    @staticmethod
+    def _pdf(y, w, mu, s):
+        z = (y[..., None] - mu[..., None, :]) / s[..., None, :]
+        return np.sum(w[..., None, :] * np.exp(-0.5 * z * z) / s[..., None, :], -1) / (
+            _SQRT_2PI
+        )
+
+    @staticmethod
+    def _cdf(y, w, mu, s):
+        z = (y[..., None] - mu[..., None, :]) / s[..., None, :]
+        return np.sum(w[..., None, :] * ndtr(z), axis=-1)
+
+    def pdf(self, y):
+        """Density of row ``i``'s mixture at ``y[i]``, shape (n, m)."""
+        return self._pdf(y, self.weights, self.means, self.scales)
+
+    def cdf(self, y):
+        """Distribution function of row ``i``'s mixture at ``y[i]``, (n, m)."""
+        return self._cdf(y, self.weights, self.means, self.scales)
+
+    def _x_tolerance(self, w, s):
+        """Per-row absolute tolerance on y: ``QUANTILE_RTOL`` times the
+        smallest standard deviation among the weighed components."""
+        return QUANTILE_RTOL * np.min(np.where(w > 0, s, np.inf), axis=1)
+
+    # ------------------------------------------------------------------
+    # Quantiles
+    # ------------------------------------------------------------------
+    def quantiles(self, q):
+        """Quantiles at levels ``q`` (shape (m,), each in (0, 1)), (n, m).
+
+        Bisection on the CDF inside ``[min_k, max_k]`` of the components'
+        own quantiles ``mu_k + sigma_k Phi^-1(q)`` (the mixture's CDF is at
+        most ``q`` at the smallest and at least ``q`` at the largest), down
+        to :data:`QUANTILE_RTOL` times the smallest weighed standard
+        deviation, or to the float64 resolution of the value.
+        """
+        q = np.asarray(q, dtype=np.float64)
+        n, n_comp = self.weights.shape
+        out = np.empty((n, q.size))
+        for rows in _blocks(n, q.size * n_comp):
+            w, mu, s = self._take(rows)
+            comp = mu[:, None, :] + s[:, None, :] * ndtri(q)[None, :, None]
+            used = (w > 0)[:, None, :]
+            lo = np.min(np.where(used, comp, np.inf), axis=2)
+            hi = np.max(np.where(used, comp, -np.inf), axis=2)
+            tol = self._x_tolerance(w, s)[:, None]
+            for _ in range(_MAX_BISECTIONS):
+                if np.all(_resolved(lo, hi, tol)):
+                    break
+                mid = lo + 0.5 * (hi - lo)
+                below = self._cdf(mid, w, mu, s) < q
+                lo = np.where(below, mid, lo)
+                hi = np.where(below, hi, mid)
+            out[rows] = lo + 0.5 * (hi - lo)
+        return out
+
+    # ------------------------------------------------------------------
+    # Highest-density sets
+    # ------------------------------------------------------------------
+    def _grid(self, w, mu, s):
+        """Sorted points per row (n, m): ``HDR_GRID_POINTS`` per component
+        over ``mu_k +- HDR_GRID_HALF_WIDTH sigma_k``, plus the density's
+        local maxima, refined.
+
+        Every connected piece of a superlevel set ``{p >= c}`` holds a local
+        maximum of ``p``, so with the maxima on the grid no piece is missed,
+        however high ``c`` (however small the coverage).
+        """
+        t = np.linspace(-HDR_GRID_HALF_WIDTH, HDR_GRID_HALF_WIDTH, HDR_GRID_POINTS)
+        # Components of weight zero sit on a weighed one, adding no points
+        # in empty regions.
+        first = np.argmax(w > 0, axis=1)
+        rows = np.arange(w.shape[0])
+        mu = np.where(w > 0, mu, mu[rows, first][:, None])
+        s = np.where(w > 0, s, s[rows, first][:, None])
+        grid = np.sort((mu[:, :, None] + s[:, :, None] * t).reshape(w.shape[0], -1))
+        return np.sort(np.concatenate([grid, self._modes(grid, w, mu, s)], 1), 1)
+
+    def _modes(self, grid, w, mu, s):
+        """The local maxima of the density that the grid brackets, (n, M):
+        a grid point at least as high as its neighbours brackets one, found
+        by bisection on the sign of the derivative. Rows with fewer than
+        ``M`` maxima repeat their highest one."""
+        dens = self._pdf(grid, w, mu, s)
+        peak = np.zeros_like(dens, dtype=bool)
+        peak[:, 1:-1] = (dens[:, 1:-1] >= dens[:, :-2]) & (dens[:, 1:-1] > dens[:, 2:])
+        r, j = np.nonzero(peak)
+        lo, hi = grid[r, j - 1], grid[r, j + 1]
+        wr, mur, sr = w[r], mu[r], s[r]
+        tol = self._x_tolerance(wr, sr)
+        for _ in range(_MAX_BISECTIONS):
+            if np.all(_resolved(lo, hi, tol)):
+                break
+            mid = lo + 0.5 * (hi - lo)
+            z = (mid[:, None] - mur) / sr
+            slope = -np.sum(wr * z * np.exp(-0.5 * z * z) / (sr * sr), axis=1)
+            rising = slope > 0
+            lo = np.where(rising, mid, lo)
+            hi = np.where(rising, hi, mid)
+        modes = lo + 0.5 * (hi - lo)
+        count = np.bincount(r, minlength=grid.shape[0])
+        out = np.repeat(
+            grid[np.arange(grid.shape[0]), np.argmax(dens, 1)][:, None],
+            max(count.max(initial=0), 1),
+            axis=1,
+        )
+        slot = np.arange(r.size) - np.repeat(np.cumsum(count) - count, count)
+        out[r, slot] = modes
+        return out
+
+    def _crossings(self, grid, dens, c, w, mu, s, tol):
+        """The superlevel set ``{p >= c}`` of each row as sorted endpoints.
+
+        Returns ``(rows, lower, upper)``: interval ``t`` of the set is
+        ``[lower[t], upper[t]]`` on row ``rows[t]``. Where the density
+        crosses ``c`` between two grid points, the crossing is found by
+        bisection down to ``tol``; a set reaching the grid's end stops
+        there (where the density is below ``1e-14`` of its peak).
+        """
+        inside = dens >= c[:, None]
+        n, m = inside.shape
+        edge = np.zeros((n, 1), dtype=bool)
+        step = np.diff(np.concatenate([edge, inside, edge], 1).astype(np.int8), axis=1)
+        # step[:, j] = +1: the set starts between grid[j-1] and grid[j];
+        # -1: it ends between grid[j-1] and grid[j] (j in 0..m).
+        r, j = np.nonzero(step)
+        rising = step[r, j] > 0
+        # A crossing strictly inside the grid is refined in its cell.
+        inner = (j > 0) & (j < m)
+        a = grid[r, np.clip(j - 1, 0, m - 1)]
+        b = grid[r, np.clip(j, 0, m - 1)]
+        ri = r[inner]
+        lo, hi = a[inner], b[inner]
+        # Orient each cell so that the density is >= c at ``hi``.
+        up = rising[inner]
+        lo, hi = np.where(up, lo, hi), np.where(up, hi, lo)
+        wr, mur, sr, cr, tr = w[ri], mu[ri], s[ri], c[ri], tol[ri]
+        for _ in range(_MAX_BISECTIONS):
+            if np.all(_resolved(lo, hi, tr)):
+                break
+            mid = lo + 0.5 * (hi - lo)
+            above = self._pdf(mid[:, None], wr, mur, sr)[:, 0] >= cr
+            hi = np.where(above, mid, hi)
+            lo = np.where(above, lo, mid)
+        ends = np.where(rising, b, a)
+        ends[inner] = hi  # the side where p >= c: the set is closed
+        return r[rising], ends[rising], ends[~rising]
+
+    def _mass(self, rows, lower, upper, w, mu, s, n):
+        """Probability of each row's union of intervals, (n,)."""
+        mass = self._cdf(upper[:, None], w[rows], mu[rows], s[rows])[:, 0]
+        mass -= self._cdf(lower[:, None], w[rows], mu[rows], s[rows])[:, 0]
+        return np.bincount(rows, weights=mass, minlength=n)
+
+    def highest_density_sets(self, coverage):
+        """Each row's highest-density set of probability ``coverage``.
+
+        The set is ``{y : p(y) >= c}`` with ``c`` found by bisection so that
+        its probability (by the exact CDF) is within :data:`HDR_MASS_TOL` of
+        ``coverage``, from above; its endpoints are exact within the
+        quantile tolerance.
+
+        Returns
+        -------
+        sets : list of n ndarrays of shape (n_intervals_i, 2)
+        """
+        n, n_comp = self.weights.shape
+        n_points = n_comp * HDR_GRID_POINTS + n_comp
+        sets = []
+        for rows in _blocks(n, n_points * n_comp):
+            w, mu, s = self._take(rows)
+            nb = w.shape[0]
+            grid = self._grid(w, mu, s)
+            dens = self._pdf(grid, w, mu, s)
+            tol = self._x_tolerance(w, s)
+            # The grid holds the global maximum: {p >= top} has probability 0.
+            c_lo, c_hi = np.zeros(nb), dens.max(axis=1)
+            done = np.zeros(nb, dtype=bool)
+            for _ in range(_MAX_BISECTIONS):
+                # Also stop where c is as exact as float64 allows.
+                done |= _resolved(c_lo, c_hi, 0.0)
+                if np.all(done):
+                    break
+                c = np.where(done, c_lo, c_lo + 0.5 * (c_hi - c_lo))
+                found = self._crossings(grid, dens, c, w, mu, s, tol)
+                mass = self._mass(*found, w, mu, s, nb)
+                enough = mass >= coverage
+                move = ~done
+                c_lo = np.where(move & enough, c, c_lo)
+                c_hi = np.where(move & ~enough, c, c_hi)
+                done |= enough & (mass - coverage <= HDR_MASS_TOL)
+            rows_t, lower, upper = self._crossings(grid, dens, c_lo, w, mu, s, tol)
+            order = np.argsort(rows_t, kind="stable")
+            bounds = np.column_stack([lower[order], upper[order]])
+            splits = np.cumsum(np.bincount(rows_t, minlength=nb))[:-1]
+            sets.extend(np.split(bounds, splits))
+        return sets
+
+    # ------------------------------------------------------------------
+    # Draws
+    # ------------------------------------------------------------------
+    def sample(self, n_samples, rng):
+        """``n_samples`` draws per row, shape (n, n_samples): a component by
+        its weight, then a normal draw from it."""
+        n, n_comp = self.weights.shape
+        cum = np.cumsum(self.weights, axis=1)
+        u = rng.uniform(size=(n, n_samples)) * cum[:, -1:]
+        noise = rng.standard_normal(size=(n, n_samples))
+        out = np.empty((n, n_samples))
+        for rows in _blocks(n, n_samples * n_comp):
+            # The first component whose cumulative weight exceeds u.
+            comp = np.sum(cum[rows, None, :] <= u[rows, :, None], axis=2)
+            comp = np.minimum(comp, n_comp - 1)
+            idx = np.arange(n)[rows, None]
+            out[rows] = self.means[idx, comp] + self.scales[idx, comp] * noise[rows]
+        return out
