@@ -22,7 +22,7 @@ experts. Data: concrete, energy, yacht, abalone (``skmoe.datasets``).
 
 Run::
 
-    python benchmarks/bench_predictive.py                # ~10 min on 2 cores
+    python benchmarks/bench_predictive.py                # several minutes
     python benchmarks/bench_predictive.py --splits 3 --datasets yacht
     python benchmarks/bench_predictive.py --json coverage.json
 """

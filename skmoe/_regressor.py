@@ -331,7 +331,7 @@ class _MixtureRegressorMixin(RegressorMixin):
             Number of draws per row.
         random_state : int, RandomState instance or None, default=0
             Seed of the draws. Pass an int for reproducible output across
-            multiple function calls. See :term:`Glossary <random_state>`.
+            multiple function calls.
 
         Returns
         -------

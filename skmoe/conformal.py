@@ -24,7 +24,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 __all__ = ["ConformalMixtureRegressor"]
 
@@ -89,8 +89,7 @@ class ConformalMixtureRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimato
         (rounded up), in (0, 1). Ignored for a ``FrozenEstimator``.
     random_state : int, RandomState instance or None, default=None
         Seed of the split into training and calibration rows. Pass an int
-        for reproducible output across multiple function calls. See
-        :term:`Glossary <random_state>`.
+        for reproducible output across multiple function calls.
 
     Attributes
     ----------
@@ -183,6 +182,12 @@ class ConformalMixtureRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimato
         self : ConformalMixtureRegressor
             The fitted estimator.
         """
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                "is None."
+            )
+        check_consistent_length(X, y)
         if self.method == "cqr" and _interval_model(self.estimator) is None:
             raise ValueError(
                 "method='cqr' calibrates the estimator's own intervals and needs "

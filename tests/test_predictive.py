@@ -12,6 +12,8 @@ import warnings
 
 import numpy as np
 import pytest
+import sklearn
+from _support import NEEDS_DISPATCH
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.stats import norm
 from sklearn.exceptions import NotFittedError
@@ -26,6 +28,7 @@ from skmoe import (
     MixtureOfExpertsClassifier,
     MixtureOfExpertsRegressor,
 )
+from skmoe._array_api import _DEVICE_SUPPORT, move_to
 from skmoe._predictive import HDR_MASS_TOL, QUANTILE_RTOL
 from skmoe.conformal import ConformalMixtureRegressor
 from skmoe.datasets import load_abalone, load_mcycle, load_tonedata, make_xor
@@ -286,6 +289,35 @@ def test_invalid_arguments_are_refused(tone, method, kwargs, match):
     X, _, est = tone
     with pytest.raises((ValueError, TypeError), match=match):
         getattr(est, method)(X, **kwargs)
+
+
+@NEEDS_DISPATCH
+@pytest.mark.skipif(not _DEVICE_SUPPORT, reason="needs scikit-learn >= 1.9")
+def test_device_inputs_give_device_outputs(tone):
+    """A model fitted on array-api-strict arrays answers in that namespace
+    (computed on the host), as the same model moved to NumPy does."""
+    xps = pytest.importorskip("array_api_strict")
+    from sklearn.utils._array_api import move_estimator_to
+
+    X, y, _ = tone
+    with sklearn.config_context(array_api_dispatch=True):
+        Xd = xps.asarray(X)
+        est = MixtureOfExpertsRegressor(n_experts=2, random_state=0)
+        est.fit(Xd, xps.asarray(y))
+        out = [
+            est.predict_quantiles(Xd, [0.1, 0.9]),
+            est.predict_interval(Xd, kind="hdr")[0],
+            est.sample_y(Xd, 3),
+        ]
+    host = move_estimator_to(est, np, "cpu")
+    ref = [
+        host.predict_quantiles(X, [0.1, 0.9]),
+        host.predict_interval(X, kind="hdr")[0],
+        host.sample_y(X, 3),
+    ]
+    for a, b in zip(out, ref, strict=True):
+        assert type(a).__module__.startswith("array_api_strict")
+        assert_allclose(move_to(a, xp=np, device="cpu"), b)
 
 
 @pytest.mark.parametrize(
