@@ -276,14 +276,16 @@ class _MixtureRegressorMixin(RegressorMixin):
             ``(1 + coverage) / 2`` quantile (exact as in
             :meth:`predict_quantiles`). ``'hdr'``: the highest-density set
             ``{y : p(y | x) >= c}``, with the threshold ``c`` found by
-            bisection so that the set's probability (by the mixture's exact
-            distribution function) is within ``1e-9`` of ``coverage``, never
-            below it by more than the endpoints' tolerance; its endpoints
-            are exact within the tolerance of :meth:`predict_quantiles`.
-            The set is first located on a grid of 65 points per expert over
-            ``f_k(x) +- 8 sigma_k`` plus the density's local maxima, so that
-            no piece of it is missed unless the density dips below ``c``
-            and back within one grid step (``sigma_k / 4``).
+            regula falsi (Illinois) so that the set's probability (by the
+            mixture's exact distribution function) is within ``1e-9`` above
+            ``coverage``; its endpoints are exact within the tolerance of
+            :meth:`predict_quantiles`. The density's local maxima and minima
+            are first located on a grid of 65 points per expert over
+            ``f_k(x) +- 8 sigma_k`` and refined; between them the density is
+            monotone, so each endpoint is found in its grid cell and no piece
+            of the set, nor gap between pieces, is missed (short of a
+            maximum and a minimum within one grid step, ``sigma_k / 4``, of
+            each other: a negligible ripple).
 
         Returns
         -------

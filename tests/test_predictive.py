@@ -29,7 +29,7 @@ from skmoe import (
     MixtureOfExpertsRegressor,
 )
 from skmoe._array_api import _DEVICE_SUPPORT, move_to
-from skmoe._predictive import HDR_MASS_TOL, QUANTILE_RTOL
+from skmoe._predictive import HDR_MASS_TOL, QUANTILE_RTOL, _RowMixtures
 from skmoe.conformal import ConformalMixtureRegressor
 from skmoe.datasets import load_abalone, load_mcycle, load_tonedata, make_xor
 
@@ -215,6 +215,53 @@ def test_highest_density_set_is_a_level_set_of_the_asked_mass(fitted, coverage):
         if s.shape[0] > 1:
             gaps = 0.5 * (s[1:, 0] + s[:-1, 1])
             assert np.all(_pdf(est, row, gaps[None])[0] < level.mean())
+
+
+def _row_mixture(w, mu, sd):
+    """scipy's CDF and density of one mixture, at points y (m,)."""
+
+    def cdf(y):
+        return np.sum(w * norm.cdf(np.asarray(y)[:, None], mu, sd), axis=1)
+
+    def pdf(y):
+        return np.sum(w * norm.pdf(np.asarray(y)[:, None], mu, sd), axis=1)
+
+    return cdf, pdf
+
+
+@pytest.mark.parametrize("n_comp", [3, 6])
+def test_random_mixtures_quantiles_and_highest_density_sets(n_comp):
+    """Random mixtures, some components of weight zero (a failed expert),
+    many with several modes and thresholds near a local minimum's height:
+    quantiles invert scipy's CDF within their tolerance, and every
+    highest-density set is a level set of the asked probability whose
+    pieces are neither missed nor merged."""
+    rng = np.random.default_rng(n_comp)
+    w = rng.dirichlet(np.ones(n_comp), size=600)
+    w[::5, 0] = 0.0
+    w /= w.sum(axis=1, keepdims=True)
+    mu = rng.normal(scale=3.0, size=(600, n_comp))
+    sd = rng.uniform(0.3, 2.0, size=n_comp)
+    mix = _RowMixtures(w, mu, sd)
+    levels = np.array([0.01, 0.5, 0.97])
+    q = mix.quantiles(levels)
+    tol = QUANTILE_RTOL * np.min(np.where(w > 0, sd, np.inf), axis=1)
+    for i in range(0, 600, 7):
+        cdf, _ = _row_mixture(w[i], mu[i], sd)
+        assert np.all(cdf(q[i] - tol[i]) < levels)
+        assert np.all(cdf(q[i] + tol[i]) > levels)
+    sets = mix.highest_density_sets(0.9)
+    assert sum(len(a) > 1 for a in sets) > 100
+    for i, a in enumerate(sets):
+        cdf, pdf = _row_mixture(w[i], mu[i], sd)
+        mass = np.sum(cdf(a[:, 1]) - cdf(a[:, 0]))
+        assert 0.9 - 1e-12 <= mass <= 0.9 + HDR_MASS_TOL + 1e-12
+        level = pdf(a.ravel())
+        assert_allclose(level, level[0], rtol=1e-6)
+        assert np.all(a[1:, 0] > a[:-1, 1])
+        if len(a) > 1:  # the gaps dip below the level
+            gaps = np.linspace(a[:-1, 1], a[1:, 0], 9)[1:-1].ravel()
+            assert pdf(gaps).min() < level[0]
 
 
 def test_highest_density_set_matches_a_brute_force_grid(tone):
