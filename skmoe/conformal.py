@@ -282,8 +282,3 @@ class ConformalMixtureRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimato
             pred = np.asarray(self.estimator_.predict(X), dtype=np.float64)
             bounds = np.column_stack([pred, pred])
         return bounds + np.array([-q, q])
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
-        return tags
