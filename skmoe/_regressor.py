@@ -205,7 +205,7 @@ class _MixtureRegressorMixin(RegressorMixin):
         {"X": ["array-like"], "q": ["array-like", Real]},
         prefer_skip_nested_validation=True,
     )
-    def predict_quantiles(self, X, q):
+    def predict_quantiles(self, X, q=0.5):
         """Quantiles of the predictive distribution.
 
         The predictive distribution at ``x`` is the Gaussian mixture
@@ -224,8 +224,9 @@ class _MixtureRegressorMixin(RegressorMixin):
         ----------
         X : array-like of shape (n_samples, n_features)
             Samples.
-        q : float or array-like of shape (n_quantiles,)
-            Probability levels, each strictly between 0 and 1.
+        q : float or array-like of shape (n_quantiles,), default=0.5
+            Probability levels, each strictly between 0 and 1. The default
+            gives the predictive medians.
 
         Returns
         -------

@@ -108,6 +108,7 @@ def test_scalar_level_gives_one_column(tone):
         est.predict_quantiles(X, 0.3), est.predict_quantiles(X, [0.3])[:, 0]
     )
     assert est.predict_quantiles(X, 0.3).shape == (X.shape[0],)
+    assert_array_equal(est.predict_quantiles(X), est.predict_quantiles(X, 0.5))
 
 
 def test_quantiles_match_monte_carlo_of_sample_y(fitted):
@@ -371,9 +372,8 @@ def test_device_inputs_give_device_outputs(tone):
     "method", ["predict_quantiles", "predict_interval", "sample_y"]
 )
 def test_unfitted_raises(method):
-    args = ([0.5],) if method == "predict_quantiles" else ()
     with pytest.raises(NotFittedError):
-        getattr(MixtureOfExpertsRegressor(), method)(np.zeros((2, 1)), *args)
+        getattr(MixtureOfExpertsRegressor(), method)(np.zeros((2, 1)))
 
 
 # ---------------------------------------------------------------------------
