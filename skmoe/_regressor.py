@@ -201,6 +201,7 @@ class _MixtureRegressorMixin(RegressorMixin):
         )
         return X, mixtures
 
+    @_keeps_float32
     @validate_params(
         {"X": ["array-like"], "q": ["array-like", Real]},
         prefer_skip_nested_validation=True,
@@ -249,6 +250,7 @@ class _MixtureRegressorMixin(RegressorMixin):
         out = mixtures.quantiles(levels.reshape(-1))
         return _like(out[:, 0] if levels.ndim == 0 else out, X)
 
+    @_keeps_float32
     @validate_params(
         {
             "X": ["array-like"],
@@ -309,6 +311,7 @@ class _MixtureRegressorMixin(RegressorMixin):
             return _like(mixtures.quantiles(np.array([tail, 1.0 - tail])), X)
         return [_like(s, X) for s in mixtures.highest_density_sets(coverage)]
 
+    @_keeps_float32
     @validate_params(
         {
             "X": ["array-like"],

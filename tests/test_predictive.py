@@ -321,6 +321,30 @@ def test_dataframe_input_and_hierarchical_share_the_methods(mcycle_hme):
         assert_allclose(q, fitted.predict_quantiles(X, [0.5]))
 
 
+def test_float32_in_float32_out(tone):
+    """As every prediction: computed in float64, answered in float32 for
+    float32 X (the float64 answer rounded)."""
+    X, _, est = tone
+    X32 = X.astype(np.float32)
+    X64 = X32.astype(np.float64)
+    for method, kwargs in [
+        ("predict_quantiles", {"q": [0.1, 0.9]}),
+        ("predict_interval", {}),
+        ("sample_y", {"n_samples": 3}),
+    ]:
+        got = getattr(est, method)(X32, **kwargs)
+        assert got.dtype == np.float32, method
+        want = getattr(est, method)(X64, **kwargs)
+        assert_allclose(got, want.astype(np.float32), rtol=1e-6)
+    for got, want in zip(
+        est.predict_interval(X32, kind="hdr"),
+        est.predict_interval(X64, kind="hdr"),
+        strict=True,
+    ):
+        assert got.dtype == np.float32
+        assert_allclose(got, want.astype(np.float32), rtol=1e-6)
+
+
 @pytest.mark.parametrize(
     "method, kwargs, match",
     [
