@@ -135,6 +135,8 @@ def _keeps_float32(method):
             return out
         if isinstance(out, tuple):
             return tuple(_cast(part) for part in out)
+        if isinstance(out, list):  # highest-density sets, one array per row
+            return [_cast(part) for part in out]
         if isinstance(out, dict):  # the HMEs' probabilities per node
             return {key: _cast(part) for key, part in out.items()}
         return _cast(out)

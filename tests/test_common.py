@@ -13,6 +13,7 @@ from skmoe import (
     MixtureOfExpertsRegressor,
     SoftmaxGate,
 )
+from skmoe.conformal import ConformalMixtureRegressor
 
 _INIT_SAMPLING = (
     "The k-means initialisation draws its seeds by inverting the cumulative "
@@ -84,6 +85,9 @@ ESTIMATORS = [
     MixtureOfExpertsClassifier(n_experts=2, random_state=0),
     HierarchicalMixtureOfExpertsRegressor(depth=2, random_state=0),
     HierarchicalMixtureOfExpertsClassifier(depth=2, random_state=0),
+    ConformalMixtureRegressor(
+        MixtureOfExpertsRegressor(n_experts=2, random_state=0), random_state=0
+    ),
 ]
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import skmoe
+import skmoe.conformal
 import skmoe.datasets
 import skmoe.inspection
 
@@ -30,7 +31,9 @@ def _documented_names():
 
 
 @pytest.mark.parametrize(
-    "module", [skmoe, skmoe.inspection, skmoe.datasets], ids=lambda m: m.__name__
+    "module",
+    [skmoe, skmoe.inspection, skmoe.datasets, skmoe.conformal],
+    ids=lambda m: m.__name__,
 )
 def test_api_reference_lists_every_public_name(module):
     """Every name in ``__all__`` has an entry in docs/api.rst (and no stale one)."""
@@ -41,7 +44,7 @@ def test_api_reference_lists_every_public_name(module):
 
 def test_api_reference_has_no_stale_names():
     public = set()
-    for module in (skmoe, skmoe.inspection, skmoe.datasets):
+    for module in (skmoe, skmoe.inspection, skmoe.datasets, skmoe.conformal):
         public |= set(module.__all__)
     stale = _documented_names() - public
     assert not stale, f"docs/api.rst lists names that are not public: {sorted(stale)}"

@@ -18,6 +18,7 @@ pipeline ending in one, as the displays, :func:`summary` and
 :func:`export_text` do.
 """
 
+from ._density_display import PredictiveDensityDisplay
 from ._experts_display import ExpertsDisplay
 from ._export import export_text
 from ._gate_display import GateDisplay
@@ -37,6 +38,7 @@ __all__ = [
     "ExpertUsageDisplay",
     "ExpertsDisplay",
     "GateDisplay",
+    "PredictiveDensityDisplay",
     "aic",
     "bic",
     "export_text",
