@@ -3,13 +3,12 @@
 import numpy as np
 
 from ._utils import (
-    _as_float_array,
     _check_matplotlib_support,
     _check_plot_kwargs,
     _FittedMixture,
     _get_axes,
-    _grid_rows,
     _linspace,
+    _RawRows,
 )
 
 __all__ = ["PredictiveDensityDisplay"]
@@ -168,15 +167,11 @@ class PredictiveDensityDisplay:
         (feature,) = fitted.feature_indices(
             0 if feature is None else feature, n_default=1
         )
-        X_arr = _as_float_array(X)
-        if X_arr.shape[1] != fitted.n_features_in_:
-            raise ValueError(
-                f"X has {X_arr.shape[1]} features, but the estimator expects "
-                f"{fitted.n_features_in_}."
-            )
+        raw = _RawRows(fitted, X, f"{cls.__name__}.from_estimator")
+        x_data = raw.numeric(feature)
         y_arr = None if y is None else np.asarray(y, dtype=np.float64).reshape(-1)
-        grid = _linspace(X_arr[:, feature], grid_resolution, eps)
-        X_grid = _grid_rows(X_arr, [feature], [grid], fixed_values)
+        grid = _linspace(x_data, grid_resolution, eps)
+        X_grid = raw.grid([feature], [grid], raw.reference(fixed_values))
         rows = fitted.transform(X_grid)
         if y_range is not None:
             lo, hi = (float(v) for v in y_range)
@@ -204,7 +199,7 @@ class PredictiveDensityDisplay:
             feature=feature,
             feature_name=fitted.feature_name(feature),
             X_grid=X_grid,
-            x=X_arr[:, feature] if y_arr is not None else None,
+            x=x_data if y_arr is not None else None,
             y=y_arr,
             estimator_name=fitted.name,
         )
