@@ -406,15 +406,15 @@ AFTER_FIT = [
         "Invalid parameter 'foo'",
     ),
     (
-        "warm start, new n_experts",
+        "warm start, new n_experts, gradient solver",
         lambda: (
-            R(n_experts=2, warm_start=True, random_state=0)
+            R(n_experts=2, solver="gradient", warm_start=True, random_state=0)
             .fit(X, y)
             .set_params(n_experts=3)
             .fit(X, y)
         ),
         ValueError,
-        "has 2 experts and n_experts=3",
+        "grows or shrinks the mixture by EM on NumPy inputs",
     ),
     (
         "partial_fit without classes",
