@@ -1,7 +1,7 @@
 """
-==================================================================
+====================================================================
 Classification on a real table: eleven vowels, four logistic experts
-==================================================================
+====================================================================
 
 The vowel data (Deterding; 990 recordings of eleven British English vowels
 by fifteen speakers, ten acoustic features each) is a classic test of
