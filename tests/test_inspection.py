@@ -921,3 +921,33 @@ def test_display_rows_take_the_form_the_estimator_was_fitted_on(three_features):
                 estimator.predict_responsibilities(as_fitted, y),
             )
     assert disp.ax_.get_xlabel() == "b"
+
+
+def test_expert_usage_matches_a_by_hand_count():
+    from skmoe.datasets import make_piecewise_linear
+    from skmoe.inspection import expert_usage
+
+    X, y = make_piecewise_linear(n_samples=300, random_state=0)
+    pipe = make_pipeline(
+        StandardScaler(), MixtureOfExpertsRegressor(n_experts=3, random_state=0)
+    ).fit(X, y)
+    w = np.random.default_rng(0).uniform(0.5, 2.0, size=X.shape[0])
+    usage = expert_usage(pipe, X, y, sample_weight=w, top_k=2)
+    gate = pipe[-1].predict_gate_proba(pipe[:-1].transform(X))
+    resp = pipe[-1].predict_responsibilities(pipe[:-1].transform(X), y)
+    table = usage.table
+    assert_allclose(table["gate_share"], w @ gate / w.sum())
+    assert_allclose(table["responsibility_share"], w @ resp / w.sum())
+    hard = np.argmax(gate, axis=1)
+    assert_allclose(table["counts"], [w[hard == k].sum() for k in range(3)])
+    second = np.argsort(-gate, axis=1)[:, :2]
+    pairs = [w[(second == k).any(axis=1)].sum() for k in range(3)]
+    assert_allclose(table["top_k_share"], np.array(pairs) / (2 * w.sum()))
+    for column in ("gate_share", "routed_share", "top_k_share"):
+        assert_allclose(table[column].sum(), 1.0)
+    shares = table["gate_share"].to_numpy()
+    assert_allclose(usage.coefficient_of_variation, shares.std() / shares.mean())
+    entropy = -(shares * np.log(shares)).sum() / np.log(3)
+    assert_allclose(usage.normalized_entropy, entropy)
+    with pytest.raises(ValueError, match="top_k=4 must be an integer from 1"):
+        expert_usage(pipe, X, top_k=4)

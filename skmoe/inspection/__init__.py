@@ -32,6 +32,7 @@ from ._methods import (
     score_samples,
 )
 from ._summary import summary
+from ._usage import expert_usage
 from ._usage_display import ExpertUsageDisplay
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "PredictiveDensityDisplay",
     "aic",
     "bic",
+    "expert_usage",
     "export_text",
     "predict_experts",
     "predict_experts_proba",

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .._validation import _check_weights
+from ._usage import expert_usage
 from ._utils import (
     _check_matplotlib_support,
     _check_plot_kwargs,
@@ -38,6 +38,10 @@ class ExpertUsageDisplay:
         ``expert_shares_`` of the fitted estimator.
     counts : ndarray of shape (n_experts,) or None
         Number (total weight) of rows of ``X`` routed to each expert.
+    coefficient_of_variation : float or None
+        Imbalance of the gate shares on ``X``: their standard deviation over
+        their mean, 0 when the experts share the work evenly (see
+        :func:`expert_usage`).
     estimator_name : str, default=None
         Name of the estimator (plot title).
 
@@ -76,6 +80,7 @@ class ExpertUsageDisplay:
         responsibility_shares=None,
         training_shares=None,
         counts=None,
+        coefficient_of_variation=None,
         estimator_name=None,
     ):
         self.routed_shares = routed_shares
@@ -83,6 +88,7 @@ class ExpertUsageDisplay:
         self.responsibility_shares = responsibility_shares
         self.training_shares = training_shares
         self.counts = counts
+        self.coefficient_of_variation = coefficient_of_variation
         self.estimator_name = estimator_name
 
     @classmethod
@@ -117,19 +123,16 @@ class ExpertUsageDisplay:
         if y is not None and X is None:
             raise ValueError("y was given without X: give X with it.")
         training = getattr(fitted.moe, "expert_shares_", None)
-        routed = gate_shares = counts = responsibility = None
+        routed = gate_shares = counts = responsibility = cv = None
         if X is not None:
-            weight = _check_weights(sample_weight, X, np.float64)
-            gate = fitted.gate_proba(X)
-            n_experts = gate.shape[1]
-            counts = np.bincount(
-                np.argmax(gate, axis=1), weights=weight, minlength=n_experts
-            )
-            routed = counts / weight.sum()
-            gate_shares = weight @ gate / weight.sum()
+            usage = expert_usage(estimator, X, y, sample_weight=sample_weight, top_k=1)
+            table = usage.table
+            routed = table["routed_share"].to_numpy()
+            gate_shares = table["gate_share"].to_numpy()
+            counts = table["counts"].to_numpy()
+            cv = usage.coefficient_of_variation
             if y is not None:
-                resp = fitted.responsibilities(X, y)
-                responsibility = weight @ resp / weight.sum()
+                responsibility = table["responsibility_share"].to_numpy()
         elif training is None:
             raise ValueError("Give X: the estimator has no expert_shares_ to show.")
         display = cls(
@@ -138,6 +141,7 @@ class ExpertUsageDisplay:
             responsibility_shares=responsibility,
             training_shares=None if training is None else np.asarray(training),
             counts=counts,
+            coefficient_of_variation=cv,
             estimator_name=fitted.name,
         )
         return display.plot(ax=ax, **kwargs)
@@ -229,7 +233,10 @@ class ExpertUsageDisplay:
         if len(series) > 1:
             ax.legend(handles=handles, loc="best", fontsize="small")
         if self.estimator_name:
-            ax.set_title(f"Expert usage of {self.estimator_name}")
+            title = f"Expert usage of {self.estimator_name}"
+            if self.coefficient_of_variation is not None:
+                title += f" (imbalance CV {self.coefficient_of_variation:.2f})"
+            ax.set_title(title)
         self.ax_ = ax
         self.figure_ = ax.figure
         return self
