@@ -189,6 +189,15 @@ class HierarchicalMixtureOfExpertsRegressor(
 
     Parameters
     ----------{params}
+    likelihood : {"gaussian", "poisson", "gamma"}, default="gaussian"
+        How the target is distributed given an expert: ``"gaussian"``, with
+        a noise variance per expert (``noise_variance_``); ``"poisson"``,
+        counts whose mean the expert predicts (``PoissonRegressor`` experts
+        by default); ``"gamma"``, positive targets with a dispersion
+        ``phi_k`` per expert (``dispersion_``; variance ``phi_k f_k(x)^2``,
+        ``GammaRegressor`` experts by default). The experts must predict
+        the mean; a prediction at or below zero counts as ``1e-10``.
+        Poisson and gamma mixtures are fitted by EM on NumPy inputs.
     variance_floor : float, default=1e-6
         Lower bound on each expert's noise variance, as a fraction of the
         (weighted) variance of ``y``, and never below the variance of
@@ -251,6 +260,7 @@ class HierarchicalMixtureOfExpertsRegressor(
         min_responsibility=1e-6,
         min_expert_weight="auto",
         expert_errors="isolate",
+        likelihood="gaussian",
         variance_floor=1e-6,
         clip_predictions=True,
         n_jobs=None,
@@ -260,6 +270,7 @@ class HierarchicalMixtureOfExpertsRegressor(
     ):
         self.depth = depth
         self.branching = branching
+        self.likelihood = likelihood
         self.variance_floor = variance_floor
         self.clip_predictions = clip_predictions
         super().__init__(

@@ -14,6 +14,8 @@ estimators), ``"gate"`` and ``"noise_variance"`` (Gaussian only).
 """
 
 import numpy as np
+from scipy.optimize import brentq
+from scipy.special import digamma, gammaln
 
 from ._array_api import _namespace, _to_namespace, _to_numpy, _xp_of
 from ._experts import PROBA_FLOOR, _expert_outputs, _fit_experts, _output_or_zeros
@@ -51,6 +53,8 @@ class GaussianLikelihood:
     """
 
     classifier = False
+    name = "gaussian"
+    parameter = "noise_variance_"  # the fitted attribute of the variances
 
     def __init__(self, variance_floor=0.0, min_responsibility=0.0, isolate=False):
         self.variance_floor = variance_floor
@@ -79,6 +83,15 @@ class GaussianLikelihood:
     def n_extra_parameters(self, n_experts):
         """Free parameters beyond the gate's and the experts': the variances."""
         return n_experts
+
+    @staticmethod
+    def check_target(y):
+        """Any real target."""
+
+    @staticmethod
+    def variances(means, parameter):
+        """Each expert's variance of y given x: its noise variance."""
+        return parameter
 
     def target_columns(self, y):
         """The target as columns, for the starts that cluster on it: y."""
@@ -192,3 +205,185 @@ class CategoricalLikelihood:
     def log_likelihood(self, state, X, y):
         """(n, K) log-probability of ``y`` under each expert of ``state``."""
         return self._observed_log_proba(state["experts"], X, y)
+
+
+#: Smallest mean a count or positive-target expert may predict: a prediction
+#: at or below zero (a linear expert beyond its data, say) is a mean of this
+#: size, whose log-likelihood is finite and very low, rather than -inf or NaN.
+_MEAN_FLOOR = 1e-10
+
+
+def _positive_means(experts, X, isolate):
+    """Each expert's prediction (n, K), floored at ``_MEAN_FLOOR``."""
+    preds = _expert_outputs(experts, X, isolate=isolate)
+    return np.maximum(_to_numpy(preds), _MEAN_FLOOR)
+
+
+class PoissonLikelihood:
+    """``y ~ Poisson(f_k(x))``: count experts, no noise parameter.
+
+    The experts predict the mean count (``PoissonRegressor``,
+    ``HistGradientBoostingRegressor(loss="poisson")``); their M-step is
+    their own weighted fit, which for a Poisson GLM maximises the weighted
+    Poisson likelihood exactly.
+    """
+
+    classifier = False
+    name = "poisson"
+    parameter = None  # no per-expert parameter
+
+    def __init__(self, min_responsibility=0.0, isolate=False):
+        self.min_responsibility = min_responsibility
+        self.isolate = isolate
+
+    @classmethod
+    def for_fit(cls, y, sample_weight, relative_floor, min_responsibility, isolate):
+        return cls(min_responsibility, isolate)
+
+    @staticmethod
+    def check_target(y):
+        """Counts: non-negative (integers, or any non-negative rate)."""
+        if np.any(_to_numpy(y) < 0):
+            raise ValueError(
+                "likelihood='poisson' needs a non-negative target y (counts); "
+                "y has negative values. Use likelihood='gaussian' for a real "
+                "target."
+            )
+
+    def n_extra_parameters(self, n_experts):
+        return 0
+
+    def target_columns(self, y):
+        # Counts cluster on their logarithm (a k-means start).
+        return np.log1p(np.asarray(y, dtype=np.float64))[:, None]
+
+    def init_features(self, X, y):
+        return np.column_stack([X, self.target_columns(y)])
+
+    def m_step(self, experts, X, y, weights, state, n_jobs):
+        fitted = _fit_experts(
+            experts, X, y, weights, self.min_responsibility, False, n_jobs, self.isolate
+        )
+        state["experts"] = fitted
+        state["noise_variance"] = None
+        return self._log_density(y, _positive_means(fitted, X, self.isolate))
+
+    @staticmethod
+    def _log_density(y, means):
+        y = _to_numpy(y)[:, None]
+        return y * np.log(means) - means - gammaln(y + 1.0)
+
+    def log_likelihood(self, state, X, y):
+        return self._log_density(y, _positive_means(state["experts"], X, False))
+
+    @staticmethod
+    def variances(means, parameter):
+        """Each expert's variance of y given x: its mean."""
+        return means
+
+
+class GammaLikelihood:
+    """``y ~ Gamma(mean f_k(x), dispersion phi_k)``: positive targets.
+
+    The variance is ``phi_k f_k(x)^2`` (a constant coefficient of variation
+    per expert, ``sqrt(phi_k)``); ``phi_k`` is estimated by weighted maximum
+    likelihood at each M-step. The experts predict the mean
+    (``GammaRegressor``, ``HistGradientBoostingRegressor(loss="gamma")``).
+    """
+
+    classifier = False
+    name = "gamma"
+    parameter = "dispersion_"
+
+    def __init__(self, min_responsibility=0.0, isolate=False):
+        self.min_responsibility = min_responsibility
+        self.isolate = isolate
+
+    @classmethod
+    def for_fit(cls, y, sample_weight, relative_floor, min_responsibility, isolate):
+        return cls(min_responsibility, isolate)
+
+    @staticmethod
+    def check_target(y):
+        """Positive values."""
+        if np.any(_to_numpy(y) <= 0):
+            raise ValueError(
+                "likelihood='gamma' needs a positive target y; y has values at "
+                "or below 0. Use likelihood='poisson' for counts with zeros, or "
+                "likelihood='gaussian'."
+            )
+
+    def n_extra_parameters(self, n_experts):
+        return n_experts  # one dispersion each
+
+    def target_columns(self, y):
+        return np.log(np.asarray(y, dtype=np.float64))[:, None]
+
+    def init_features(self, X, y):
+        return np.column_stack([X, self.target_columns(y)])
+
+    def m_step(self, experts, X, y, weights, state, n_jobs):
+        fitted = _fit_experts(
+            experts, X, y, weights, self.min_responsibility, False, n_jobs, self.isolate
+        )
+        means = _positive_means(fitted, X, self.isolate)
+        weights = _to_numpy(weights)
+        previous = state.get("noise_variance")
+        phi = np.empty(means.shape[1])
+        for k in range(means.shape[1]):
+            prev = None if previous is None else float(previous[k])
+            phi[k] = _gamma_dispersion(_to_numpy(y), means[:, k], weights[:, k], prev)
+        state["experts"] = fitted
+        state["noise_variance"] = phi
+        return self._log_density(y, means, phi)
+
+    @staticmethod
+    def _log_density(y, means, phi):
+        shape = 1.0 / np.asarray(phi)
+        y = _to_numpy(y)[:, None]
+        return (
+            shape * np.log(shape * y / means)
+            - shape * y / means
+            - np.log(y)
+            - gammaln(shape)
+        )
+
+    def log_likelihood(self, state, X, y):
+        means = _positive_means(state["experts"], X, False)
+        return self._log_density(y, means, state["noise_variance"])
+
+    @staticmethod
+    def variances(means, parameter):
+        return parameter * means**2
+
+
+#: Bounds of a gamma expert's dispersion: coefficients of variation from
+#: 1e-4 to 1e4.
+_DISPERSION_BOUNDS = (1e-8, 1e8)
+
+
+def _gamma_dispersion(y, means, weights, previous=None):
+    """Weighted maximum-likelihood dispersion ``1 / shape`` of a gamma
+    expert with known means: the root in ``a`` of ``log(a) - digamma(a) =
+    d``, ``d`` the weighted mean of ``r - log(r) - 1`` with ``r = y / mean``
+    (zero only when every weighted ``y`` equals its mean)."""
+    total = weights.sum()
+    if not total > 0:
+        return previous if previous is not None else 1.0
+    r = y / means
+    d = float(weights @ (r - np.log(r) - 1.0)) / total
+    lo, hi = _DISPERSION_BOUNDS
+    if d <= 0:
+        return lo
+    # log(a) - digamma(a) decreases from +inf to 0: bracket and solve in log a.
+    f = lambda t: np.log(np.exp(t)) - digamma(np.exp(t)) - d  # noqa: E731
+    shape = np.exp(brentq(f, np.log(1.0 / hi), np.log(1.0 / lo), xtol=1e-12))
+    return float(np.clip(1.0 / shape, lo, hi))
+
+
+#: The families of the regressors' ``likelihood`` parameter.
+REGRESSION_LIKELIHOODS = {
+    "gaussian": GaussianLikelihood,
+    "poisson": PoissonLikelihood,
+    "gamma": GammaLikelihood,
+}

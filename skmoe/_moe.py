@@ -25,6 +25,17 @@ from ._resize import _select
 from ._validation import _check_weights
 
 
+def _check_gaussian(estimator, what):
+    """The gradient solvers know the Gaussian (and categorical) likelihood
+    only."""
+    likelihood = getattr(estimator, "likelihood", "gaussian")
+    if likelihood != "gaussian":
+        raise ValueError(
+            f"{what} fits Gaussian experts only; likelihood={likelihood!r} is "
+            "fitted by EM (solver='em', fit)."
+        )
+
+
 class _FlatMixin:
     """What the flat estimators add to the base: ``n_experts`` and the
     choice of solver (EM or gradient fitting, whose parameters are theirs
@@ -47,6 +58,7 @@ class _FlatMixin:
         before any work."""
         if self.solver == "em":
             return em_run
+        _check_gaussian(self, "solver='gradient'")
         if xp is not np:
             raise ValueError(
                 "solver='gradient' fits NumPy inputs only; with array-API "
@@ -216,7 +228,7 @@ class _FlatMixin:
                 "on. Pass weighting='uniform' to fit it on all of them."
             )
         lik = self._likelihood(y, w)
-        noise = getattr(self, "noise_variance_", None)
+        noise = self._get_state()["noise_variance"]
         one = {
             "experts": [template],
             "noise_variance": None if noise is None else noise[k : k + 1],
@@ -224,11 +236,12 @@ class _FlatMixin:
         lik.m_step([template], X, y, w[:, None], one, None)
         experts = list(self.experts_)
         experts[k] = one["experts"][0]
-        self.experts_ = experts
+        state = {**self._get_state(), "experts": experts}
         if noise is not None:
             noise = _xp_of(noise).asarray(noise, copy=True)
             noise[k] = one["noise_variance"][0]
-            self.noise_variance_ = noise
+            state["noise_variance"] = noise
+        self._set_state(state)
         return self
 
     def __sklearn_tags__(self):
@@ -255,6 +268,15 @@ class MixtureOfExpertsRegressor(
 
     Parameters
     ----------{params}
+    likelihood : {"gaussian", "poisson", "gamma"}, default="gaussian"
+        How the target is distributed given an expert: ``"gaussian"``, with
+        a noise variance per expert (``noise_variance_``); ``"poisson"``,
+        counts whose mean the expert predicts (``PoissonRegressor`` experts
+        by default); ``"gamma"``, positive targets with a dispersion
+        ``phi_k`` per expert (``dispersion_``; variance ``phi_k f_k(x)^2``,
+        ``GammaRegressor`` experts by default). The experts must predict
+        the mean; a prediction at or below zero counts as ``1e-10``.
+        Poisson and gamma mixtures are fitted by EM on NumPy inputs.
     variance_floor : float, default=1e-6
         Lower bound on each expert's noise variance, as a fraction of the
         (weighted) variance of ``y``. It keeps an expert that fits a few rows
@@ -328,6 +350,7 @@ class MixtureOfExpertsRegressor(
         min_responsibility=1e-6,
         min_expert_weight="auto",
         expert_errors="isolate",
+        likelihood="gaussian",
         variance_floor=1e-6,
         clip_predictions=True,
         n_jobs=None,
@@ -357,6 +380,7 @@ class MixtureOfExpertsRegressor(
             verbose=verbose,
             warm_start=warm_start,
         )
+        self.likelihood = likelihood
         self.variance_floor = variance_floor
         self.clip_predictions = clip_predictions
 
@@ -416,6 +440,7 @@ class MixtureOfExpertsRegressor(
         self : MixtureOfExpertsRegressor
             The updated estimator.
         """
+        _check_gaussian(self, "partial_fit")
         return _gradient.partial_fit(self, X, y, sample_weight)
 
 

@@ -11,7 +11,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import RegressorMixin
-from sklearn.linear_model import LinearRegression
+from sklearn.linear_model import GammaRegressor, LinearRegression, PoissonRegressor
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import column_or_1d
@@ -26,7 +26,7 @@ from ._array_api import (
     _xp_of,
 )
 from ._experts import _expert_outputs
-from ._likelihood import GaussianLikelihood
+from ._likelihood import REGRESSION_LIKELIHOODS
 from ._predictive import _RowMixtures
 from ._validation import _check_magnitude, _keeps_float32, _validate_data
 
@@ -35,12 +35,38 @@ class _MixtureRegressorMixin(RegressorMixin):
     """Regression with Gaussian experts, for a :class:`BaseMixtureOfExperts`."""
 
     _regressor_parameter_constraints: dict = {
+        "likelihood": [StrOptions(set(REGRESSION_LIKELIHOODS))],
         "variance_floor": [Interval(Real, 0, None, closed="neither")],
         "clip_predictions": ["boolean"],
     }
 
     def _default_expert(self):
+        if self.likelihood == "poisson":
+            return PoissonRegressor(alpha=0.0)
+        if self.likelihood == "gamma":
+            return GammaRegressor(alpha=0.0)
         return LinearRegression()
+
+    def _get_state(self):
+        state = super()._get_state()
+        parameter = REGRESSION_LIKELIHOODS[self.likelihood].parameter
+        state["noise_variance"] = getattr(self, parameter, None) if parameter else None
+        return state
+
+    def _set_state(self, state):
+        # Only the family's own parameter attribute: none left from a fit
+        # with another likelihood.
+        for family in REGRESSION_LIKELIHOODS.values():
+            if family.parameter is not None:
+                self.__dict__.pop(family.parameter, None)
+        super()._set_state({**state, "noise_variance": None})
+        parameter = REGRESSION_LIKELIHOODS[self.likelihood].parameter
+        if parameter is not None and state.get("noise_variance") is not None:
+            setattr(self, parameter, state["noise_variance"])
+
+    def _noise_parameter(self):
+        """The fitted per-expert parameter of the likelihood (or None)."""
+        return self._get_state()["noise_variance"]
 
     def _record_target_range(self, X, y, w, previous=None):
         """Set ``target_range_``: the range of ``y`` and of the mixture's
@@ -101,6 +127,13 @@ class _MixtureRegressorMixin(RegressorMixin):
             y = xp.astype(_to_namespace(y, xp, device), X.dtype)
         _check_magnitude(X, "X")
         _check_magnitude(y, "y")
+        if self.likelihood != "gaussian" and xp is not np:
+            raise ValueError(
+                f"likelihood={self.likelihood!r} fits NumPy inputs only; "
+                f"with array-API inputs ({xp.__name__}) use "
+                "likelihood='gaussian'."
+            )
+        REGRESSION_LIKELIHOODS[self.likelihood].check_target(y)
         return X, y
 
     def _check_y(self, y, X):
@@ -119,12 +152,14 @@ class _MixtureRegressorMixin(RegressorMixin):
             )
         if not bool(_xp_of(y).all(_xp_of(y).isfinite(y))):
             raise ValueError("Input y contains NaN or infinity.")
+        REGRESSION_LIKELIHOODS[self.likelihood].check_target(y)
         return y
 
     def _likelihood(self, y=None, sample_weight=None):
+        family = REGRESSION_LIKELIHOODS[self.likelihood]
         if y is None:
-            return GaussianLikelihood(min_responsibility=self.min_responsibility)
-        return GaussianLikelihood.for_fit(
+            return family(min_responsibility=self.min_responsibility)
+        return family.for_fit(
             y,
             sample_weight,
             self.variance_floor,
@@ -166,7 +201,8 @@ class _MixtureRegressorMixin(RegressorMixin):
         if not return_std:
             return mean
         spread = xp.where(used, (preds - mean[:, None]) ** 2, zero)
-        var = xp.sum(weights * (self.noise_variance_ + spread), axis=1)
+        noise = self._likelihood().variances(preds, self._noise_parameter())
+        var = xp.sum(weights * (noise + spread), axis=1)
         return mean, xp.sqrt(var)
 
     @_keeps_float32
@@ -191,6 +227,12 @@ class _MixtureRegressorMixin(RegressorMixin):
         """Validated X and the predictive mixture of each of its rows: the
         density :meth:`score_samples` evaluates (every expert weighted by
         the gate, unclipped means, the fitted noise variances)."""
+        if self.likelihood != "gaussian":
+            raise ValueError(
+                f"{method} computes the predictive distribution of Gaussian "
+                f"experts; this model has likelihood={self.likelihood!r}. Use "
+                "predict(X, return_std=True) for its mean and spread."
+            )
         X = self._check_X(X, method)
         log_gate = self._log_gate(self._get_state(), X)
         means = _expert_outputs(self.experts_, X)
