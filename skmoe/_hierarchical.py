@@ -209,7 +209,10 @@ class HierarchicalMixtureOfExpertsRegressor(
     Attributes
     ----------{attrs}
     noise_variance_ : ndarray of shape (n_experts,)
-        Noise variance of each leaf's expert.
+        Noise variance of each leaf's expert (``likelihood="gaussian"``).
+    dispersion_ : ndarray of shape (n_experts,)
+        Dispersion ``phi_k`` of each expert (``likelihood="gamma"``): its
+        variance is ``phi_k`` times its mean squared.
     target_range_ : ndarray of shape (2,)
         Smallest and largest value of the training targets and of the
         fitted values; the bounds of ``clip_predictions``.

@@ -298,7 +298,10 @@ class MixtureOfExpertsRegressor(
     Attributes
     ----------{attrs}
     noise_variance_ : ndarray of shape (n_experts,)
-        Noise variance ``sigma_k^2`` of each expert.
+        Noise variance ``sigma_k^2`` of each expert (``likelihood="gaussian"``).
+    dispersion_ : ndarray of shape (n_experts,)
+        Dispersion ``phi_k`` of each expert (``likelihood="gamma"``): its
+        variance is ``phi_k`` times its mean squared.
     target_range_ : ndarray of shape (2,)
         Smallest and largest value of the training targets and of the
         mixture's predictions on the training rows (with ``partial_fit``,
