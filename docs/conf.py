@@ -56,6 +56,7 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
+    "matplotlib.sphinxext.plot_directive",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
 ]
@@ -100,6 +101,10 @@ warnings.filterwarnings(
 html_theme = "pydata_sphinx_theme"
 html_title = f"skmoe {release}"
 html_static_path = ["_static"]
+# The user guide's figures (``.. plot::``), drawn at build time.
+plot_html_show_source_link = False
+plot_html_show_formats = False
+plot_formats = [("png", 100)]
 # Formulas render without internet: MathJax is bundled (see
 # _static/mathjax/README.md) instead of loaded from a CDN, which left raw
 # ``\[p(y \mid x)...\]`` on machines offline.

@@ -124,6 +124,8 @@ def test_sphinx_build_without_warnings(tmp_path):
     assert "_static/mathjax/tex-svg-full.js" in page
     assert "cdn.jsdelivr" not in page
     assert (out / "_static" / "mathjax" / "tex-svg-full.js").is_file()
+    # The inspection guide's figures, drawn at build time.
+    assert len(list((out / "_images").glob("inspection-*.png"))) >= 3
 
 
 def test_readme_python_blocks_run():
