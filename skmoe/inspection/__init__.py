@@ -22,6 +22,7 @@ from ._density_display import PredictiveDensityDisplay
 from ._experts_display import ExpertsDisplay
 from ._export import export_text
 from ._gate_display import GateDisplay
+from ._inference import coefficient_table
 from ._methods import (
     aic,
     bic,
@@ -42,6 +43,7 @@ __all__ = [
     "PredictiveDensityDisplay",
     "aic",
     "bic",
+    "coefficient_table",
     "expert_usage",
     "export_text",
     "predict_experts",

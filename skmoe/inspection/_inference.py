@@ -1,0 +1,177 @@
+"""Standard errors of a fitted mixture's coefficients: the observed information."""
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from scipy.special import logsumexp
+from sklearn.linear_model import LinearRegression
+
+from ._utils import _FittedMixture
+
+__all__ = ["coefficient_table"]
+
+#: Relative step of the central differences of the score.
+_STEP = 1e-5
+
+
+class _Parameters:
+    """The free parameters of a mixture of linear-Gaussian experts with a
+    softmax gate, as one vector: the gate's log-odds against expert 0
+    (intercept and coefficients of experts 1..K-1), each expert's intercept
+    and coefficients, and each expert's log noise variance."""
+
+    def __init__(self, n_features, n_experts):
+        self.d, self.K = n_features, n_experts
+        self.n_gate = (n_experts - 1) * (n_features + 1)
+        self.n_expert = n_experts * (n_features + 1)
+
+    def pack(self, gate_b, gate_W, b, W, log_var):
+        return np.concatenate(
+            [
+                np.vstack(
+                    [gate_b[1:] - gate_b[0], (gate_W[:, 1:] - gate_W[:, :1])]
+                ).T.ravel(),
+                np.vstack([b, W]).T.ravel(),
+                log_var,
+            ]
+        )
+
+    def unpack(self, theta):
+        d, K = self.d, self.K
+        gate = np.zeros((K, d + 1))
+        gate[1:] = theta[: self.n_gate].reshape(K - 1, d + 1)
+        experts = theta[self.n_gate : self.n_gate + self.n_expert].reshape(K, d + 1)
+        log_var = theta[self.n_gate + self.n_expert :]
+        return gate, experts, log_var
+
+
+def _score(theta, params, Z, y, w):
+    """Gradient of the weighted observed-data log-likelihood (Fisher's
+    identity: the complete-data gradient under the posterior)."""
+    gate, experts, log_var = params.unpack(theta)
+    logits = Z @ gate.T
+    log_gate = logits - logsumexp(logits, axis=1, keepdims=True)
+    var = np.exp(log_var)
+    resid = y[:, None] - Z @ experts.T
+    log_lik = -0.5 * (np.log(2 * np.pi) + log_var + resid**2 / var)
+    joint = log_gate + log_lik
+    h = np.exp(joint - logsumexp(joint, axis=1, keepdims=True))
+    g = np.exp(log_gate)
+    hw = h * w[:, None]
+    d_gate = ((h - g) * w[:, None]).T @ Z  # (K, d+1)
+    d_experts = (hw * resid / var).T @ Z
+    d_log_var = 0.5 * (hw * (resid**2 / var - 1.0)).sum(axis=0)
+    return np.concatenate([d_gate[1:].ravel(), d_experts.ravel(), d_log_var])
+
+
+def coefficient_table(estimator, X, y, *, sample_weight=None):
+    """Coefficients, standard errors, z and p-values of a fitted mixture.
+
+    For a :class:`~skmoe.MixtureOfExpertsRegressor` whose experts are
+    ``LinearRegression`` (Gaussian likelihood) and whose gate is the softmax
+    gate: the standard errors come from the observed information of the
+    mixture's full log-likelihood on (X, y) (the Hessian at the fit, by
+    central differences of the exact score), so they account for the
+    uncertainty of the routing, unlike the responsibility-weighted fits of
+    each expert, which understate them. The gate is reported as log-odds
+    against expert 0 (a softmax is identified only up to a common shift).
+    The gate's weak default penalty is ignored.
+
+    Parameters
+    ----------
+    estimator : fitted MixtureOfExpertsRegressor or Pipeline ending in one
+    X : array-like of shape (n_samples, n_features)
+        The training data (for a pipeline, as the pipeline takes them).
+    y : array-like of shape (n_samples,)
+        Their targets.
+    sample_weight : array-like of shape (n_samples,), default=None
+        The fit's sample weights.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per parameter: ``component`` (``"gate 1 vs 0"``, ...,
+        ``"expert k"``), ``term`` (``"intercept"``, a feature name, or
+        ``"log noise variance"``), ``coef``, ``std_err``, ``z`` and
+        ``p_value`` (two-sided, normal).
+
+    Examples
+    --------
+    >>> from skmoe import MixtureOfExpertsRegressor
+    >>> from skmoe.datasets import load_mcycle
+    >>> from skmoe.inspection import coefficient_table
+    >>> X, y = load_mcycle(return_X_y=True)
+    >>> moe = MixtureOfExpertsRegressor(n_experts=3, random_state=0).fit(X, y)
+    >>> table = coefficient_table(moe, X, y)
+    >>> list(table.columns)
+    ['component', 'term', 'coef', 'std_err', 'z', 'p_value']
+    """
+    fitted = _FittedMixture(estimator, "coefficient_table")
+    moe = fitted.moe
+    experts = list(moe.experts_)
+    ok = (
+        getattr(moe, "likelihood", None) == "gaussian"
+        and hasattr(moe, "n_experts")
+        and all(type(e) is LinearRegression and e.fit_intercept for e in experts)
+        and moe.gate_.fit_intercept
+    )
+    if not ok:
+        raise TypeError(
+            "coefficient_table needs a MixtureOfExpertsRegressor with "
+            "likelihood='gaussian', LinearRegression experts (fit_intercept="
+            f"True) and the softmax gate; got {fitted.name} with experts "
+            f"{sorted({type(e).__name__ for e in experts})}."
+        )
+    Z = np.asarray(fitted.transform(X), dtype=np.float64)
+    if Z.ndim != 2 or Z.shape[1] != moe.n_features_in_:
+        raise ValueError(
+            f"X must have the fitted {moe.n_features_in_} features (after any "
+            f"preprocessing); got shape {Z.shape}."
+        )
+    Z = np.column_stack([np.ones(Z.shape[0]), Z])
+    y = np.asarray(y, dtype=np.float64).ravel()
+    w = np.ones(y.size) if sample_weight is None else np.asarray(sample_weight, float)
+    d, K = Z.shape[1] - 1, len(experts)
+    params = _Parameters(d, K)
+    gate = moe.gate_
+    theta = params.pack(
+        np.asarray(gate.intercept_),
+        np.asarray(gate.coef_),
+        np.array([e.intercept_ for e in experts], dtype=float),
+        np.array([e.coef_ for e in experts], dtype=float).T,
+        np.log(np.asarray(moe.noise_variance_, dtype=float)),
+    )
+    hessian = np.empty((theta.size, theta.size))
+    for j in range(theta.size):
+        step = _STEP * max(1.0, abs(theta[j]))
+        up, down = theta.copy(), theta.copy()
+        up[j] += step
+        down[j] -= step
+        hessian[:, j] = (
+            _score(up, params, Z, y, w) - _score(down, params, Z, y, w)
+        ) / (2 * step)
+    hessian = 0.5 * (hessian + hessian.T)
+    covariance = np.linalg.pinv(-hessian)
+    std_err = np.sqrt(np.clip(np.diag(covariance), 0.0, None))
+    names = ["intercept", *fitted.moe_feature_names()]
+    component, term = [], []
+    for k in range(1, K):
+        component += [f"gate {k} vs 0"] * (d + 1)
+        term += names
+    for k in range(K):
+        component += [f"expert {k}"] * (d + 1)
+        term += names
+    component += [f"expert {k}" for k in range(K)]
+    term += ["log noise variance"] * K
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = theta / std_err
+    return pd.DataFrame(
+        {
+            "component": component,
+            "term": term,
+            "coef": theta,
+            "std_err": std_err,
+            "z": z,
+            "p_value": 2 * stats.norm.sf(np.abs(z)),
+        }
+    )
