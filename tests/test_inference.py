@@ -89,3 +89,27 @@ def test_unsupported_models_are_refused():
     ).fit(X, y)
     with pytest.raises(TypeError, match="LinearRegression experts"):
         coefficient_table(trees, X, y)
+
+
+def test_standard_errors_agree_with_the_bootstrap_on_a_true_model():
+    """On data drawn from a mixture with a soft gate (the model holds), the
+    information's standard errors match the spread of bootstrap refits."""
+    rng = np.random.default_rng(3)
+    n = 600
+    X = rng.uniform(-2, 2, size=(n, 1))
+    gate = 1 / (1 + np.exp(-2.0 * X[:, 0]))
+    second = rng.uniform(size=n) < gate
+    y = np.where(second, 1.0 + 1.5 * X[:, 0], -0.5 - 1.0 * X[:, 0])
+    y = y + rng.normal(scale=np.where(second, 0.4, 0.3))
+    moe = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+    table = coefficient_table(
+        moe, X, y, bootstrap="parametric", n_bootstrap=80, n_jobs=2, random_state=0
+    )
+    # 80 refits estimate a standard deviation to about 8% (1 / sqrt(2 * 80)).
+    assert_allclose(table["bootstrap_std_err"], table["std_err"], rtol=0.3)
+    nonparametric = coefficient_table(
+        moe, X, y, bootstrap="nonparametric", n_bootstrap=80, random_state=0
+    )
+    assert_allclose(nonparametric["bootstrap_std_err"], table["std_err"], rtol=0.3)
+    with pytest.raises(ValueError, match="bootstrap='jackknife'"):
+        coefficient_table(moe, X, y, bootstrap="jackknife")

@@ -1,11 +1,19 @@
 """Standard errors of a fitted mixture's coefficients: the observed information."""
 
+import copy
+import warnings
+
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from scipy import stats
+from scipy.optimize import linear_sum_assignment
 from scipy.special import logsumexp
+from sklearn.base import clone
 from sklearn.linear_model import LinearRegression
+from sklearn.utils import check_random_state
 
+from .._resize import _select
 from ._utils import _FittedMixture
 
 __all__ = ["coefficient_table"]
@@ -64,7 +72,17 @@ def _score(theta, params, Z, y, w):
     return np.concatenate([d_gate[1:].ravel(), d_experts.ravel(), d_log_var])
 
 
-def coefficient_table(estimator, X, y, *, sample_weight=None):
+def coefficient_table(
+    estimator,
+    X,
+    y,
+    *,
+    sample_weight=None,
+    bootstrap=None,
+    n_bootstrap=200,
+    n_jobs=None,
+    random_state=None,
+):
     """Coefficients, standard errors, z and p-values of a fitted mixture.
 
     For a :class:`~skmoe.MixtureOfExpertsRegressor` whose experts are
@@ -86,6 +104,21 @@ def coefficient_table(estimator, X, y, *, sample_weight=None):
         Their targets.
     sample_weight : array-like of shape (n_samples,), default=None
         The fit's sample weights.
+    bootstrap : {"nonparametric", "parametric"} or None, default=None
+        Also estimate each standard error from ``n_bootstrap`` refits:
+        on the rows resampled with replacement (``"nonparametric"``), or on
+        targets drawn from the fitted model (``"parametric"``,
+        :meth:`~skmoe.MixtureOfExpertsRegressor.sample_y`). Each refit
+        starts from the fitted model (a warm start, so the experts keep
+        their identity; they are matched to the fitted ones by their
+        coefficients all the same), and the column ``bootstrap_std_err``
+        holds the standard deviation of its estimates.
+    n_bootstrap : int, default=200
+        Number of bootstrap refits.
+    n_jobs : int or None, default=None
+        Refits in parallel (joblib).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the resampling.
 
     Returns
     -------
@@ -93,7 +126,8 @@ def coefficient_table(estimator, X, y, *, sample_weight=None):
         One row per parameter: ``component`` (``"gate 1 vs 0"``, ...,
         ``"expert k"``), ``term`` (``"intercept"``, a feature name, or
         ``"log noise variance"``), ``coef``, ``std_err``, ``z`` and
-        ``p_value`` (two-sided, normal).
+        ``p_value`` (two-sided, normal), and ``bootstrap_std_err`` when
+        ``bootstrap`` is given.
 
     Examples
     --------
@@ -133,14 +167,7 @@ def coefficient_table(estimator, X, y, *, sample_weight=None):
     w = np.ones(y.size) if sample_weight is None else np.asarray(sample_weight, float)
     d, K = Z.shape[1] - 1, len(experts)
     params = _Parameters(d, K)
-    gate = moe.gate_
-    theta = params.pack(
-        np.asarray(gate.intercept_),
-        np.asarray(gate.coef_),
-        np.array([e.intercept_ for e in experts], dtype=float),
-        np.array([e.coef_ for e in experts], dtype=float).T,
-        np.log(np.asarray(moe.noise_variance_, dtype=float)),
-    )
+    theta = _theta_of(moe, params)
     hessian = np.empty((theta.size, theta.size))
     for j in range(theta.size):
         step = _STEP * max(1.0, abs(theta[j]))
@@ -165,7 +192,7 @@ def coefficient_table(estimator, X, y, *, sample_weight=None):
     term += ["log noise variance"] * K
     with np.errstate(divide="ignore", invalid="ignore"):
         z = theta / std_err
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "component": component,
             "term": term,
@@ -175,3 +202,54 @@ def coefficient_table(estimator, X, y, *, sample_weight=None):
             "p_value": 2 * stats.norm.sf(np.abs(z)),
         }
     )
+    if bootstrap is not None:
+        if bootstrap not in ("nonparametric", "parametric"):
+            raise ValueError(
+                f"bootstrap={bootstrap!r} must be 'nonparametric', 'parametric' "
+                "or None."
+            )
+        seeds = check_random_state(random_state).randint(2**31 - 1, size=n_bootstrap)
+        draws = Parallel(n_jobs=n_jobs)(
+            delayed(_bootstrap_refit)(moe, params, Z, y, w, bootstrap, seed)
+            for seed in seeds
+        )
+        table["bootstrap_std_err"] = np.std(draws, axis=0, ddof=1)
+    return table
+
+
+def _theta_of(moe, params):
+    experts, gate = moe.experts_, moe.gate_
+    return params.pack(
+        np.asarray(gate.intercept_),
+        np.asarray(gate.coef_),
+        np.array([e.intercept_ for e in experts], dtype=float),
+        np.array([e.coef_ for e in experts], dtype=float).T,
+        np.log(np.asarray(moe.noise_variance_, dtype=float)),
+    )
+
+
+def _bootstrap_refit(moe, params, Z, y, w, kind, seed):
+    """The parameters of one bootstrap refit, experts in the fitted order."""
+    rng = np.random.RandomState(seed)
+    X = Z[:, 1:]
+    refit = clone(moe).set_params(warm_start=True, random_state=seed, verbose=0)
+    for name, value in vars(moe).items():
+        if name.endswith("_") and not name.startswith("__"):
+            setattr(refit, name, copy.deepcopy(value))
+    if kind == "nonparametric":
+        counts = rng.multinomial(y.size, w / w.sum()).astype(float)
+        target, weight = y, counts
+    else:
+        target = moe.sample_y(X, n_samples=1, random_state=rng)[:, 0]
+        weight = w
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a resample's warnings: not the user's fit
+        refit.fit(X, target, sample_weight=weight)
+    # Match the refit's experts to the fitted ones (a warm start keeps them,
+    # but the canonical order by share may swap two of similar size).
+    old = np.array([np.r_[e.intercept_, e.coef_] for e in moe.experts_])
+    new = np.array([np.r_[e.intercept_, e.coef_] for e in refit.experts_])
+    cost = ((old[:, None, :] - new[None, :, :]) ** 2).sum(axis=2)
+    order = linear_sum_assignment(cost)[1]
+    refit._set_state(_select(refit._get_state(), order.tolist()))
+    return _theta_of(refit, params)
