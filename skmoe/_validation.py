@@ -6,7 +6,7 @@ import inspect
 import numpy as np
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
-from ._array_api import _xp_of
+from ._array_api import _xp_of, array_namespace, is_array_api_obj
 
 # Newer scikit-learn refuses all-zero weights itself, with a message that does
 # not say which call or what to do; skmoe raises its own, on every version.
@@ -105,9 +105,11 @@ def _check_magnitude(a, name):
 
 
 def _is_float32(X):
-    """Whether ``X`` is a NumPy array, or a DataFrame, of float32 values."""
+    """Whether ``X`` is an array (any namespace), or a DataFrame, of float32."""
     if isinstance(X, np.ndarray):
         return X.dtype == np.float32
+    if is_array_api_obj(X):
+        return X.dtype == array_namespace(X).float32
     dtypes = getattr(X, "dtypes", None)  # a pandas DataFrame
     if dtypes is None or not hasattr(dtypes, "__iter__"):
         return False
@@ -120,12 +122,16 @@ def _keeps_float32(method):
 
     The estimators compute in float64 whatever the input (EM's sums of
     log-probabilities need it), and answer in the precision they were asked in,
-    as scikit-learn's linear models do. Labels and device arrays pass through.
+    as scikit-learn's linear models do; device arrays too, in their own
+    namespace. Labels pass through.
     """
 
     def _cast(out):
-        if isinstance(out, np.ndarray) and out.dtype == np.float64:
-            return out.astype(np.float32)
+        if isinstance(out, np.ndarray):
+            return out.astype(np.float32) if out.dtype == np.float64 else out
+        if is_array_api_obj(out):
+            xp = array_namespace(out)
+            return xp.astype(out, xp.float32) if out.dtype == xp.float64 else out
         return out
 
     @functools.wraps(method)
