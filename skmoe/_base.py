@@ -139,6 +139,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         ],
         "routing": [StrOptions({"soft", "hard", "top_k"})],
         "top_k": [Interval(Integral, 1, None, closed="left")],
+        "fit_top_k": [Interval(Integral, 1, None, closed="left"), None],
         "min_responsibility": [Interval(Real, 0, 1, closed="left")],
         "min_expert_weight": [
             StrOptions({"auto"}),
@@ -163,6 +164,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         init_params="small_em",
         routing="soft",
         top_k=2,
+        fit_top_k=None,
         min_responsibility=1e-6,
         min_expert_weight="auto",
         expert_errors="isolate",
@@ -179,6 +181,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         self.init_params = init_params
         self.routing = routing
         self.top_k = top_k
+        self.fit_top_k = fit_top_k
         self.min_responsibility = min_responsibility
         self.min_expert_weight = min_expert_weight
         self.expert_errors = expert_errors
@@ -277,6 +280,12 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
                 f"top_k={self.top_k} with routing='top_k' must be at most the "
                 f"number of experts, {self.n_experts}. Lower top_k (top_k="
                 f"{self.n_experts} is soft routing)."
+            )
+        if self.fit_top_k is not None and self.fit_top_k > self.n_experts:
+            raise ValueError(
+                f"fit_top_k={self.fit_top_k} must be at most the number of "
+                f"experts, {self.n_experts}. Lower fit_top_k, or set "
+                "fit_top_k=None for dense EM."
             )
 
     def _fit_unguarded(self, X, y, sample_weight):

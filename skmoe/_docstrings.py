@@ -95,6 +95,28 @@ array-like, default='small_em'
         rows routed to it.
     top_k : int, default=2
         Number of experts used per row when ``routing='top_k'``.
+    fit_top_k : int, default=None
+        Sparse EM: each E-step keeps every row's posteriors on its
+        ``fit_top_k`` most responsible experts only (renormalised), so each
+        M-step fits an expert on the rows routed to it and no others.
+        EM then maximises a lower bound of the log-likelihood, the sum over
+        rows of the log of the kept experts' joint mass (see the user
+        guide's "Changing the experts"); ``lower_bound_`` records it,
+        ``log_likelihood_`` the model's own. ``None``: dense EM, every
+        expert on every row. EM only (not ``solver='gradient'`` nor
+        ``partial_fit``).
+    balance_strength : float, default=0.0
+        Load balancing: EM maximises the log-likelihood minus
+        ``balance_strength * sum_i w_i * KL(u || gbar)``, ``gbar`` the
+        weighted average of the gate's probabilities over the training rows
+        and ``u`` uniform over the experts, which pulls the share of rows
+        each expert gets toward ``1 / n_experts`` (the penalty is zero
+        when the shares are equal). A penalty of the gate alone, so EM with
+        exact expert M-steps still never lowers its objective
+        (``lower_bound_``). 0 (the default) is plain maximum likelihood;
+        around 0.1 evens shares with little loss of fit, large values force
+        equal shares. EM on NumPy inputs only. See
+        :func:`~skmoe.inspection.expert_usage` to measure the balance.
     min_responsibility : float, default=1e-6
         Rows whose weight for an expert (responsibility times sample weight)
         is at most this value are left out of that expert's fit, which saves
@@ -161,7 +183,8 @@ _COMMON_ATTRS_DOC = """
         Best value of the EM objective: the average log-likelihood per unit
         of sample weight minus the gate's L2 penalty divided by the total
         weight. This is the quantity EM never decreases (with experts that
-        fit their weighted likelihood exactly). After :meth:`partial_fit`,
+        fit their weighted likelihood exactly); with ``fit_top_k``, sparse
+        EM's bound in its place. After :meth:`partial_fit`,
         the last call's value in ``lower_bounds_``.
     lower_bounds_ : ndarray of shape (n_iter_,)
         The objective after each iteration (or epoch) of the best run. After
@@ -309,6 +332,16 @@ _HME_PARAMS_DOC = """
         the ``top_k`` leaves of highest path probability, renormalised.
     top_k : int, default=2
         Number of leaves used per row when ``routing='top_k'``.
+    fit_top_k : int, default=None
+        Sparse EM: each E-step keeps every row's posteriors on its
+        ``fit_top_k`` most responsible leaves only (renormalised), so each
+        M-step fits an expert on the rows routed to it and no others.
+        EM then maximises a lower bound of the log-likelihood, the sum over
+        rows of the log of the kept leaves' joint mass (see the user
+        guide's "Changing the experts"); ``lower_bound_`` records it,
+        ``log_likelihood_`` the model's own. ``None``: dense EM, every
+        expert on every row. EM only (not ``solver='gradient'`` nor
+        ``partial_fit``).
     min_responsibility : float, default=1e-6
         Rows whose weight for an expert (posterior times sample weight) is at
         most this value are left out of that expert's fit, and rows whose

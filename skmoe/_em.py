@@ -260,6 +260,12 @@ def _em_loop(
     failures = []
     if gate_inputs is None:
         gate_inputs = state["gate"]._prepare(X, w)
+    if hasattr(state["gate"], "_set_balance_strength"):
+        # From the estimator at every run, warm starts included.
+        state["gate"]._set_balance_strength(getattr(estimator, "balance_strength", 0))
+    top_k = estimator.fit_top_k
+    if top_k is not None:
+        resp, _ = _top_k_posteriors(resp, top_k)
     for n_iter in range(1, max_iter + 1):
         try:
             log_lik = lik.m_step(
@@ -269,6 +275,8 @@ def _em_loop(
             with _quiet_gate_fits():
                 state["gate"]._fit_prepared(gate_inputs, resp)
             resp, log_prob = estimator._e_step(state, X, log_lik)
+            if top_k is not None:
+                resp, log_mass = _top_k_posteriors(resp, top_k)
         except Exception as err:
             # Which iteration of which run: an expert's own error says
             # neither.
@@ -276,7 +284,10 @@ def _em_loop(
             err.add_note(f"Raised in EM iteration {n_iter} of {where}.")
             raise
         total = float(w @ log_prob)
-        bound = (total - estimator._gate_penalty(state["gate"])) / wsum
+        # Sparse EM's objective is the log of each row's top-k mass, which
+        # its E-step keeps; the log-likelihood recorded stays the model's.
+        objective = total if top_k is None else float(w @ (log_prob + log_mass))
+        bound = (objective - estimator._gate_penalty(state["gate"])) / wsum
         history.append(bound)
         if verbose >= 2:
             print(f"  run {run} iteration {n_iter}: objective {bound:.8f}")
@@ -320,6 +331,26 @@ def _em_loop(
         reinitialized=events,
         failures=failures,
     )
+
+
+def _top_k_posteriors(resp, k):
+    """Sparse EM's E-step: each row's posteriors kept on its ``k`` most
+    responsible experts (ties at the k-th value kept too), renormalised.
+
+    Among the distributions over experts that put mass on at most ``k``
+    of them, this is the one closest to the posterior (in Kullback-Leibler
+    divergence), so EM with it maximises the lower bound
+    ``sum_i w_i log sum_{k in S_i} g_k(x_i) p_k(y_i | x_i)`` of the
+    log-likelihood, ``S_i`` the row's top-k set (Neal & Hinton 1998).
+    Returns the truncated posteriors and the log of each row's kept mass.
+    """
+    xp = _xp_of(resp)
+    if k >= resp.shape[1]:
+        return resp, xp.zeros(resp.shape[0], dtype=resp.dtype)
+    kth = xp.sort(resp, axis=1)[:, resp.shape[1] - k]
+    kept = xp.where(resp >= kth[:, None], resp, xp.zeros_like(resp))
+    mass = xp.sum(kept, axis=1)
+    return kept / mass[:, None], xp.log(mass)
 
 
 def _record_failures(experts, failures, n_iter, run):

@@ -27,7 +27,12 @@ from ._array_api import (
     _to_numpy,
     _xp_of,
 )
-from ._gate_solvers import _lbfgs_soft_targets, _log_softmax, _newton_soft_targets
+from ._gate_solvers import (
+    _balance_penalty,
+    _lbfgs_soft_targets,
+    _log_softmax,
+    _newton_soft_targets,
+)
 from ._kernels import linear_log_softmax
 from ._validation import _check_weights, _validate_data
 
@@ -396,6 +401,12 @@ class SoftmaxGate(ClassifierMixin, _BaseGate):
         self.C = C
         return self
 
+    def _set_balance_strength(self, strength):
+        """Add a mixture's load-balancing penalty (``balance_strength``) to
+        the fit's objective and to ``penalty_``; NumPy (L-BFGS) only."""
+        self._balance_strength = float(strength)
+        return self
+
     def _n_parameters(self):
         """Identifiable coefficients: adding one vector to every class's
         column leaves the softmax unchanged, so one column is free."""
@@ -478,19 +489,24 @@ class SoftmaxGate(ClassifierMixin, _BaseGate):
             solve, solver = _lbfgs_soft_targets, "L-BFGS"
         else:
             solve, solver = _newton_soft_targets, "Newton solver"
+        balance = getattr(self, "_balance_strength", 0.0)
         W, b, n_iter, status, objective = solve(
             inputs,
             targets,
             l2,
             self.fit_intercept,
             init,
-            {"max_iter": self.max_iter, "tol": self.tol},
+            {"max_iter": self.max_iter, "tol": self.tol, "balance": balance},
         )
         self.coef_, self.intercept_ = _original_scale(W, b, mean, scale)
         self.n_iter_ = int(n_iter)
         self.converged_ = status == 0
         self.objective_ = float(objective)
         self.penalty_ = 0.5 * l2 * float(xp.sum(W * W))
+        if balance:
+            self.penalty_ += _balance_penalty(
+                inputs.Xs @ W + b, inputs.sample_weight, balance
+            )
         if status == 1 and not _QUIET_GATE.get():
             warnings.warn(
                 f"SoftmaxGate's {solver} did not converge in max_iter="

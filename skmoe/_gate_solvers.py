@@ -128,7 +128,14 @@ def _newton_soft_targets(inputs, targets, l2, fit_intercept, init, options):
 
 def _lbfgs_soft_targets(inputs, targets, l2, fit_intercept, init, options):
     """L-BFGS on the fused numba loss (NumPy data); same returns as Newton's."""
-    loss = _SoftTargetLoss(inputs.XT, targets, inputs.sample_weight, l2, fit_intercept)
+    loss = _SoftTargetLoss(
+        inputs.XT,
+        targets,
+        inputs.sample_weight,
+        l2,
+        fit_intercept,
+        options.get("balance", 0.0),
+    )
     d, k = inputs.XT.shape[0], targets.shape[1]
     if init is None:
         params = np.zeros(d * k + (k if fit_intercept else 0))
@@ -159,9 +166,12 @@ class _SoftTargetLoss:
 
     The division by the total weight keeps the scale of the objective (and so
     the meaning of the solver tolerance) independent of the number of rows.
+    With ``balance`` (a mixture's ``balance_strength``), minus
+    ``balance * sum_i w_i`` times :func:`_balance` of the weighted average
+    probabilities is added before the division.
     """
 
-    def __init__(self, XT, targets, sample_weight, l2, fit_intercept):
+    def __init__(self, XT, targets, sample_weight, l2, fit_intercept, balance=0.0):
         # Features-major (``XT`` is ``X.T``, C-contiguous): the kernel
         # vectorises over rows.
         self.XT = XT
@@ -174,6 +184,8 @@ class _SoftTargetLoss:
         self.fit_intercept = fit_intercept
         self.n_features = XT.shape[0]
         self.n_classes = targets.shape[1]
+        self.balance = balance
+        self.sample_weight = sample_weight
 
     def unpack(self, params):
         d, k = self.n_features, self.n_classes
@@ -188,5 +200,37 @@ class _SoftTargetLoss:
         )
         loss += 0.5 * self.l2 * np.vdot(W, W)
         grad[:-1] += self.l2 * W
+        if self.balance:
+            value, dlogits = _balance_gradient(
+                self.XT.T @ W + b, self.sample_weight, self.balance
+            )
+            loss += value
+            grad[:-1] += self.XT @ dlogits
+            grad[-1] += dlogits.sum(axis=0)
         flat = grad.ravel() if self.fit_intercept else grad[:-1].ravel()
         return loss / self.wsum, flat / self.wsum
+
+
+def _balance_penalty(logits, sample_weight, strength):
+    """The load-balancing penalty ``-strength * sum_i w_i * sum_k log(K
+    gbar_k) / K``, ``gbar`` the weighted average of the rows' softmax
+    probabilities: ``strength * sum_i w_i`` times the Kullback-Leibler
+    divergence of uniform from ``gbar``, 0 when the average is uniform."""
+    return _balance_gradient(logits, sample_weight, strength, gradient=False)[0]
+
+
+def _balance_gradient(logits, sample_weight, strength, gradient=True):
+    """:func:`_balance_penalty` of the (n, K) logits, and its (n, K)
+    gradient with respect to them: ``-strength * w_i / K * g_ij * (1 /
+    gbar_j - sum_k g_ik / gbar_k)``."""
+    proba = np.exp(_log_softmax(logits))
+    wsum = float(sample_weight.sum())
+    mean = (sample_weight @ proba) / wsum
+    n_classes = proba.shape[1]
+    value = -strength * wsum * float(np.mean(np.log(n_classes * mean)))
+    if not gradient:
+        return value, None
+    ratio = proba / mean
+    dlogits = proba * (1.0 / mean - ratio.sum(axis=1, keepdims=True))
+    dlogits *= (-strength / n_classes) * sample_weight[:, None]
+    return value, dlogits

@@ -50,14 +50,27 @@ class _FlatMixin:
         ],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "shuffle": ["boolean"],
+        "balance_strength": [Interval(Real, 0, None, closed="left")],
     }
 
     def _select_solver(self, xp, templates):
         """EM (``_em.em_run``) or gradient fitting (``_gradient.gradient_run``,
         which picks full-batch L-BFGS or minibatches), its inputs checked
         before any work."""
+        if self.balance_strength and xp is not np:
+            raise ValueError(
+                f"balance_strength={self.balance_strength} fits NumPy inputs "
+                f"only; with array-API inputs ({xp.__name__}) set "
+                "balance_strength=0."
+            )
         if self.solver == "em":
             return em_run
+        self._check_dense("solver='gradient'")
+        if self.balance_strength:
+            raise ValueError(
+                f"balance_strength={self.balance_strength} is a penalty of EM's "
+                "gate M-step: fit with solver='em', or set balance_strength=0."
+            )
         _check_gaussian(self, "solver='gradient'")
         if xp is not np:
             raise ValueError(
@@ -66,6 +79,14 @@ class _FlatMixin:
             )
         _gradient.check_solver_support(self, templates)
         return _gradient.gradient_run
+
+    def _check_dense(self, what):
+        """``fit_top_k`` (sparse EM) has no gradient counterpart."""
+        if self.fit_top_k is not None:
+            raise ValueError(
+                f"fit_top_k={self.fit_top_k} is sparse EM, which {what} does "
+                "not run: fit with solver='em', or set fit_top_k=None."
+            )
 
     def _check_resizable(self, xp):
         """A warm start with another ``n_experts`` grows or shrinks the
@@ -350,6 +371,8 @@ class MixtureOfExpertsRegressor(
         init_params="small_em",
         routing="soft",
         top_k=2,
+        fit_top_k=None,
+        balance_strength=0.0,
         min_responsibility=1e-6,
         min_expert_weight="auto",
         expert_errors="isolate",
@@ -366,6 +389,7 @@ class MixtureOfExpertsRegressor(
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
         self.shuffle = shuffle
+        self.balance_strength = balance_strength
         super().__init__(
             expert=expert,
             gate=gate,
@@ -375,6 +399,7 @@ class MixtureOfExpertsRegressor(
             init_params=init_params,
             routing=routing,
             top_k=top_k,
+            fit_top_k=fit_top_k,
             min_responsibility=min_responsibility,
             min_expert_weight=min_expert_weight,
             expert_errors=expert_errors,
@@ -444,6 +469,7 @@ class MixtureOfExpertsRegressor(
             The updated estimator.
         """
         _check_gaussian(self, "partial_fit")
+        self._check_dense("partial_fit")
         return _gradient.partial_fit(self, X, y, sample_weight)
 
 
@@ -507,6 +533,8 @@ class MixtureOfExpertsClassifier(
         init_params="small_em",
         routing="soft",
         top_k=2,
+        fit_top_k=None,
+        balance_strength=0.0,
         min_responsibility=1e-6,
         min_expert_weight="auto",
         expert_errors="isolate",
@@ -520,6 +548,7 @@ class MixtureOfExpertsClassifier(
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
         self.shuffle = shuffle
+        self.balance_strength = balance_strength
         super().__init__(
             expert=expert,
             gate=gate,
@@ -529,6 +558,7 @@ class MixtureOfExpertsClassifier(
             init_params=init_params,
             routing=routing,
             top_k=top_k,
+            fit_top_k=fit_top_k,
             min_responsibility=min_responsibility,
             min_expert_weight=min_expert_weight,
             expert_errors=expert_errors,
@@ -594,6 +624,7 @@ class MixtureOfExpertsClassifier(
         self : MixtureOfExpertsClassifier
             The updated estimator.
         """
+        self._check_dense("partial_fit")
         return _gradient.partial_fit(self, X, y, sample_weight, classes)
 
 
