@@ -8,9 +8,10 @@ where it is among the row's ``k`` most responsible experts. For K = 8 and 16
 per EM iteration (summed over experts, in multiples of n), EM iterations,
 fit time, time per iteration and the expert fits' share of it (with their
 ratios to dense EM of the same K, measured in the same process), and the
-held-out log-likelihood per row (with the loss against dense EM). Every fit starts from the same k-means
-responsibilities (``init_params='kmeans'``), so that the rows counted are
-EM's alone (the default small-EM start runs short EMs of its own).
+held-out log-likelihood per row (with the loss against dense EM). Every fit
+starts from the same k-means responsibilities (``init_params='kmeans'``), so
+that the rows counted are EM's alone (the default small-EM start runs short
+EMs of its own).
 
 Data: ``uci/protein-tertiary-structure`` (45,730 rows, 9 features) of the
 team's data store, by default ``../shared/data`` beside the repository
