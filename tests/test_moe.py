@@ -896,7 +896,9 @@ def test_gate_warning_is_quiet_only_inside_em():
             est.fit(X, y)
         assert not any("SoftmaxGate" in str(w.message) for w in caught)
     with pytest.warns(ConvergenceWarning, match="SoftmaxGate's L-BFGS did not"):
-        SoftmaxGate(max_iter=1).fit(X, y)
+        SoftmaxGate(max_iter=1, solver="lbfgs").fit(X, y)
+    with pytest.warns(ConvergenceWarning, match="SoftmaxGate's Newton solver did"):
+        SoftmaxGate(max_iter=1, solver="newton").fit(X, y)
 
 
 def test_svr_experts_get_contiguous_sample_weights():
