@@ -50,6 +50,7 @@ class _FlatMixin:
         ],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "shuffle": ["boolean"],
+        "acceleration": [StrOptions({"auto", "squarem"}), None],
     }
 
     def _select_solver(self, xp, templates):
@@ -346,6 +347,7 @@ class MixtureOfExpertsRegressor(
         batch_size="auto",
         learning_rate_init=0.01,
         shuffle=True,
+        acceleration="auto",
         n_init=1,
         init_params="small_em",
         routing="soft",
@@ -366,6 +368,7 @@ class MixtureOfExpertsRegressor(
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
         self.shuffle = shuffle
+        self.acceleration = acceleration
         super().__init__(
             expert=expert,
             gate=gate,
@@ -503,6 +506,7 @@ class MixtureOfExpertsClassifier(
         batch_size="auto",
         learning_rate_init=0.01,
         shuffle=True,
+        acceleration="auto",
         n_init=1,
         init_params="small_em",
         routing="soft",
@@ -520,6 +524,7 @@ class MixtureOfExpertsClassifier(
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
         self.shuffle = shuffle
+        self.acceleration = acceleration
         super().__init__(
             expert=expert,
             gate=gate,
