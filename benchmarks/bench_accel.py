@@ -5,10 +5,12 @@ model, ``make_moe_regression``) is fitted to convergence (the default
 ``tol=1e-6``) from the same k-means start by
 
 - plain EM with the L-BFGS gate (the previous default),
-- plain EM with the Newton gate,
-- EM with the Newton gate and SQUAREM (the default),
+- plain EM with the Newton gate (the default),
+- EM with the Newton gate and SQUAREM,
 
-at n = 10**4 and 10**5, in the same process. For each it prints the EM
+at n = 10**4 and 10**5, on well-separated experts (the data of
+``bench_fit.py``) and on overlapping ones, in the same process.
+For each it prints the EM
 iterations (``n_iter_``; with SQUAREM one iteration is a cycle), the EM
 steps (gate fits: M-steps), the wall time, the log-likelihood per row
 reached and its distance to the best of the three; then the ratios to plain
@@ -42,11 +44,18 @@ CONFIGS = {
 }
 
 
-def data(n, seed=0):
-    X, y = make_moe_regression(
-        n, n_features=5, n_experts=4, noise=0.5, gate_scale=2.0, random_state=seed
+DATA = {
+    # The data of bench_fit.py (and of issue 19's figures): well separated.
+    "separated": {},
+    # Overlapping experts, where plain EM converges slowly.
+    "overlapping": {"noise": 1.0, "gate_scale": 1.0},
+}
+
+
+def data(n, kind, seed=0):
+    return make_moe_regression(
+        n, n_features=5, n_experts=4, random_state=seed, **DATA[kind]
     )[:2]
-    return X, y
 
 
 class _Counter:
@@ -92,8 +101,8 @@ def main():
     args = parser.parse_args()
     machine = platform.processor() or platform.machine()
     print(f"# {machine}, python {platform.python_version()}")
-    for n in args.sizes:
-        X, y = data(n)
+    for kind, n in ((kind, n) for kind in DATA for n in args.sizes):
+        X, y = data(n, kind)
         rows = {}
         for name, params in CONFIGS.items():
             est, seconds, steps = fit(X, y, params, "kmeans", args.repeat)
@@ -108,7 +117,7 @@ def main():
             )
         top = max(r[3] for r in rows.values())
         base = rows["EM, L-BFGS gate"]
-        print(f"\nn = {n}, d = 5, K = 4 (k-means start, tol = 1e-6)")
+        print(f"\n{kind} data, n = {n}, d = 5, K = 4 (k-means start, tol = 1e-6)")
         print(
             f"{'':22s} {'iter':>5s} {'EM steps':>8s} {'time s':>8s} "
             f"{'loglik/row':>12s} {'below best':>10s} {'time x':>7s} "

@@ -73,13 +73,16 @@ _COMMON_PARAMS_DOC = """
         Whether minibatch gradient fitting shuffles the rows at every epoch
         (and within each :meth:`partial_fit` chunk), drawing from
         ``random_state``.
-    acceleration : {'auto', 'squarem'} or None, default='auto'
+    acceleration : {'auto', 'squarem'} or None, default=None
         Extrapolation of EM's steps by SQUAREM (Varadhan & Roland 2008):
         each iteration takes two EM steps, extrapolates along them and takes
         one more EM step from there, keeping the extrapolation only when the
         objective is at least that of the two plain steps (so it never
         decreases); it reaches the same optimum in several times fewer EM
-        steps where EM converges slowly. Sound where the parameters form a
+        steps where EM converges slowly (where it converges in a few
+        iterations, the default's case on well-separated data, its cycles
+        of three steps cost more than they save: hence off by default).
+        Sound where the parameters form a
         vector that EM maps deterministically: ``LinearRegression`` or
         ``Ridge`` experts with the Gaussian likelihood and a
         :class:`SoftmaxGate`, on NumPy inputs. ``'auto'``: on there, plain

@@ -277,7 +277,7 @@ def _em_loop(
                     state["gate"]._fit_prepared(gate_inputs, resp)
                 resp, log_prob = estimator._e_step(state, X, log_lik)
             else:
-                state, resp, log_prob, _ = squarem.cycle(state, resp)
+                state, resp, log_prob, _ = squarem.cycle(state, resp, history[-1], tol)
             plain = False
         except Exception as err:
             # Which iteration of which run: an expert's own error says

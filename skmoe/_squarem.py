@@ -130,11 +130,15 @@ class Squarem:
         self.y_scale = y_scale
         self.step_max = 1.0
 
-    def cycle(self, state, resp):
-        """One cycle from ``state`` (``resp`` its E-step): returns
-        ``(state, resp, log_prob, bound)``, whose objective is at least
-        that of two plain EM steps from ``state``."""
+    def cycle(self, state, resp, bound, tol):
+        """One cycle from ``state`` (``resp`` its E-step, ``bound`` its
+        objective): returns ``(state, resp, log_prob, bound)``, whose
+        objective is at least that of two plain EM steps from ``state``,
+        or the first EM step's when that changes the objective by less
+        than ``tol`` (where plain EM stops)."""
         first = self.em_step(state, resp)
+        if abs(first[3] - bound) < tol:
+            return first
         second = self.em_step(first[0], first[1])
         theta0, theta1, theta2 = (
             _pack(s, self.x_scale, self.y_scale) for s in (state, first[0], second[0])
