@@ -68,8 +68,11 @@ suppressMessages(library(mixtools))
 set.seed(0)
 d <- read.csv("{csv}")
 x <- as.matrix(d[, {columns}])
-t <- system.time(m <- hmeEM(d$y, x, k = 2, epsilon = {tol}, maxit = 5000))[["elapsed"]]
-cat("RESULT", t, length(m$all.loglik) - 1, m$loglik, "\\n")
+t <- system.time(m <- tryCatch(
+  hmeEM(d$y, x, k = 2, epsilon = {tol}, maxit = 5000),
+  error = function(e) conditionMessage(e)))[["elapsed"]]
+if (is.character(m)) cat("FAILED", t, m, "\\n") else
+  cat("RESULT", t, length(m$all.loglik) - 1, m$loglik, "\\n")
 """
 
 
@@ -144,12 +147,17 @@ def r_fit(script, X, y, labels, workdir):
     path = os.path.join(workdir, "fit.R")
     with open(path, "w") as f:
         f.write(script.format(csv=csv, labels=lab))
-    res = subprocess.run(["Rscript", path], capture_output=True, text=True, check=True)
+    res = subprocess.run(["Rscript", path], capture_output=True, text=True)
+    if res.returncode:
+        raise RuntimeError(f"Rscript failed:\n{res.stderr}")
     out = {}
     for line in res.stdout.splitlines():
         parts = line.split()
         if parts and parts[0] == "FIXED":
             out["per_iter"] = float(parts[1]) / float(parts[2])
+        elif parts and parts[0] == "FAILED":
+            print(f"# failed after {parts[1]} s: {' '.join(parts[2:])}")
+            return None
         elif parts and parts[0] == "RESULT":
             out["wall"], out["steps"] = float(parts[1]), int(parts[2])
             out["loglik"] = float(parts[3]) / X.shape[0]
@@ -209,8 +217,13 @@ def main():
                     continue
                 script = script.replace("{tol}", repr(1e-6 * n))
                 labels = results[f"labels{k}"]
-                results[f"{peer} K={k}"] = r_fit(script, X, y, labels, workdir)
-                last[peer] = results[f"{peer} K={k}"]["wall"]
+                result = r_fit(script, X, y, labels, workdir)
+                if result is None:
+                    print(f"# {peer} failed at n = {n}; not run at larger n")
+                    peers[peer] = False
+                    continue
+                results[f"{peer} K={k}"] = result
+                last[peer] = result["wall"]
             base = results.get("flexmix K=4")
             for name, r in results.items():
                 if name.startswith("labels"):
