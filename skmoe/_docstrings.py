@@ -78,8 +78,8 @@ _COMMON_PARAMS_DOC = """
         each iteration takes two EM steps, extrapolates along them and takes
         one more EM step from there, keeping the extrapolation only when the
         objective is at least that of the two plain steps (so it never
-        decreases); it reaches the same optimum in several times fewer EM
-        steps where EM converges slowly (where it converges in a few
+        decreases); it reaches the same optimum in fewer EM steps where EM
+        converges slowly (where it converges in a few
         iterations, the default's case on well-separated data, its cycles
         of three steps cost more than they save: hence off by default).
         Sound where the parameters form a
