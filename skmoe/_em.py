@@ -24,9 +24,10 @@ from ._experts import (
     _FailedExpert,
     _make_experts,
 )
-from ._gate import _quiet_gate_fits
+from ._gate import _quiet_gate_fits, _weighted_standardization
 from ._kernels import e_step
 from ._run import _Run, _snapshot
+from ._squarem import Squarem, squarem_is_sound
 
 #: Experts whose objective has not improved on its best value by more than
 #: ``tol`` for this many iterations are stopped: the stopping rule of
@@ -266,17 +267,26 @@ def _em_loop(
     top_k = estimator.fit_top_k
     if top_k is not None:
         resp, _ = _top_k_posteriors(resp, top_k)
+    squarem = _squarem_for(
+        estimator, state, X, y, w, lik, gate_inputs, inner_jobs, run, wsum
+    )
+    # SQUAREM cycles start from a fitted state and its E-step.
+    plain = True
     for n_iter in range(1, max_iter + 1):
         try:
-            log_lik = lik.m_step(
-                state["experts"], X, y, resp * w[:, None], state, inner_jobs
-            )
-            _record_failures(state["experts"], failures, n_iter, run)
-            with _quiet_gate_fits():
-                state["gate"]._fit_prepared(gate_inputs, resp)
-            resp, log_prob = estimator._e_step(state, X, log_lik)
-            if top_k is not None:
-                resp, log_mass = _top_k_posteriors(resp, top_k)
+            if plain or squarem is None:
+                log_lik = lik.m_step(
+                    state["experts"], X, y, resp * w[:, None], state, inner_jobs
+                )
+                _record_failures(state["experts"], failures, n_iter, run)
+                with _quiet_gate_fits():
+                    state["gate"]._fit_prepared(gate_inputs, resp)
+                resp, log_prob = estimator._e_step(state, X, log_lik)
+                if top_k is not None:
+                    resp, log_mass = _top_k_posteriors(resp, top_k)
+            else:
+                state, resp, log_prob, _ = squarem.cycle(state, resp, history[-1], tol)
+            plain = False
         except Exception as err:
             # Which iteration of which run: an expert's own error says
             # neither.
@@ -307,6 +317,8 @@ def _em_loop(
             events.extend((n_iter, int(k)) for k in dead[:reinit_left])
             reinit_left -= min(dead.size, reinit_left)
             best_iter = n_iter
+            # The new responsibilities are no E-step of the state.
+            plain = True
             continue
         if len(history) > 1 and abs(history[-1] - history[-2]) < tol:
             converged = True
@@ -351,6 +363,45 @@ def _top_k_posteriors(resp, k):
     kept = xp.where(resp >= kth[:, None], resp, xp.zeros_like(resp))
     mass = xp.sum(kept, axis=1)
     return kept / mass[:, None], xp.log(mass)
+
+
+def _squarem_for(estimator, state, X, y, w, lik, gate_inputs, inner_jobs, run, wsum):
+    """The run's :class:`~skmoe._squarem.Squarem`, or None for plain EM
+    (the estimator's ``acceleration``; never in small-EM's short runs)."""
+    acceleration = getattr(estimator, "acceleration", None)
+    if run is None or acceleration is None:
+        return None
+    sound = squarem_is_sound(estimator, state, X, lik)
+    if acceleration == "auto" and not sound:
+        return None
+    if not sound:
+        raise ValueError(
+            "acceleration='squarem' needs a mixture of LinearRegression or "
+            "Ridge experts with the Gaussian likelihood and a SoftmaxGate, on "
+            "NumPy inputs (its parameters must form a vector that EM maps "
+            "deterministically); use acceleration='auto' or None."
+        )
+
+    def em_step(old, resp):
+        new = _snapshot(old)
+        log_lik = lik.m_step(new["experts"], X, y, resp * w[:, None], new, inner_jobs)
+        with _quiet_gate_fits():
+            new["gate"]._fit_prepared(gate_inputs, resp)
+        resp, log_prob = estimator._e_step(new, X, log_lik)
+        return new, resp, log_prob, bound_of(new, log_prob)
+
+    def e_step_of(candidate):
+        return estimator._e_step(candidate, X, lik.log_likelihood(candidate, X, y))
+
+    def bound_of(candidate, log_prob):
+        total = float(w @ log_prob)
+        return (total - estimator._gate_penalty(candidate["gate"])) / wsum
+
+    _, x_scale = _weighted_standardization(X, w)
+    _, y_scale = _weighted_standardization(y[:, None], w)
+    return Squarem(
+        em_step, e_step_of, bound_of, lik.variance_floor, x_scale, float(y_scale[0])
+    )
 
 
 def _record_failures(experts, failures, n_iter, run):

@@ -9,7 +9,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_is_fitted,
@@ -28,9 +28,11 @@ from ._array_api import (
     _xp_of,
 )
 from ._gate_solvers import (
+    NEWTON_MAX_PARAMETERS,
     _balance_penalty,
     _lbfgs_soft_targets,
     _log_softmax,
+    _newton_numpy,
     _newton_soft_targets,
 )
 from ._kernels import linear_log_softmax
@@ -212,7 +214,7 @@ class SoftmaxGate(ClassifierMixin, _BaseGate):
     """Multinomial logistic regression that also accepts soft targets.
 
     The gate of a mixture of experts: ``g(x) = softmax(x @ coef_ + intercept_)``.
-    It is fitted by L-BFGS with an analytic gradient on the L2-penalised
+    It is fitted by Newton's method or L-BFGS (see ``solver``) on the L2-penalised
     cross-entropy between the targets and the predicted probabilities. Targets
     are either class labels (as for :class:`~sklearn.linear_model.LogisticRegression`)
     or a matrix of *soft* targets, one probability vector per row (the
@@ -254,11 +256,22 @@ class SoftmaxGate(ClassifierMixin, _BaseGate):
     max_iter : int, default=200
         Maximum number of L-BFGS (or Newton) iterations per call to ``fit``.
     tol : float, default=1e-6
-        L-BFGS stops when the largest gradient component of the objective
-        divided by the total sample weight is below ``tol``.
+        The solver stops when the largest gradient component of the
+        objective divided by the total sample weight is below ``tol``.
     warm_start : bool, default=False
-        Start L-BFGS from the previous ``coef_`` and ``intercept_`` (the EM
-        driver does this between iterations).
+        Start the solver from the previous ``coef_`` and ``intercept_`` (the
+        EM driver does this between iterations).
+    solver : {"auto", "newton", "lbfgs"}, default="auto"
+        How NumPy data are fitted. ``"newton"``: damped Newton's method with
+        the exact Hessian, built with the gradient in one pass over the rows
+        (a backtracking line search makes every step lower the objective);
+        from a warm start (an EM M-step) one or two steps usually suffice.
+        ``"lbfgs"``: L-BFGS with the analytic gradient, whose memory and
+        cost per step do not grow with the square of the number of
+        parameters. ``"auto"``: Newton's method when the gate has at most
+        64 free parameters ``(n_features + 1) * (n_classes - 1)``, L-BFGS
+        beyond. Both minimise the same objective to ``tol``. Device
+        (array-API) data are always fitted by Newton's method.
 
     Attributes
     ----------
@@ -269,7 +282,7 @@ class SoftmaxGate(ClassifierMixin, _BaseGate):
     intercept_ : ndarray of shape (n_classes,)
         Gate intercepts on the original feature scale.
     n_iter_ : int
-        L-BFGS iterations of the last fit.
+        Solver iterations (L-BFGS or Newton steps) of the last fit.
     converged_ : bool
         Whether the last fit met ``tol`` within ``max_iter``.
     objective_ : float
@@ -304,6 +317,7 @@ class SoftmaxGate(ClassifierMixin, _BaseGate):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "warm_start": ["boolean"],
+        "solver": [StrOptions({"auto", "newton", "lbfgs"})],
     }
 
     def __init__(
@@ -315,6 +329,7 @@ class SoftmaxGate(ClassifierMixin, _BaseGate):
         max_iter=200,
         tol=1e-6,
         warm_start=False,
+        solver="auto",
     ):
         self.C = C
         self.fit_intercept = fit_intercept
@@ -322,6 +337,7 @@ class SoftmaxGate(ClassifierMixin, _BaseGate):
         self.max_iter = max_iter
         self.tol = tol
         self.warm_start = warm_start
+        self.solver = solver
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, check_input=True):
@@ -477,6 +493,12 @@ class SoftmaxGate(ClassifierMixin, _BaseGate):
             )
         return targets / row_sums[:, None]
 
+    def _uses_newton(self, n_features, n_classes):
+        """Whether a NumPy fit uses Newton's method (see ``solver``)."""
+        if self.solver == "auto":
+            return (n_features + 1) * (n_classes - 1) <= NEWTON_MAX_PARAMETERS
+        return self.solver == "newton"
+
     def _fit_soft_targets(self, inputs, targets, init):
         xp = _xp_of(inputs.Xs)
         mean, scale = inputs.mean, inputs.scale
@@ -484,12 +506,17 @@ class SoftmaxGate(ClassifierMixin, _BaseGate):
             # Map the raw-scale coefficients into the standardised space.
             init = (init[0] * scale[:, None], init[1] + mean @ init[0])
         l2 = 0.0 if np.isinf(self.C) else 1.0 / self.C
-        # NumPy: L-BFGS on the numba kernel; a device: Newton's method there.
-        if xp is np:
-            solve, solver = _lbfgs_soft_targets, "L-BFGS"
-        else:
-            solve, solver = _newton_soft_targets, "Newton solver"
+        # NumPy: Newton's method or L-BFGS on the numba kernels; a device:
+        # Newton's method there.
         balance = getattr(self, "_balance_strength", 0.0)
+        # The balance penalty couples the rows through the average gate:
+        # only the L-BFGS objective carries it.
+        if xp is not np:
+            solve, solver = _newton_soft_targets, "Newton solver"
+        elif not balance and self._uses_newton(inputs.Xs.shape[1], targets.shape[1]):
+            solve, solver = _newton_numpy, "Newton solver"
+        else:
+            solve, solver = _lbfgs_soft_targets, "L-BFGS"
         W, b, n_iter, status, objective = solve(
             inputs,
             targets,

@@ -11,7 +11,13 @@ import numpy as np
 from scipy.optimize import minimize
 
 from ._array_api import _xp_of
-from ._kernels import softmax_cross_entropy
+from ._kernels import softmax_cross_entropy, softmax_cross_entropy_hessian
+
+#: ``solver="auto"`` uses Newton's method (NumPy data) up to this many free
+#: parameters ``(n_features + 1) * (K - 1)``: its Hessian pass costs about
+#: ``((d + 1) K)^2 / 4`` products per row, a few L-BFGS loss passes at this
+#: size, and its system stays small; beyond, L-BFGS.
+NEWTON_MAX_PARAMETERS = 64
 
 
 def _log_softmax(z):
@@ -126,6 +132,101 @@ def _newton_soft_targets(inputs, targets, l2, fit_intercept, init, options):
     return W, b, n_iter, 0 if converged else 1, f
 
 
+def _newton_numpy(inputs, targets, l2, fit_intercept, init, options):
+    """Damped Newton's method on the fused numba kernels (NumPy data).
+
+    Minimises the objective of :class:`_SoftTargetLoss`: each step forms the
+    loss, gradient and exact Hessian in one pass over the rows
+    (:func:`~skmoe._kernels.softmax_cross_entropy_hessian`), solves the
+    small system, and backtracks (Armijo) until the objective decreases, so
+    that no step ever raises it: inside EM each gate fit is a generalised-EM
+    M-step. From a warm start one or two steps usually meet ``tol``.
+
+    The full softmax is invariant to adding one constant to every class, so
+    the Hessian is singular along those directions where they are not
+    penalised (the intercepts; every row when ``l2 == 0``). The gradient is
+    orthogonal to them, so adding a multiple of their projector there leaves
+    the Newton step unchanged and keeps the iterates' class sums where they
+    started (zero from the default start, as L-BFGS keeps them). Penalised
+    rows get the plain Newton step.
+
+    Returns ``(W, b, n_iter, status, objective)`` as L-BFGS does.
+    """
+    loss = _SoftTargetLoss(inputs.XT, targets, inputs.sample_weight, l2, fit_intercept)
+    d, k = inputs.XT.shape[0], targets.shape[1]
+    q = d + 1 if fit_intercept else d
+    p = q * k
+    A = np.zeros((q, k))
+    if init is not None:
+        A[:d] = init[0]
+        if fit_intercept:
+            A[d] = init[1]
+    # The rows of A whose class-sum direction the penalty leaves free.
+    free_rows = np.zeros(q, dtype=bool)
+    if fit_intercept:
+        free_rows[d] = True
+    if l2 == 0:
+        free_rows[:] = True
+    gauge = np.kron(np.diag(free_rows.astype(float)), np.full((k, k), 1.0 / k))
+    penalty = np.zeros((q, k))
+    penalty[:d] = l2
+    penalty = penalty.ravel()
+    f = g = None
+    converged, n_iter = False, 0
+    for n_iter in range(1, options["max_iter"] + 1):
+        f_data, g_data, h_data = loss.loss_gradient_hessian(A)
+        if f is None:
+            f, g = f_data, g_data
+            if np.max(np.abs(g)) <= options["tol"]:
+                converged, n_iter = True, 0
+                break
+        H = h_data.reshape(p, p) + np.diag(penalty / loss.wsum)
+        c = max(np.trace(H) / p, np.finfo(np.float64).tiny)
+        try:
+            step = -np.linalg.solve(H + c * gauge, g.ravel())
+        except np.linalg.LinAlgError:
+            step = -np.linalg.lstsq(H + c * gauge, g.ravel(), rcond=None)[0]
+        accepted, A_new, f_new, g_new = _backtrack(loss, A, f, g, step)
+        if not accepted:
+            # Far from the optimum (saturated logits) the Hessian can be
+            # nearly singular and its step useless: steepest descent then.
+            steepest = -g.ravel() / max(np.max(np.diag(H)), 1e-12)
+            accepted, A_new, f_new, g_new = _backtrack(loss, A, f, g, steepest)
+        if not accepted:
+            # No decrease along either direction: at the optimum to
+            # floating-point precision.
+            converged = True
+            break
+        decrease = f - f_new
+        A, f, g = A_new, f_new, g_new
+        if np.max(np.abs(g)) <= options["tol"] or decrease <= 64 * np.finfo(
+            np.float64
+        ).eps * max(1.0, abs(f)):
+            converged = True
+            break
+    W = A[:d]
+    b = A[d] if fit_intercept else np.zeros(k)
+    return W, b, n_iter, 0 if converged else 1, f
+
+
+def _backtrack(loss, A, f, g, step):
+    """Armijo backtracking along ``step`` from ``A``: ``(accepted, A_new,
+    f_new, g_new)``; never accepts a point whose objective is not lower."""
+    slope = float(g.ravel() @ step)
+    if not slope < 0:
+        return False, A, f, g
+    t = 1.0
+    # 60 halvings: from a start with saturated probabilities the Hessian
+    # nearly vanishes and the full step can be many orders too long.
+    for _ in range(60):
+        A_new = A + t * step.reshape(A.shape)
+        f_new, g_new = loss.loss_gradient_grid(A_new)
+        if f_new <= f + 1e-4 * t * slope and f_new < f:
+            return True, A_new, f_new, g_new
+        t *= 0.5
+    return False, A, f, g
+
+
 def _lbfgs_soft_targets(inputs, targets, l2, fit_intercept, init, options):
     """L-BFGS on the fused numba loss (NumPy data); same returns as Newton's."""
     loss = _SoftTargetLoss(
@@ -192,6 +293,33 @@ class _SoftTargetLoss:
         W = params[: d * k].reshape(d, k)
         b = params[d * k :] if self.fit_intercept else np.zeros(k, dtype=params.dtype)
         return W, b
+
+    def loss_gradient_grid(self, A):
+        """Objective and gradient at ``A = [W; b]`` (``[W]`` without an
+        intercept), the gradient shaped like ``A``."""
+        value, flat = self.loss_gradient(A.ravel())
+        return value, flat.reshape(A.shape)
+
+    def loss_gradient_hessian(self, A):
+        """The objective's value and gradient at ``A``, and the Hessian of
+        its data part (the penalty's, diagonal, is the caller's), shaped
+        ``(A.size, A.size)``."""
+        d, k = self.n_features, self.n_classes
+        b = A[d] if self.fit_intercept else np.zeros(k)
+        loss, grad, hess = softmax_cross_entropy_hessian(
+            self.XT,
+            np.ascontiguousarray(A[:d]),
+            b,
+            self.weighted_targets_T,
+            self.row_mass,
+        )
+        W = A[:d]
+        loss += 0.5 * self.l2 * np.vdot(W, W)
+        grad[:-1] += self.l2 * W
+        if not self.fit_intercept:
+            grad, hess = grad[:-1], hess[:-1, :, :-1, :]
+        p = grad.size
+        return loss / self.wsum, grad / self.wsum, hess.reshape(p, p) / self.wsum
 
     def loss_gradient(self, params):
         W, b = self.unpack(params)

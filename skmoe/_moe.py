@@ -51,6 +51,7 @@ class _FlatMixin:
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "shuffle": ["boolean"],
         "balance_strength": [Interval(Real, 0, None, closed="left")],
+        "acceleration": [StrOptions({"auto", "squarem"}), None],
     }
 
     def _select_solver(self, xp, templates):
@@ -367,6 +368,7 @@ class MixtureOfExpertsRegressor(
         batch_size="auto",
         learning_rate_init=0.01,
         shuffle=True,
+        acceleration=None,
         n_init=1,
         init_params="small_em",
         routing="soft",
@@ -390,6 +392,7 @@ class MixtureOfExpertsRegressor(
         self.learning_rate_init = learning_rate_init
         self.shuffle = shuffle
         self.balance_strength = balance_strength
+        self.acceleration = acceleration
         super().__init__(
             expert=expert,
             gate=gate,
@@ -529,6 +532,7 @@ class MixtureOfExpertsClassifier(
         batch_size="auto",
         learning_rate_init=0.01,
         shuffle=True,
+        acceleration=None,
         n_init=1,
         init_params="small_em",
         routing="soft",
@@ -549,6 +553,7 @@ class MixtureOfExpertsClassifier(
         self.learning_rate_init = learning_rate_init
         self.shuffle = shuffle
         self.balance_strength = balance_strength
+        self.acceleration = acceleration
         super().__init__(
             expert=expert,
             gate=gate,

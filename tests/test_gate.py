@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.exceptions import ConvergenceWarning
 
 from skmoe import HierarchicalMixtureOfExpertsRegressor, SoftmaxGate
 from skmoe._gate import _BaseGate
@@ -110,3 +111,107 @@ def test_penalty_continuation_is_a_flat_gate_option():
     assert gate._penalty_C() == 10.0
     assert gate._set_penalty_C(3.0) is gate and gate.C == 3.0
     assert not hasattr(TreeGate(), "_penalty_C")
+
+
+def _gate_problem(n=3000, seed=0):
+    """Soft targets of a true softmax on features in very different units."""
+    rng = np.random.RandomState(seed)
+    scale = np.array([1.0, 10.0, 100.0, 0.1, 1.0])
+    Z = rng.normal(size=(n, 5))
+    T = np.exp(Z @ rng.normal(size=(5, 4)))
+    T /= T.sum(axis=1, keepdims=True)
+    return Z * scale + [0, 0, 1000, 0, 0], T, rng.uniform(0, 2, size=n)
+
+
+@pytest.mark.parametrize(
+    "C, fit_intercept", [(1e4, True), (1.0, True), (np.inf, True), (10.0, False)]
+)
+def test_newton_and_lbfgs_reach_the_same_optimum(C, fit_intercept):
+    X, T, w = _gate_problem()
+    fits = [
+        SoftmaxGate(
+            C, fit_intercept=fit_intercept, solver=solver, tol=1e-10, max_iter=2000
+        ).fit(X, T, w)
+        for solver in ("newton", "lbfgs")
+    ]
+    newton, lbfgs = fits
+    assert newton.converged_ and lbfgs.converged_
+    assert newton.n_iter_ < lbfgs.n_iter_
+    assert abs(newton.objective_ - lbfgs.objective_) < 1e-12
+    assert newton.objective_ <= lbfgs.objective_ + 1e-15
+    # L-BFGS stops a little short of the optimum Newton reaches.
+    assert_allclose(newton.predict_proba(X), lbfgs.predict_proba(X), atol=1e-5)
+    # The same identifiability convention: intercepts (unpenalised) and,
+    # without a penalty, coefficients summing to zero over the classes, from
+    # the default start; penalised coefficients sum to zero at the optimum.
+    for gate in fits:
+        assert abs(gate.intercept_.sum()) <= 1e-8 * np.abs(gate.intercept_).max()
+        assert_allclose(gate.coef_.sum(axis=1), 0.0, atol=1e-8)
+    assert_allclose(newton.coef_, lbfgs.coef_, rtol=1e-4, atol=1e-6)
+
+
+def test_newton_optimum_has_zero_gradient():
+    # The optimum against the objective itself (not another solver): its
+    # gradient on the standardised scale, by the NumPy twin of the kernel.
+    from skmoe._kernels import softmax_cross_entropy_reference
+
+    X, T, w = _gate_problem(seed=1)
+    gate = SoftmaxGate(C=5.0, solver="newton", tol=1e-12).fit(X, T, w)
+    mean = w @ X / w.sum()
+    scale = np.sqrt(w @ (X - mean) ** 2 / w.sum())
+    W = gate.coef_ * scale[:, None]
+    b = gate.intercept_ + mean @ gate.coef_
+    Xs = (X - mean) / scale
+    TT = np.ascontiguousarray((T * w[:, None]).T)
+    _, grad = softmax_cross_entropy_reference(
+        np.ascontiguousarray(Xs.T), W, b, TT, TT.sum(axis=0)
+    )
+    grad[:-1] += W / 5.0
+    assert np.max(np.abs(grad)) / w.sum() < 1e-10
+
+
+def test_newton_steps_never_raise_the_objective():
+    # Each capped fit from the previous one (an EM M-step) lowers the
+    # objective or leaves it, from a start far from the optimum.
+    X, T, w = _gate_problem(seed=2)
+    gate = SoftmaxGate(C=1e4, solver="newton", max_iter=1, warm_start=True)
+    gate.coef_ = np.full((5, 4), 3.0) * [[1], [-1], [1], [-1], [1]] * [1, -2, 0, 1]
+    gate.intercept_ = np.array([5.0, -5.0, 0.0, 0.0])
+    # Saturated probabilities: the Hessian nearly vanishes there.
+    objectives = []
+    with pytest.warns(ConvergenceWarning):
+        for _ in range(8):
+            gate.fit(X, T, w)
+            objectives.append(gate.objective_)
+    assert np.all(np.diff(objectives) <= 0)
+    assert objectives[-1] < 0.5 * objectives[0]
+    # Uncapped, the same start reaches the optimum of a default start.
+    final = SoftmaxGate(C=1e4, solver="newton").fit(X, T, w).objective_
+    assert abs(gate.set_params(max_iter=200).fit(X, T, w).objective_ - final) < 1e-9
+
+
+@pytest.mark.parametrize(
+    "n_features, n_classes, newton",
+    [(5, 4, True), (15, 5, True), (16, 5, False), (63, 2, True), (64, 2, False)],
+)
+def test_auto_solver_chooses_by_parameter_count(n_features, n_classes, newton):
+    gate = SoftmaxGate()
+    assert gate._uses_newton(n_features, n_classes) is newton
+    assert SoftmaxGate(solver="lbfgs")._uses_newton(n_features, n_classes) is False
+    assert SoftmaxGate(solver="newton")._uses_newton(n_features, n_classes) is True
+
+
+def test_em_is_monotone_with_one_newton_step_per_iteration():
+    from skmoe import MixtureOfExpertsRegressor
+    from skmoe.datasets import make_piecewise_linear
+
+    X, y = make_piecewise_linear(n_samples=800, noise=0.1, random_state=3)
+    moe = MixtureOfExpertsRegressor(
+        3,
+        gate=SoftmaxGate(solver="newton", max_iter=1),
+        min_responsibility=0.0,
+        random_state=0,
+        max_iter=80,
+    ).fit(X, y)
+    assert moe.lower_bounds_.size > 5
+    assert np.all(np.diff(moe.lower_bounds_) >= -1e-10)

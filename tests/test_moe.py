@@ -896,7 +896,9 @@ def test_gate_warning_is_quiet_only_inside_em():
             est.fit(X, y)
         assert not any("SoftmaxGate" in str(w.message) for w in caught)
     with pytest.warns(ConvergenceWarning, match="SoftmaxGate's L-BFGS did not"):
-        SoftmaxGate(max_iter=1).fit(X, y)
+        SoftmaxGate(max_iter=1, solver="lbfgs").fit(X, y)
+    with pytest.warns(ConvergenceWarning, match="SoftmaxGate's Newton solver did"):
+        SoftmaxGate(max_iter=1, solver="newton").fit(X, y)
 
 
 def test_svr_experts_get_contiguous_sample_weights():
@@ -1017,7 +1019,11 @@ def test_pipeline_expert_needs_metadata_routing_and_then_fits():
         piped = MixtureOfExpertsRegressor(3, expert=expert, random_state=0).fit(X, y)
         # Plain experts take sample_weight from EM directly, not routed: no
         # request needed (they used to be refused with routing enabled).
-        plain = MixtureOfExpertsRegressor(3, random_state=0).fit(X, y)
+        # Plain EM for both: SQUAREM (acceleration='auto') accelerates
+        # LinearRegression experts, not a Pipeline, and stops elsewhere.
+        plain = MixtureOfExpertsRegressor(3, random_state=0, acceleration=None).fit(
+            X, y
+        )
     assert_allclose(piped.predict(X), plain.predict(X), rtol=1e-6, atol=1e-6)
     assert_allclose(piped.lower_bound_, plain.lower_bound_, rtol=1e-8)
 
@@ -1190,7 +1196,8 @@ def test_bic_of_pipeline_experts_counts_the_final_step():
     import sklearn
 
     X, y = make_piecewise_linear(n_samples=300, random_state=0)
-    plain = MixtureOfExpertsRegressor(3, random_state=0).fit(X, y)
+    # Plain EM for both (SQUAREM accelerates LinearRegression experts only).
+    plain = MixtureOfExpertsRegressor(3, random_state=0, acceleration=None).fit(X, y)
     with sklearn.config_context(enable_metadata_routing=True):
         expert = make_pipeline(
             StandardScaler().set_fit_request(sample_weight=True),

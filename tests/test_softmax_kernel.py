@@ -11,6 +11,8 @@ from skmoe._kernels import (
     linear_log_softmax,
     linear_log_softmax_reference,
     softmax_cross_entropy,
+    softmax_cross_entropy_hessian,
+    softmax_cross_entropy_hessian_reference,
     softmax_cross_entropy_reference,
 )
 
@@ -111,3 +113,46 @@ def test_threaded_kernels_match_reference_and_ignore_thread_count(
     log_proba = linear_log_softmax(X, W, b)
     assert_allclose(log_proba, linear_log_softmax_reference(X, W, b), atol=1e-12)
     assert_array_equal(log_proba, one_log_proba)
+
+
+# Sizes on both sides of the kernel's 256-row blocks and of a thread chunk.
+@pytest.mark.parametrize(
+    "n, d, k", [(1, 1, 1), (50, 3, 2), (257, 4, 4), (3000, 5, 7), (70000, 2, 4)]
+)
+def test_hessian_matches_reference(n, d, k):
+    rng = np.random.RandomState(n + d + k)
+    X = rng.normal(size=(n, d))
+    W = rng.normal(size=(d, k)) * 3
+    b = rng.normal(size=k)
+    T = rng.dirichlet(np.ones(k), size=n) * rng.uniform(0, 2, size=(n, 1))
+    T[::3, 0] = 0.0
+    mass = T.sum(axis=1)
+    loss, grad, hess = _xent(softmax_cross_entropy_hessian, X, W, b, T, mass)
+    ref = _xent(softmax_cross_entropy_hessian_reference, X, W, b, T, mass)
+    assert hess.shape == (d + 1, k, d + 1, k)
+    assert_allclose(loss, ref[0], rtol=1e-12)
+    assert_allclose(grad, ref[1], rtol=1e-10, atol=1e-10 * n)
+    assert_allclose(hess, ref[2], rtol=1e-10, atol=1e-10 * n)
+    # The loss and gradient are those of the loss kernel.
+    loss2, grad2 = _xent(softmax_cross_entropy, X, W, b, T, mass)
+    assert_allclose(loss, loss2, rtol=1e-12)
+    assert_allclose(grad, grad2, rtol=1e-10, atol=1e-10 * n)
+
+
+def test_hessian_is_the_derivative_of_the_gradient():
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(60, 2))
+    T = rng.dirichlet(np.ones(3), size=60)
+    mass = T.sum(1)
+
+    def grad(theta):
+        A = theta.reshape(3, 3)
+        return _xent(softmax_cross_entropy, X, A[:2], A[2], T, mass)[1].ravel()
+
+    theta = rng.normal(size=9)
+    A = theta.reshape(3, 3)
+    hess = _xent(softmax_cross_entropy_hessian, X, A[:2], A[2], T, mass)[2]
+    numeric = np.array(
+        [(grad(theta + 1e-6 * e) - grad(theta - 1e-6 * e)) / 2e-6 for e in np.eye(9)]
+    )
+    assert_allclose(hess.reshape(9, 9), numeric, rtol=1e-6, atol=1e-7)

@@ -20,6 +20,8 @@ from ._softmax import (
     linear_log_softmax,
     linear_log_softmax_reference,
     softmax_cross_entropy,
+    softmax_cross_entropy_hessian,
+    softmax_cross_entropy_hessian_reference,
     softmax_cross_entropy_reference,
 )
 
@@ -35,6 +37,8 @@ __all__ = [
     "lloyd_assign",
     "lloyd_assign_reference",
     "softmax_cross_entropy",
+    "softmax_cross_entropy_hessian",
+    "softmax_cross_entropy_hessian_reference",
     "softmax_cross_entropy_reference",
     "weighted_normal_equations",
     "weighted_normal_equations_reference",

@@ -63,6 +63,47 @@ def softmax_cross_entropy_reference(XT, W, b, weighted_targets_T, row_mass):
     return loss, np.vstack([X.T @ g, g.sum(axis=0)])
 
 
+def softmax_cross_entropy_hessian(XT, W, b, weighted_targets_T, row_mass):
+    """Soft-target softmax cross-entropy, its gradient and Hessian, in one pass.
+
+    The parameters are ``A = [W; b]`` (``n_features + 1`` rows, the last the
+    intercepts), flattened row-major: the Hessian's ``[j, k, j2, l]`` entry is
+    the derivative in ``A[j, k]`` and ``A[j2, l]``. For Newton's method on
+    the gate (see :func:`skmoe._gate_solvers._newton_numpy`); the inputs are
+    those of :func:`softmax_cross_entropy`.
+
+    Returns
+    -------
+    loss : float
+    grad : ndarray of shape (n_features + 1, n_classes)
+    hess : ndarray of shape (n_features + 1, n_classes, n_features + 1, n_classes)
+    """
+    from ._softmax_numba import _softmax_xent_hessian
+
+    args = (XT, W, b, weighted_targets_T, row_mass)
+    q, k = XT.shape[0] + 1, W.shape[1]
+    return _dispatch._sum_chunks(
+        lambda lo, hi: _softmax_xent_hessian(*args, lo, hi),
+        XT.shape[1],
+        # The Hessian's (q k)^2 / 4 products per row weigh like that many
+        # entries of the loss.
+        XT.shape[1] * max(k, q * q * k * k // 4),
+    )
+
+
+def softmax_cross_entropy_hessian_reference(XT, W, b, weighted_targets_T, row_mass):
+    """NumPy twin of :func:`softmax_cross_entropy_hessian` (the test oracle)."""
+    loss, grad = softmax_cross_entropy_reference(XT, W, b, weighted_targets_T, row_mass)
+    X = XT.T
+    Xa = np.column_stack([X, np.ones(X.shape[0])])
+    P = np.exp(linear_log_softmax_reference(X, W, b))
+    k = W.shape[1]
+    # sum_i m_i (x_i x_i^T) (x) (diag(p_i) - p_i p_i^T)
+    D = P[:, :, None] * np.eye(k) - P[:, :, None] * P[:, None, :]
+    hess = np.einsum("i,ij,iJ,ikl->jkJl", row_mass, Xa, Xa, D)
+    return loss, grad, hess
+
+
 def linear_log_softmax(X, W, b):
     """``log_softmax(X @ W + b)`` over rows, in one pass (the gate's log-probabilities).
 

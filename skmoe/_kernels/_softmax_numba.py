@@ -123,3 +123,98 @@ def _log_softmax_rows(X, out, W, b):
             for k in range(n_classes):
                 out[start + i, k] = z[k, i] - top[i]
     return out
+
+
+@numba.njit(fastmath=FASTMATH_FLAGS, error_model="numpy", cache=True, nogil=True)
+def _softmax_xent_hessian(XT, W, b, TT, mass, lo, hi):
+    """Loss, gradient and Hessian over rows ``lo:hi``, in one pass, in blocks.
+
+    The Hessian of ``sum_i sum_k -t_ik log p_ik`` in the parameters
+    ``A = [W; b]`` (``n_features + 1`` rows, the last the intercepts) is
+    ``sum_i m_i (x_i x_i^T) (x) (diag(p_i) - p_i p_i^T)``, ``x_i`` with a
+    trailing 1 and ``m_i`` the row's target mass. Only the blocks ``k <= l``
+    and ``j <= j'`` are summed (the rest by symmetry), each as a dot product
+    over the rows of the block, which vectorises.
+    """
+    n_features, n_classes = W.shape
+    q = n_features + 1
+    grad = np.zeros((q, n_classes))
+    hess = np.zeros((q, n_classes, q, n_classes))
+    z = np.empty((n_classes, _BLOCK))
+    top = np.empty(_BLOCK)
+    total = np.empty(_BLOCK)
+    xa = np.ones((q, _BLOCK))
+    c = np.empty(_BLOCK)
+    xx = np.empty(_BLOCK)
+    loss = 0.0
+    for start in range(lo, hi, _BLOCK):
+        m = min(_BLOCK, hi - start)
+        _block_logits(XT, W, b, start, m, z, top)
+        for j in range(n_features):
+            xj = XT[j, start : start + m]
+            aj = xa[j]
+            for i in range(m):
+                aj[i] = xj[i]
+        for i in range(m):
+            total[i] = 0.0
+        for k in range(n_classes):
+            zk = z[k]
+            tk = TT[k, start : start + m]
+            acc = 0.0
+            for i in range(m):
+                acc -= tk[i] * zk[i]
+                e = _exp_nonpos(zk[i] - top[i])
+                zk[i] = e
+                total[i] += e
+            loss += acc
+        mk = mass[start : start + m]
+        acc = 0.0
+        for i in range(m):
+            acc += mk[i] * (_log_normal(total[i]) + top[i])
+            total[i] = 1.0 / total[i]
+        loss += acc
+        # z becomes the probabilities p_ik.
+        for k in range(n_classes):
+            zk = z[k]
+            for i in range(m):
+                zk[i] *= total[i]
+        for k in range(n_classes):
+            zk = z[k]
+            tk = TT[k, start : start + m]
+            for i in range(m):
+                c[i] = mk[i] * zk[i] - tk[i]
+            for j in range(q):
+                aj = xa[j]
+                acc = 0.0
+                for i in range(m):
+                    acc += aj[i] * c[i]
+                grad[j, k] += acc
+        for k in range(n_classes):
+            zk = z[k]
+            for l in range(k, n_classes):
+                zl = z[l]
+                if l == k:
+                    for i in range(m):
+                        c[i] = mk[i] * zk[i] * (1.0 - zk[i])
+                else:
+                    for i in range(m):
+                        c[i] = -mk[i] * zk[i] * zl[i]
+                for j in range(q):
+                    aj = xa[j]
+                    for i in range(m):
+                        xx[i] = aj[i] * c[i]
+                    for jj in range(j, q):
+                        ajj = xa[jj]
+                        acc = 0.0
+                        for i in range(m):
+                            acc += xx[i] * ajj[i]
+                        hess[j, k, jj, l] += acc
+    for j in range(q):
+        for k in range(n_classes):
+            for jj in range(j, q):
+                for l in range(k, n_classes):
+                    v = hess[j, k, jj, l]
+                    hess[jj, k, j, l] = v
+                    hess[j, l, jj, k] = v
+                    hess[jj, l, j, k] = v
+    return loss, grad, hess
