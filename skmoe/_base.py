@@ -54,6 +54,7 @@ from ._experts import (
 from ._gate import SoftmaxGate, _weighted_standardization
 from ._init import _weighted_kmeans
 from ._kernels import e_step, lloyd_assign
+from ._progress import check_progress_bar, end_of_run, fit_bar
 from ._resize import _guarded, _resized_start
 from ._run import _records, _run_recording_warnings, _show_once
 from ._validation import _check_weights, _keeps_float32, _validate_data
@@ -148,6 +149,8 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "verbose_interval": [Interval(Integral, 1, None, closed="left")],
+        "progress_bar": ["boolean"],
         "warm_start": ["boolean"],
     }
 
@@ -169,6 +172,8 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         n_jobs=None,
         random_state=None,
         verbose=0,
+        verbose_interval=10,
+        progress_bar=False,
         warm_start=False,
     ):
         self.expert = expert
@@ -185,6 +190,8 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.progress_bar = progress_bar
         self.warm_start = warm_start
 
     # ------------------------------------------------------------------
@@ -281,6 +288,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
 
     def _fit_unguarded(self, X, y, sample_weight):
         self._check_top_k()
+        check_progress_bar(self)
         if self.gate is not None:
             # The gate template's own parameters, before any work (EM would
             # otherwise meet a negative C at its first M-step).
@@ -332,14 +340,21 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         # One restart that fails must not sink the others.
         catch = self.expert_errors == "isolate" and n_init > 1
         # Restarts on a device run one after the other: they share it.
-        if n_init > 1 and self.n_jobs not in (None, 1) and xp is np:
+        parallel = n_init > 1 and self.n_jobs not in (None, 1) and xp is np
+        per_run = None if parallel else self.max_iter
+        if parallel:
             # Python's warning filters are global, not per thread: with a
             # thread backend the restarts cannot each record their own, so
             # the caller records them all.
             threads = getattr(get_active_backend()[0], "uses_threads", False)
-            with warnings.catch_warnings(record=True) as caught:
+            with (
+                warnings.catch_warnings(record=True) as caught,
+                fit_bar(self, n_init, per_run) as bar,
+            ):
                 warnings.simplefilter("always")
-                results = Parallel(n_jobs=self.n_jobs)(
+                results = []
+                # In order, as they end: the bar counts finished restarts.
+                for result in Parallel(n_jobs=self.n_jobs, return_as="generator")(
                     delayed(_run_recording_warnings)(
                         run_once,
                         self,
@@ -351,22 +366,26 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
                         record=not threads,
                     )
                     for i, seed in enumerate(seeds)
-                )
+                ):
+                    results.append(result)
+                    end_of_run(bar, len(results), per_run)
             results.append((None, _records(caught)))
         else:
-            with _small_blas(X):
-                results = [
-                    _run_recording_warnings(
-                        run_once,
-                        self,
-                        *run_args,
-                        seed,
-                        i,
-                        inner_jobs=self.n_jobs,
-                        catch=catch,
+            results = []
+            with _small_blas(X), fit_bar(self, n_init, per_run) as bar:
+                for i, seed in enumerate(seeds):
+                    results.append(
+                        _run_recording_warnings(
+                            run_once,
+                            self,
+                            *run_args,
+                            seed,
+                            i,
+                            inner_jobs=self.n_jobs,
+                            catch=catch,
+                        )
                     )
-                    for i, seed in enumerate(seeds)
-                ]
+                    end_of_run(bar, i + 1, per_run)
         runs = [run for run, _ in results if run is not None]
         _show_once(record for _, records in results for record in records)
         runs = self._drop_failed_runs(runs)

@@ -131,8 +131,17 @@ array-like, default='small_em'
         Controls the initialisation, the restarts and the experts' own
         ``random_state``. Pass an int for reproducible fits.
     verbose : int, default=0
-        1 prints a line per run (and per :meth:`partial_fit` call), 2 also a
-        line per EM iteration, L-BFGS iteration or epoch.
+        1 prints the objective, its change and the elapsed time every
+        ``verbose_interval`` iterations (EM iterations, L-BFGS iterations or
+        epochs) and a line at the end of each run (and per
+        :meth:`partial_fit` call); 2 prints a line at every iteration.
+    verbose_interval : int, default=10
+        Iterations between two progress lines with ``verbose=1``.
+    progress_bar : bool, default=False
+        Show a progress bar (``tqdm.auto``: a widget in notebooks, text in
+        terminals; needs ``pip install tqdm``) over the restarts'
+        iterations, or over the finished restarts when they run in parallel
+        (``n_jobs``).
     warm_start : bool, default=False
         Continue EM from the fitted model on the next ``fit`` (then ``n_init``
         is ignored). With another ``n_experts`` the model grows (the expert
@@ -339,7 +348,15 @@ _HME_TAIL_DOC = """
         Controls the initialisation, the restarts and the experts' own
         ``random_state``.
     verbose : int, default=0
-        1 prints a line per run, 2 a line per EM iteration.
+        1 prints the objective, its change and the elapsed time every
+        ``verbose_interval`` EM iterations and a line at the end of each
+        run; 2 prints a line at every EM iteration.
+    verbose_interval : int, default=10
+        Iterations between two progress lines with ``verbose=1``.
+    progress_bar : bool, default=False
+        Show a progress bar (``tqdm.auto``; needs ``pip install tqdm``) over
+        the restarts' iterations, or over the finished restarts when they run
+        in parallel (``n_jobs``).
     warm_start : bool, default=False
         Continue EM from the fitted model on the next ``fit`` (``n_init`` is
         then ignored); ``depth`` and ``branching`` must stay the same."""

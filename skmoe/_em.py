@@ -26,6 +26,7 @@ from ._experts import (
 )
 from ._gate import _quiet_gate_fits
 from ._kernels import e_step
+from ._progress import _RunProgress
 from ._run import _Run, _snapshot
 
 #: Experts whose objective has not improved on its best value by more than
@@ -219,6 +220,7 @@ def em_run(estimator, X, y, w, lik, templates, init_resp, start, seed, run, inne
         run,
         inner_jobs,
         gate_inputs,
+        offset=first.n_iter,
     )
     offset = first.n_iter
     for _, failure in second.failures:
@@ -245,13 +247,16 @@ def _em_loop(
     run,
     inner_jobs,
     gate_inputs=None,
+    offset=0,
 ):
     """EM iterations from ``resp``; returns the run record of the best
     iterate. ``run=None`` marks a short run of the initialisation, which
     prints nothing. ``gate_inputs``: the gate's prepared ``(X, w)`` when
-    the caller shares them between loops on the same rows."""
+    the caller shares them between loops on the same rows; ``offset``: the
+    iterations of an earlier phase of the same run (for the reports)."""
     wsum = float(_xp_of(w).sum(w))
     verbose = estimator.verbose if run is not None else 0
+    progress = _RunProgress(estimator, run, "EM iteration", offset)
     t0 = time.perf_counter()
     history, events = [], []
     best, best_bound, best_iter = _snapshot(state), -np.inf, 0
@@ -278,8 +283,7 @@ def _em_loop(
         total = float(w @ log_prob)
         bound = (total - estimator._gate_penalty(state["gate"])) / wsum
         history.append(bound)
-        if verbose >= 2:
-            print(f"  run {run} iteration {n_iter}: objective {bound:.8f}")
+        progress.update(n_iter, bound)
         improved = bound > best_bound + tol
         if bound > best_bound:
             best = _snapshot(state)
@@ -306,7 +310,7 @@ def _em_loop(
     if verbose:
         status = "converged" if converged else "did not converge"
         print(
-            f"run {run}: {status} after {n_iter} iterations "
+            f"run {run}: {status} after {offset + n_iter} iterations "
             f"({time.perf_counter() - t0:.2f}s), best objective {best_bound:.6f}"
         )
     return _Run(

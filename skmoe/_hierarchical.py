@@ -269,6 +269,8 @@ class HierarchicalMixtureOfExpertsRegressor(
         n_jobs=None,
         random_state=None,
         verbose=0,
+        verbose_interval=10,
+        progress_bar=False,
         warm_start=False,
     ):
         self.depth = depth
@@ -291,6 +293,8 @@ class HierarchicalMixtureOfExpertsRegressor(
             n_jobs=n_jobs,
             random_state=random_state,
             verbose=verbose,
+            verbose_interval=verbose_interval,
+            progress_bar=progress_bar,
             warm_start=warm_start,
         )
 
@@ -387,6 +391,8 @@ class HierarchicalMixtureOfExpertsClassifier(
         n_jobs=None,
         random_state=None,
         verbose=0,
+        verbose_interval=10,
+        progress_bar=False,
         warm_start=False,
     ):
         self.depth = depth
@@ -406,6 +412,8 @@ class HierarchicalMixtureOfExpertsClassifier(
             n_jobs=n_jobs,
             random_state=random_state,
             verbose=verbose,
+            verbose_interval=verbose_interval,
+            progress_bar=progress_bar,
             warm_start=warm_start,
         )
 
