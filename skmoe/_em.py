@@ -11,7 +11,6 @@ likelihood object (``_likelihood.py``); what the gate is, from the gate's
 interface; both are passed in or asked of the estimator, never stored.
 """
 
-import time
 import warnings
 
 import numpy as np
@@ -183,6 +182,8 @@ def em_run(estimator, X, y, w, lik, templates, init_resp, start, seed, run, inne
             inner_jobs,
         )
     state["gate"]._set_penalty_C(_CONTINUATION_C)
+    # One reporter for both phases: iterations and time counted from the start.
+    progress = _RunProgress(estimator, run, "EM iteration")
     # Both phases fit the gate on the same rows: prepared once.
     gate_inputs = gate._prepare(X, w)
     first = _em_loop(
@@ -198,6 +199,7 @@ def em_run(estimator, X, y, w, lik, templates, init_resp, start, seed, run, inne
         run,
         inner_jobs,
         gate_inputs,
+        progress,
     )
     state = first.state
     state["gate"]._set_penalty_C(target)
@@ -207,6 +209,7 @@ def em_run(estimator, X, y, w, lik, templates, init_resp, start, seed, run, inne
         return first.replace(converged=False)
     log_lik = lik.log_likelihood(state, X, y)
     resp, _ = estimator._e_step(state, X, log_lik)
+    progress.offset = first.n_iter
     second = _em_loop(
         estimator,
         X,
@@ -220,7 +223,7 @@ def em_run(estimator, X, y, w, lik, templates, init_resp, start, seed, run, inne
         run,
         inner_jobs,
         gate_inputs,
-        offset=first.n_iter,
+        progress,
     )
     offset = first.n_iter
     for _, failure in second.failures:
@@ -247,17 +250,18 @@ def _em_loop(
     run,
     inner_jobs,
     gate_inputs=None,
-    offset=0,
+    progress=None,
 ):
     """EM iterations from ``resp``; returns the run record of the best
     iterate. ``run=None`` marks a short run of the initialisation, which
     prints nothing. ``gate_inputs``: the gate's prepared ``(X, w)`` when
-    the caller shares them between loops on the same rows; ``offset``: the
-    iterations of an earlier phase of the same run (for the reports)."""
+    the caller shares them between loops on the same rows; ``progress``: the
+    run's reporter when it is shared by the phases of one run."""
     wsum = float(_xp_of(w).sum(w))
     verbose = estimator.verbose if run is not None else 0
-    progress = _RunProgress(estimator, run, "EM iteration", offset)
-    t0 = time.perf_counter()
+    if progress is None:
+        progress = _RunProgress(estimator, run, "EM iteration")
+    offset = progress.offset
     history, events = [], []
     best, best_bound, best_iter = _snapshot(state), -np.inf, 0
     best_log_lik = -np.inf
@@ -311,7 +315,7 @@ def _em_loop(
         status = "converged" if converged else "did not converge"
         print(
             f"run {run}: {status} after {offset + n_iter} iterations "
-            f"({time.perf_counter() - t0:.2f}s), best objective {best_bound:.6f}"
+            f"({progress.elapsed():.2f}s), best objective {best_bound:.6f}"
         )
     return _Run(
         state=best,

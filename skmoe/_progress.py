@@ -88,6 +88,10 @@ class _RunProgress:
         self.t0 = time.perf_counter()
         self.previous = None
 
+    def elapsed(self):
+        """Seconds since the run began."""
+        return time.perf_counter() - self.t0
+
     def update(self, n_iter, objective):
         """Iteration ``n_iter`` (of this phase) ended at ``objective``."""
         change = None if self.previous is None else objective - self.previous
@@ -99,7 +103,7 @@ class _RunProgress:
             delta = "" if change is None else f", change {change:+.3g}"
             print(
                 f"  run {self.run} {self.unit} {n}: objective {objective:.8f}"
-                f"{delta} ({time.perf_counter() - self.t0:.2f}s)"
+                f"{delta} ({self.elapsed():.2f}s)"
             )
 
 
