@@ -11,6 +11,7 @@ warning once for a ``GridSearchCV`` that fits the same model many times.
 
 import sys
 import warnings
+import weakref
 
 import numpy as np
 from sklearn.linear_model import LinearRegression
@@ -53,18 +54,75 @@ def _caller_stacklevel():
     return level
 
 
+#: The warnings already shown during each joblib ``Parallel`` call that
+#: fits skmoe estimators (a GridSearchCV's, a cross_validate's), by call.
+_SHOWN_IN_CALL = weakref.WeakKeyDictionary()
+
+
+def _enclosing_parallel_call():
+    """The joblib ``Parallel`` object whose call is running this fit, if any.
+
+    scikit-learn runs each task of a ``Parallel`` call inside
+    ``warnings.catch_warnings`` (to pass the filters on to workers), which
+    resets Python's "once per location" record: a warning of every fit of
+    a grid search was shown. The ``Parallel`` object lives as long as the
+    call, and a new call makes a new one.
+    """
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_globals.get("__name__") == "joblib.parallel" and (
+            frame.f_code.co_name == "__call__"
+        ):
+            return frame.f_locals.get("self")
+        frame = frame.f_back
+    return None
+
+
+def _action(text, category, module):
+    """The action of the warning filters for a warning of ``category`` with
+    ``text`` raised in ``module`` (Python's own matching)."""
+    filters = getattr(warnings, "_get_filters", lambda: warnings.filters)()
+    for action, message, cat, mod, lineno in filters:
+        if (
+            (message is None or message.match(text))
+            and issubclass(category, cat)
+            and (mod is None or mod.match(module))
+            and lineno == 0
+        ):
+            return action
+    return warnings.defaultaction
+
+
+def warn_at_user(message, category):
+    """Warn at the user's line, once per ``Parallel`` call of a
+    meta-estimator (unless the filters say "always" or "error")."""
+    level = _caller_stacklevel()
+    call = _enclosing_parallel_call()
+    if call is not None:
+        user = sys._getframe(level - 1)
+        module = user.f_globals.get("__name__", "")
+        if _action(message, category, module) not in ("always", "error"):
+            try:
+                seen = _SHOWN_IN_CALL.setdefault(call, set())
+            except TypeError:  # not weakly referable: no record
+                seen = set()
+            if (category, message) in seen:
+                return
+            seen.add((category, message))
+    warnings.warn(message, category, stacklevel=level)
+
+
 def show_once_at_user(records):
     """Show each distinct recorded warning (category and text) once, under
     the caller's warning filters, at the user's line (a warning recorded in
     a joblib worker would otherwise point at the expert's own source, or at
     joblib's)."""
-    level = _caller_stacklevel()
     seen = set()
     for message, category, _, _ in records:
         key = (category, str(message))
         if key not in seen:
             seen.add(key)
-            warnings.warn(message, category, stacklevel=level)
+            warn_at_user(str(message), category)
 
 
 def _unscaled(X):

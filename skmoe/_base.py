@@ -37,6 +37,7 @@ from ._advice import (
     convergence_message,
     dead_message,
     show_once_at_user,
+    warn_at_user,
 )
 from ._array_api import (
     _DEVICE_SUPPORT,
@@ -576,10 +577,10 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             self, best, len(runs), X, state["experts"], dead, expert_convergence
         )
         if message is not None:
-            warnings.warn(message, ConvergenceWarning, stacklevel=stacklevel)
+            warn_at_user(message, ConvergenceWarning)
         message = dead_message(self, dead, self.reinitialized_experts_)
         if message is not None:
-            warnings.warn(message, DeadExpertWarning, stacklevel=stacklevel)
+            warn_at_user(message, DeadExpertWarning)
 
     def _record_fit(self, run, X, y, w, lik, mass, weight_unit, previous_range=None):
         """Set the fitted attributes from a run record; the bookkeeping that
