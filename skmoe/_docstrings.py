@@ -48,9 +48,12 @@ _COMMON_PARAMS_DOC = """
     tol : float, default=1e-6
         EM stops when the objective (average log-likelihood per unit of
         sample weight, minus the gate penalty) changes by less than ``tol``
-        between iterations, or has not improved on its best value by more
-        than ``tol`` for 10 iterations (the rule for experts, such as trees,
-        that do not maximise their weighted likelihood exactly). Full-batch
+        between iterations and the gain still to come, projected from the
+        last two changes (Aitken), is below ``tol`` too (so that EM does not
+        stop on a plateau), or has not improved on its best value by more
+        than ``tol`` for 10 iterations without rising at each (the rule for
+        experts, such as trees, that do not maximise their weighted
+        likelihood exactly). Full-batch
         gradient fitting stops when an L-BFGS iteration decreases the
         objective by less than ``tol / 100`` (relative; its iterations are
         cheaper and shorter than EM's) or the largest gradient component of
@@ -292,7 +295,9 @@ _HME_PARAMS_DOC = """
     tol : float, default=1e-6
         EM stops when the objective (average log-likelihood per unit of
         sample weight, minus the gates' penalties) changes by less than
-        ``tol``, or has not improved by more than ``tol`` for 10 iterations.
+        ``tol`` and so does the gain still to come (projected from the last
+        two changes, Aitken), or has not improved by more than ``tol`` for
+        10 iterations without rising at each.
     n_init : int, default=1
         Number of EM runs from different initialisations; the best is kept.
     init_params : {'hierarchical', 'small_em', 'kmeans', 'random', \
