@@ -13,7 +13,6 @@ responsibilities, ``score_samples``, BIC) is here too.
 
 import contextlib
 import copy
-import sys
 import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
@@ -33,6 +32,13 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import _num_features, check_is_fitted
 from threadpoolctl import threadpool_limits
 
+from ._advice import (
+    _caller_stacklevel,
+    convergence_message,
+    dead_message,
+    show_once_at_user,
+    warn_at_user,
+)
 from ._array_api import (
     _DEVICE_SUPPORT,
     _check_fitted_namespace,
@@ -54,24 +60,10 @@ from ._experts import (
 from ._gate import SoftmaxGate, _weighted_standardization
 from ._init import _weighted_kmeans
 from ._kernels import e_step, lloyd_assign
+from ._progress import check_progress_bar, end_of_run, fit_bar
 from ._resize import _guarded, _resized_start
-from ._run import _records, _run_recording_warnings, _show_once
+from ._run import _records, _run_recording_warnings
 from ._validation import _check_weights, _keeps_float32, _validate_data
-
-
-def _caller_stacklevel():
-    """The ``stacklevel`` at which a warning raised by the calling function
-    points at the user's code: the first frame outside skmoe and scikit-learn
-    (the depth from there to ``fit`` varies: subclasses' ``fit``,
-    scikit-learn's fit wrapper, a Pipeline)."""
-    frame, level = sys._getframe(1), 1
-    while frame is not None:
-        package = frame.f_globals.get("__name__", "").partition(".")[0]
-        if package not in ("skmoe", "sklearn"):
-            break
-        frame, level = frame.f_back, level + 1
-    return level
-
 
 _MAX_SEED = np.iinfo(np.int32).max
 
@@ -149,6 +141,8 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "verbose_interval": [Interval(Integral, 1, None, closed="left")],
+        "progress_bar": ["boolean"],
         "warm_start": ["boolean"],
     }
 
@@ -171,6 +165,8 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         n_jobs=None,
         random_state=None,
         verbose=0,
+        verbose_interval=10,
+        progress_bar=False,
         warm_start=False,
     ):
         self.expert = expert
@@ -188,6 +184,8 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.progress_bar = progress_bar
         self.warm_start = warm_start
 
     # ------------------------------------------------------------------
@@ -290,6 +288,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
 
     def _fit_unguarded(self, X, y, sample_weight):
         self._check_top_k()
+        check_progress_bar(self)
         if self.gate is not None:
             # The gate template's own parameters, before any work (EM would
             # otherwise meet a negative C at its first M-step).
@@ -341,14 +340,21 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         # One restart that fails must not sink the others.
         catch = self.expert_errors == "isolate" and n_init > 1
         # Restarts on a device run one after the other: they share it.
-        if n_init > 1 and self.n_jobs not in (None, 1) and xp is np:
+        parallel = n_init > 1 and self.n_jobs not in (None, 1) and xp is np
+        per_run = None if parallel else self.max_iter
+        if parallel:
             # Python's warning filters are global, not per thread: with a
             # thread backend the restarts cannot each record their own, so
             # the caller records them all.
             threads = getattr(get_active_backend()[0], "uses_threads", False)
-            with warnings.catch_warnings(record=True) as caught:
+            with (
+                warnings.catch_warnings(record=True) as caught,
+                fit_bar(self, n_init, per_run) as bar,
+            ):
                 warnings.simplefilter("always")
-                results = Parallel(n_jobs=self.n_jobs)(
+                results = []
+                # In order, as they end: the bar counts finished restarts.
+                for result in Parallel(n_jobs=self.n_jobs, return_as="generator")(
                     delayed(_run_recording_warnings)(
                         run_once,
                         self,
@@ -360,27 +366,45 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
                         record=not threads,
                     )
                     for i, seed in enumerate(seeds)
-                )
+                ):
+                    results.append(result)
+                    end_of_run(bar, len(results), per_run)
             results.append((None, _records(caught)))
         else:
-            with _small_blas(X):
-                results = [
-                    _run_recording_warnings(
-                        run_once,
-                        self,
-                        *run_args,
-                        seed,
-                        i,
-                        inner_jobs=self.n_jobs,
-                        catch=catch,
+            results = []
+            with _small_blas(X), fit_bar(self, n_init, per_run) as bar:
+                for i, seed in enumerate(seeds):
+                    results.append(
+                        _run_recording_warnings(
+                            run_once,
+                            self,
+                            *run_args,
+                            seed,
+                            i,
+                            inner_jobs=self.n_jobs,
+                            catch=catch,
+                        )
                     )
-                    for i, seed in enumerate(seeds)
-                ]
+                    end_of_run(bar, i + 1, per_run)
         runs = [run for run, _ in results if run is not None]
-        _show_once(record for _, records in results for record in records)
+        records = [record for _, run_records in results for record in run_records]
+        # The experts' own ConvergenceWarnings join the fit's (one per fit,
+        # with advice); any other warning is shown once, at the user's line.
+        expert_convergence = list(
+            dict.fromkeys(
+                str(message)
+                for message, category, _, _ in records
+                if issubclass(category, ConvergenceWarning)
+            )
+        )
+        show_once_at_user(
+            r for r in records if not issubclass(r[1], ConvergenceWarning)
+        )
         runs = self._drop_failed_runs(runs)
         best = max(runs, key=lambda run: run.lower_bound)
-        self._finish(best, X, y, sample_weight, lik, runs, weight_unit)
+        self._finish(
+            best, X, y, sample_weight, lik, runs, weight_unit, expert_convergence
+        )
         return self
 
     def _check_resizable(self, xp):
@@ -540,7 +564,11 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         dead = np.flatnonzero(mass < self._min_expert_weights(experts, lik))
         return np.setdiff1d(dead, _failed_indices(experts))
 
-    def _finish(self, best, X, y, w, lik, runs, weight_unit=1.0):
+    def _finish(self, best, X, y, w, lik, runs, weight_unit=1.0, expert_convergence=()):
+        """Set the fitted attributes from the best run and warn, once per
+        kind, about what needs the user's attention (``_advice``);
+        ``expert_convergence``: the texts of the experts' own
+        ``ConvergenceWarning``."""
         state = best.state
         log_lik = lik.log_likelihood(state, X, y)
         resp, _ = self._e_step(state, X, log_lik)
@@ -552,57 +580,16 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             mass = mass[order]
             position = np.argsort(order)
         dead = self._record_fit(best, X, y, w, lik, mass, weight_unit)
-        history = np.asarray(best.history)
         stacklevel = _caller_stacklevel()
         self._report_failures(best, position, stacklevel)
-        if not self.converged_:
-            # After a single iteration there is no change to report yet.
-            change = (
-                f"still changing by {abs(history[-1] - history[-2]):.3g} per iteration"
-                if history.size > 1
-                else "after a single iteration"
-            )
-            n_runs = len(runs)
-            which = "the best of the" if n_runs > 1 else "the"
-            by_em = best.unit == "EM iterations"
-            method = "EM" if by_em else "Gradient fitting"
-            advice = f"Increase max_iter or tol, or try {self._smaller_model}"
-            init = self._preferred_init
-            if by_em and not (
-                isinstance(self.init_params, str) and self.init_params == init
-            ):
-                advice += f", or init_params={init!r}"
-            warnings.warn(
-                f"{method} did not converge: {which} {n_runs} run(s) stopped at "
-                f"max_iter={self.max_iter} with the objective {change} "
-                f"(tol={self.tol}). {advice}.",
-                ConvergenceWarning,
-                stacklevel=stacklevel,
-            )
-        if self.reinitialized_experts_:
-            outcome = (
-                f"Some are dead in the fitted model: try {self._smaller_model}."
-                if dead.size
-                else "Every expert takes part in the fitted model."
-            )
-            warnings.warn(
-                "Experts collapsed during EM (total responsibility below "
-                f"min_expert_weight={self.min_expert_weight}) and were "
-                "re-initialised on the worst-explained rows, as (iteration, "
-                f"expert) pairs: {self.reinitialized_experts_} (see "
-                f"reinitialized_experts_). {outcome}",
-                DeadExpertWarning,
-                stacklevel=stacklevel,
-            )
-        if dead.size:
-            warnings.warn(
-                f"The fitted model has {dead.size} dead expert(s) (indices "
-                f"{dead.tolist()}, total responsibility below min_expert_weight="
-                f"{self.min_expert_weight}); they take almost no part in "
-                f"predictions. Try {self._smaller_model}.",
-                DeadExpertWarning,
-                stacklevel=stacklevel,
-            )
+        message = convergence_message(
+            self, best, len(runs), X, state["experts"], dead, expert_convergence
+        )
+        if message is not None:
+            warn_at_user(message, ConvergenceWarning)
+        message = dead_message(self, dead, self.reinitialized_experts_)
+        if message is not None:
+            warn_at_user(message, DeadExpertWarning)
 
     def _record_fit(self, run, X, y, w, lik, mass, weight_unit, previous_range=None):
         """Set the fitted attributes from a run record; the bookkeeping that

@@ -48,9 +48,12 @@ _COMMON_PARAMS_DOC = """
     tol : float, default=1e-6
         EM stops when the objective (average log-likelihood per unit of
         sample weight, minus the gate penalty) changes by less than ``tol``
-        between iterations, or has not improved on its best value by more
-        than ``tol`` for 10 iterations (the rule for experts, such as trees,
-        that do not maximise their weighted likelihood exactly). Full-batch
+        between iterations and the gain still to come, projected from the
+        last two changes (Aitken), is below ``tol`` too (so that EM does not
+        stop on a plateau), or has not improved on its best value by more
+        than ``tol`` for 10 iterations without rising at each (the rule for
+        experts, such as trees, that do not maximise their weighted
+        likelihood exactly). Full-batch
         gradient fitting stops when an L-BFGS iteration decreases the
         objective by less than ``tol / 100`` (relative; its iterations are
         cheaper and shorter than EM's) or the largest gradient component of
@@ -170,8 +173,17 @@ array-like, default='small_em'
         Controls the initialisation, the restarts and the experts' own
         ``random_state``. Pass an int for reproducible fits.
     verbose : int, default=0
-        1 prints a line per run (and per :meth:`partial_fit` call), 2 also a
-        line per EM iteration, L-BFGS iteration or epoch.
+        1 prints the objective, its change and the elapsed time every
+        ``verbose_interval`` iterations (EM iterations, L-BFGS iterations or
+        epochs) and a line at the end of each run (and per
+        :meth:`partial_fit` call); 2 prints a line at every iteration.
+    verbose_interval : int, default=10
+        Iterations between two progress lines with ``verbose=1``.
+    progress_bar : bool, default=False
+        Show a progress bar (``tqdm.auto``: a widget in notebooks, text in
+        terminals; needs ``pip install tqdm``) over the restarts'
+        iterations, or over the finished restarts when they run in parallel
+        (``n_jobs``).
     warm_start : bool, default=False
         Continue EM from the fitted model on the next ``fit`` (then ``n_init``
         is ignored). With another ``n_experts`` the model grows (the expert
@@ -331,7 +343,9 @@ _HME_PARAMS_DOC = """
     tol : float, default=1e-6
         EM stops when the objective (average log-likelihood per unit of
         sample weight, minus the gates' penalties) changes by less than
-        ``tol``, or has not improved by more than ``tol`` for 10 iterations.
+        ``tol`` and so does the gain still to come (projected from the last
+        two changes, Aitken), or has not improved by more than ``tol`` for
+        10 iterations without rising at each.
     n_init : int, default=1
         Number of EM runs from different initialisations; the best is kept.
     init_params : {'hierarchical', 'small_em', 'kmeans', 'random', \
@@ -397,7 +411,15 @@ _HME_TAIL_DOC = """
         Controls the initialisation, the restarts and the experts' own
         ``random_state``.
     verbose : int, default=0
-        1 prints a line per run, 2 a line per EM iteration.
+        1 prints the objective, its change and the elapsed time every
+        ``verbose_interval`` EM iterations and a line at the end of each
+        run; 2 prints a line at every EM iteration.
+    verbose_interval : int, default=10
+        Iterations between two progress lines with ``verbose=1``.
+    progress_bar : bool, default=False
+        Show a progress bar (``tqdm.auto``; needs ``pip install tqdm``) over
+        the restarts' iterations, or over the finished restarts when they run
+        in parallel (``n_jobs``).
     warm_start : bool, default=False
         Continue EM from the fitted model on the next ``fit`` (``n_init`` is
         then ignored); ``depth`` and ``branching`` must stay the same."""

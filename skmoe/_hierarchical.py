@@ -270,6 +270,8 @@ class HierarchicalMixtureOfExpertsRegressor(
         n_jobs=None,
         random_state=None,
         verbose=0,
+        verbose_interval=10,
+        progress_bar=False,
         warm_start=False,
     ):
         self.depth = depth
@@ -293,6 +295,8 @@ class HierarchicalMixtureOfExpertsRegressor(
             n_jobs=n_jobs,
             random_state=random_state,
             verbose=verbose,
+            verbose_interval=verbose_interval,
+            progress_bar=progress_bar,
             warm_start=warm_start,
         )
 
@@ -390,6 +394,8 @@ class HierarchicalMixtureOfExpertsClassifier(
         n_jobs=None,
         random_state=None,
         verbose=0,
+        verbose_interval=10,
+        progress_bar=False,
         warm_start=False,
     ):
         self.depth = depth
@@ -410,6 +416,8 @@ class HierarchicalMixtureOfExpertsClassifier(
             n_jobs=n_jobs,
             random_state=random_state,
             verbose=verbose,
+            verbose_interval=verbose_interval,
+            progress_bar=progress_bar,
             warm_start=warm_start,
         )
 

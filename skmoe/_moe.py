@@ -384,6 +384,8 @@ class MixtureOfExpertsRegressor(
         n_jobs=None,
         random_state=None,
         verbose=0,
+        verbose_interval=10,
+        progress_bar=False,
         warm_start=False,
     ):
         self.n_experts = n_experts
@@ -409,6 +411,8 @@ class MixtureOfExpertsRegressor(
             n_jobs=n_jobs,
             random_state=random_state,
             verbose=verbose,
+            verbose_interval=verbose_interval,
+            progress_bar=progress_bar,
             warm_start=warm_start,
         )
         self.likelihood = likelihood
@@ -545,6 +549,8 @@ class MixtureOfExpertsClassifier(
         n_jobs=None,
         random_state=None,
         verbose=0,
+        verbose_interval=10,
+        progress_bar=False,
         warm_start=False,
     ):
         self.n_experts = n_experts
@@ -570,6 +576,8 @@ class MixtureOfExpertsClassifier(
             n_jobs=n_jobs,
             random_state=random_state,
             verbose=verbose,
+            verbose_interval=verbose_interval,
+            progress_bar=progress_bar,
             warm_start=warm_start,
         )
 

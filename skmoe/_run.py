@@ -72,10 +72,12 @@ def _run_recording_warnings(run_once, *args, catch=False, record=True, **kwargs)
     """``run_once(*args, **kwargs)`` and the warnings it raised, not yet shown.
 
     Returns ``(run, records)``, records as ``(message, category, filename,
-    lineno)``; :func:`_show_once` shows them after the runs. Why not let them
-    through: an expert's warning (a LogisticRegression's ConvergenceWarning,
-    say) comes from every expert at every EM iteration, and Python's "show
-    once per location" record does not help, because scikit-learn's own
+    lineno)``; ``fit`` shows them after the runs, once each
+    (``_advice.show_once_at_user``; the experts' ConvergenceWarnings join the
+    fit's own). Why not let them through: an expert's warning (a
+    LogisticRegression's ConvergenceWarning, say) comes from every expert at
+    every EM iteration, and Python's "show once per location" record does
+    not help, because scikit-learn's own
     input checks reset it at every call: users saw the same warning
     hundreds of times in one fit. (The gate's fits raise none: see
     :func:`_gate._quiet_gate_fits`.) Picklable, so joblib workers (restarts in
@@ -97,14 +99,3 @@ def _run_recording_warnings(run_once, *args, catch=False, record=True, **kwargs)
 def _records(caught):
     """``(message, category, filename, lineno)`` of caught warnings."""
     return [(w.message, w.category, w.filename, w.lineno) for w in caught]
-
-
-def _show_once(records):
-    """Show each distinct recorded warning (category and text) once, under
-    the caller's warning filters, at the place that raised it."""
-    seen = set()
-    for message, category, filename, lineno in records:
-        key = (category, str(message))
-        if key not in seen:
-            seen.add(key)
-            warnings.warn_explicit(message, category, filename, lineno)

@@ -5,6 +5,7 @@ import time
 import numpy as np
 
 from .._experts import _make_experts
+from .._progress import _RunProgress
 from .._run import _Run
 from ._lbfgs import _lbfgs
 from ._model import _classes_of, _new_model, _Objective
@@ -50,9 +51,9 @@ def gradient_run(
     args = (estimator, X, y, w, lik, templates, kinds, init_resp, start, rng)
     t0 = time.perf_counter()
     if full:
-        record = _full_batch_run(*args, trace=trace)
+        record = _full_batch_run(*args, trace=trace, run=run)
     else:
-        record = _minibatch_run(*args, trace=trace, trace_every=trace_every)
+        record = _minibatch_run(*args, trace=trace, trace_every=trace_every, run=run)
     if estimator.verbose:
         status = "converged" if record.converged else "did not converge"
         print(
@@ -64,7 +65,19 @@ def gradient_run(
 
 
 def _full_batch_run(
-    estimator, X, y, w, lik, templates, kinds, init_resp, start, rng, *, trace=None
+    estimator,
+    X,
+    y,
+    w,
+    lik,
+    templates,
+    kinds,
+    init_resp,
+    start,
+    rng,
+    *,
+    trace=None,
+    run=None,
 ):
     model = _new_model(estimator, X, y, w, lik, templates, kinds)
     classes = _classes_of(estimator)
@@ -80,10 +93,12 @@ def _full_batch_run(
     history = []
     y_shift = 0.0 if estimator._classifier else np.log(model.y_scale)
     objective = _Objective(model, Xs, t, w)
-    on_iteration = None
-    if trace is not None:
+    progress = _RunProgress(estimator, run, "L-BFGS iteration")
 
-        def on_iteration(u):
+    def on_iteration(u):
+        # _lbfgs appended this iteration's objective to history.
+        progress.update(len(history), history[-1])
+        if trace is not None:
             objective.store(u)
             trace(lambda: model.to_state(protos))
 
@@ -93,9 +108,6 @@ def _full_batch_run(
     loglik, bound = objective.bound(result.x)
     loglik -= float(w.sum()) * y_shift
     bound -= y_shift
-    if estimator.verbose >= 2:
-        for i, value in enumerate(history, 1):
-            print(f"  L-BFGS iteration {i}: objective {value:.8f}")
     # status 1: iteration limit; 0 and 2 (no further progress along the line
     # search, at the precision of the objective) count as converged.
     converged = result.status != 1

@@ -12,6 +12,7 @@ import numpy as np
 
 from .._experts import PROBA_FLOOR, _expert_outputs, _make_experts
 from .._kernels import e_step
+from .._progress import _RunProgress
 from .._run import _Run
 from ._lbfgs import _lbfgs
 from ._model import _classes_of, _Model, _Objective, _softmax_pair
@@ -350,8 +351,10 @@ def _minibatch_run(
     *,
     trace=None,
     trace_every=0,
+    run=None,
 ):
     classes = _classes_of(estimator)
+    progress = _RunProgress(estimator, run, "epoch")
     if start is None:
         stream = _warm_up(estimator, X, y, w, lik, templates, kinds, init_resp, rng)
         m = stream.model
@@ -388,8 +391,7 @@ def _minibatch_run(
         history.append(bound)
         if trace is not None and not trace_every:
             trace(lambda: copy.deepcopy(m.to_state(stream.protos)))
-        if estimator.verbose >= 2:
-            print(f"  epoch {n_iter}: objective {bound:.8f} (lr {stream.lr:.3g})")
+        progress.update(n_iter, bound)
         stall = 0 if bound > best["bound"] + estimator.tol else stall + 1
         if bound > best["bound"]:
             # Keep the best epoch, as EM keeps its best iterate.
