@@ -467,14 +467,19 @@ class SoftmaxGate(ClassifierMixin, _BaseGate):
         return targets / row_sums[:, None]
 
     def _fit_soft_targets(self, inputs, targets, init):
-        xp = _xp_of(inputs.Xs)
+        # Inputs that bring their own solver (the Dask path's, whose loss is
+        # a pass over the blocks) hold NumPy moments only.
+        own = getattr(inputs, "soft_target_solver", None)
+        xp = np if own is not None else _xp_of(inputs.Xs)
         mean, scale = inputs.mean, inputs.scale
         if init is not None:
             # Map the raw-scale coefficients into the standardised space.
             init = (init[0] * scale[:, None], init[1] + mean @ init[0])
         l2 = 0.0 if np.isinf(self.C) else 1.0 / self.C
         # NumPy: L-BFGS on the numba kernel; a device: Newton's method there.
-        if xp is np:
+        if own is not None:
+            solve, solver = own, "L-BFGS"
+        elif xp is np:
             solve, solver = _lbfgs_soft_targets, "L-BFGS"
         else:
             solve, solver = _newton_soft_targets, "Newton solver"

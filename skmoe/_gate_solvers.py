@@ -129,7 +129,13 @@ def _newton_soft_targets(inputs, targets, l2, fit_intercept, init, options):
 def _lbfgs_soft_targets(inputs, targets, l2, fit_intercept, init, options):
     """L-BFGS on the fused numba loss (NumPy data); same returns as Newton's."""
     loss = _SoftTargetLoss(inputs.XT, targets, inputs.sample_weight, l2, fit_intercept)
-    d, k = inputs.XT.shape[0], targets.shape[1]
+    return _lbfgs(loss, init, options)
+
+
+def _lbfgs(loss, init, options):
+    """L-BFGS-B on ``loss`` (a :class:`_SoftTargetLoss`, or the Dask path's,
+    whose evaluations are passes over the blocks) from ``init``."""
+    d, k, fit_intercept = loss.n_features, loss.n_classes, loss.fit_intercept
     if init is None:
         params = np.zeros(d * k + (k if fit_intercept else 0))
     else:
@@ -181,11 +187,15 @@ class _SoftTargetLoss:
         b = params[d * k :] if self.fit_intercept else np.zeros(k, dtype=params.dtype)
         return W, b
 
-    def loss_gradient(self, params):
-        W, b = self.unpack(params)
-        loss, grad = softmax_cross_entropy(
+    def _data_loss_gradient(self, W, b):
+        """The unpenalised, unnormalised loss and its (d + 1, K) gradient."""
+        return softmax_cross_entropy(
             self.XT, W, b, self.weighted_targets_T, self.row_mass
         )
+
+    def loss_gradient(self, params):
+        W, b = self.unpack(params)
+        loss, grad = self._data_loss_gradient(W, b)
         loss += 0.5 * self.l2 * np.vdot(W, W)
         grad[:-1] += self.l2 * W
         flat = grad.ravel() if self.fit_intercept else grad[:-1].ravel()

@@ -1,0 +1,532 @@
+"""EM on Dask collections: every pass over the data is a Dask computation.
+
+Imported only when ``fit`` meets a Dask array or DataFrame (``_base._fit``
+dispatches here). For a flat regressor with ``LinearRegression`` or
+``Ridge`` experts, Gaussian noise and the softmax gate, EM is a map-reduce:
+
+* the E-step is row-wise: each block computes its responsibilities from the
+  current model (the model travels to the blocks, never the data to the
+  client);
+* the experts' M-step needs, per expert, the weighted moments of
+  ``[x, 1, y]`` (the normal equations and the weighted residual sum of
+  squares for the noise variance): one ``(d + 2) x (d + 2)`` matrix per
+  expert and block, summed on the client, solved by the in-memory path's
+  own solver (``_experts._linear_expert_from_moments``);
+* the gate's M-step is the in-memory path's L-BFGS on the same objective,
+  each evaluation of the loss and its gradient a pass over the blocks
+  (the numba kernel on each block, the sums on the client).
+
+One pass computes the objective, the experts' masses and the next
+M-step's moments together, so an EM iteration costs two passes plus one per
+gate evaluation. Responsibilities are recomputed from the model in every
+pass rather than stored: nothing of size ``n`` outlives a pass, so data
+read from disk (``dask.array.from_zarr``) are fitted with a few blocks in
+memory at a time.
+
+The start is fitted in memory on a random sample of the rows
+(``_SAMPLE_ROWS``) by the ordinary ``fit``, restarts (``n_init``) and
+initialisation included; the best start then continues by EM on all the
+rows. ``warm_start=True`` continues from the fitted model instead.
+"""
+
+import copy
+import warnings
+
+import dask
+import dask.array as da
+import numpy as np
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LinearRegression, Ridge
+from sklearn.utils import check_random_state
+
+from ._experts import _check_expert_templates, _linear_expert_from_moments
+from ._gate import SoftmaxGate, _constant_columns, _quiet_gate_fits
+from ._gate_solvers import _lbfgs, _SoftTargetLoss
+from ._kernels import e_step, softmax_cross_entropy
+from ._likelihood import GaussianLikelihood, _rounding_variance
+from ._run import _Run, _snapshot
+from ._validation import _MAX_MAGNITUDE
+
+#: The rows of the in-memory sample on which the start is fitted.
+_SAMPLE_ROWS = 20_000
+
+#: Experts whose M-step is a sum over rows (weighted least squares).
+_SUPPORTED_EXPERTS = (LinearRegression, Ridge)
+
+_N_ITER_NO_CHANGE = 10  # as _em._N_ITER_NO_CHANGE
+
+
+def _check_supported(estimator, templates):
+    """Refuse what the Dask path does not fit, before any work."""
+    from ._moe import MixtureOfExpertsRegressor
+
+    name = type(estimator).__name__
+    supported = (
+        "the Dask path fits MixtureOfExpertsRegressor(likelihood='gaussian', "
+        "solver='em') with LinearRegression or Ridge experts (solver 'auto' or "
+        "'cholesky', positive=False) and the default SoftmaxGate"
+    )
+    if type(estimator) is not MixtureOfExpertsRegressor:
+        raise TypeError(
+            f"{name} does not fit Dask collections yet: {supported}. Compute "
+            "the data into memory (X.compute()) to fit this estimator."
+        )
+    if estimator.likelihood != "gaussian" or estimator.solver != "em":
+        raise ValueError(
+            f"likelihood={estimator.likelihood!r}, solver={estimator.solver!r}: "
+            f"{supported}."
+        )
+    for expert in templates:
+        ok = type(expert) in _SUPPORTED_EXPERTS and not expert.positive
+        if type(expert) is Ridge:
+            ok = ok and np.ndim(expert.alpha) == 0
+            ok = ok and expert.solver in ("auto", "cholesky")
+        if not ok:
+            raise TypeError(
+                f"The expert {expert!r} is not fitted by sums over rows: "
+                f"{supported}. Trees, boosting and other experts need their "
+                "rows in memory: compute the data (X.compute()) and fit in memory."
+            )
+    if estimator.gate is not None and type(estimator.gate) is not SoftmaxGate:
+        raise TypeError(f"gate={estimator.gate!r}: {supported}.")
+    if not isinstance(estimator.init_params, str):
+        raise ValueError(
+            "init_params given as responsibilities is not supported on Dask "
+            "inputs (an n x K array in memory): use one of the named starts, "
+            "which run on an in-memory sample."
+        )
+
+
+def _to_dask_array(data, name, chunks=None):
+    """A Dask array of ``data`` (a Dask array, DataFrame or Series, or an
+    in-memory array), rows in the blocks ``chunks`` when given."""
+    if hasattr(data, "to_dask_array"):  # dask DataFrame or Series
+        data = data.to_dask_array(lengths=True)
+    elif not isinstance(data, da.Array):
+        data = da.from_array(np.asarray(data), chunks=-1)
+    if data.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{name} must be numeric on Dask inputs; got dtype {data.dtype}. "
+            "Encode categorical columns first."
+        )
+    data = data.astype(np.float64)
+    if chunks is not None:
+        if data.ndim == 2 and data.shape[1] == 1 and name != "X":
+            data = data[:, 0]
+        if data.ndim != 1:
+            raise ValueError(f"{name} must be 1-D; got shape {data.shape}.")
+        if data.shape[0] != sum(chunks):
+            raise ValueError(
+                f"X has {sum(chunks)} rows but {name} has {data.shape[0]}: "
+                "they must match."
+            )
+        data = data.rechunk((chunks,))
+    return data
+
+
+def _feature_names(X):
+    columns = getattr(X, "columns", None)
+    if columns is None:
+        return None
+    names = list(columns)
+    if names and all(isinstance(c, str) for c in names):
+        return np.asarray(names, dtype=object)
+    return None
+
+
+class _Blocks:
+    """The aligned row blocks of ``X``, ``y`` and the weights, and the
+    passes over them (each a Dask computation, summed on the client)."""
+
+    def __init__(self, X, y, w):
+        self.X, self.y, self.w = X, y, w
+        self.n, self.d = X.shape
+        self._parts = list(
+            zip(
+                X.to_delayed().ravel(),
+                y.to_delayed().ravel(),
+                w.to_delayed().ravel(),
+                strict=True,
+            )
+        )
+
+    def reduce(self, func, *args):
+        """``sum`` over blocks of ``func(X_b, y_b, w_b, *args)`` (a tuple of
+        arrays or numbers, summed element-wise)."""
+        shared = [dask.delayed(a) if _is_large(a) else a for a in args]
+        tasks = [dask.delayed(func)(x, y, w, *shared) for x, y, w in self._parts]
+        results = dask.compute(*tasks)
+        return tuple(_total(parts) for parts in zip(*results, strict=True))
+
+
+def _total(parts):
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return total
+
+
+def _is_large(obj):
+    # Models go to the graph once, not once per block.
+    return isinstance(obj, dict)
+
+
+def _check_block(X, y, w):
+    """Per block: the counts and sums that validate the data and scale them
+    (the largest magnitude as a one-item list: lists add up to all of them)."""
+    bad = [
+        np.count_nonzero(~np.isfinite(X)),
+        np.count_nonzero(~np.isfinite(y)),
+        np.count_nonzero(~np.isfinite(w) | (w < 0)),
+    ]
+    big = max(float(np.abs(X).max(initial=0.0)), float(np.abs(y).max(initial=0.0)))
+    return (
+        np.array(bad, dtype=np.int64),
+        [big],
+        int(np.count_nonzero(w > 0)),
+        np.array([w.sum(), w @ y]),
+        w @ X,
+    )
+
+
+def _centred_block(X, y, w, x_mean, y_mean):
+    return (w @ (y - y_mean) ** 2, w @ (X - x_mean) ** 2)
+
+
+def _e_step_block(state, lik, X, y):
+    log_lik = lik.log_likelihood(state, X, y)
+    log_gate = state["gate"].predict_log_proba(X, check_input=False)
+    return e_step(log_gate, log_lik)
+
+
+def _em_block(X, y, w, state, lik, x_shift, y_shift, center):
+    """Under ``state``: the weighted log-likelihood, each expert's mass and
+    its weighted moments of ``[x, 1, y]`` (for the next M-step)."""
+    resp, log_prob = _e_step_block(state, lik, X, y)
+    hw = resp * w[:, None]
+    shift_x = x_shift if center else 0.0
+    shift_y = y_shift if center else 0.0
+    Z = np.column_stack([X - shift_x, np.ones(X.shape[0]), y - shift_y])
+    moments = np.stack([(Z * hw[:, k : k + 1]).T @ Z for k in range(hw.shape[1])])
+    return float(w @ log_prob), w @ resp, moments
+
+
+def _gate_block(X, y, w, state, lik, mean, scale, W, b):
+    """The gate's soft-target loss and gradient on one block, the targets
+    the responsibilities under ``state``."""
+    resp, _ = _e_step_block(state, lik, X, y)
+    XT = np.ascontiguousarray(((X - mean) / scale).T)
+    weighted_T = np.ascontiguousarray(resp.T * w)
+    loss, grad = softmax_cross_entropy(XT, W, b, weighted_T, weighted_T.sum(axis=0))
+    return loss, grad
+
+
+def _summary_block(X, y, w, state, lik):
+    """Under ``state``: the experts' masses and the range of the targets and
+    the fitted values (``target_range_``) over the rows of positive weight."""
+    resp, _ = _e_step_block(state, lik, X, y)
+    log_gate = state["gate"].predict_log_proba(X, check_input=False)
+    preds = np.column_stack([e.predict(X) for e in state["experts"]])
+    fitted = np.sum(np.exp(log_gate) * preds, axis=1)
+    kept = w > 0
+    values = np.concatenate([y[kept], fitted[kept]])
+    # One-item lists: summed, they list every block's.
+    return w @ resp, [values.min(initial=np.inf)], [values.max(initial=-np.inf)]
+
+
+class _DaskGateInputs:
+    """What the gate's fit reads (``_GateInputs``'s attributes), for a gate
+    whose loss is a pass over the blocks: the standardisation's moments,
+    and ``soft_target_solver``, which ``SoftmaxGate._fit_soft_targets``
+    calls in place of its own. ``source``: the model whose
+    responsibilities are the targets."""
+
+    def __init__(self, blocks, lik, mean, scale, wsum):
+        self.blocks, self.lik = blocks, lik
+        self.mean, self.scale, self.wsum = mean, scale, wsum
+        self.Xs = _Shape((blocks.n, blocks.d))
+        self.sample_weight = None
+        self.source = None
+
+    def soft_target_solver(self, inputs, targets, l2, fit_intercept, init, options):
+        loss = _DaskSoftTargetLoss(self, l2, fit_intercept, targets.shape[1])
+        return _lbfgs(loss, init, options)
+
+
+class _Shape:
+    def __init__(self, shape):
+        self.shape = shape
+
+
+class _DaskSoftTargetLoss(_SoftTargetLoss):
+    """:class:`_SoftTargetLoss` whose data term is a pass over the blocks."""
+
+    def __init__(self, inputs, l2, fit_intercept, n_classes):
+        self.inputs = inputs
+        self.wsum = inputs.wsum
+        self.l2 = l2
+        self.fit_intercept = fit_intercept
+        self.n_features = inputs.blocks.d
+        self.n_classes = n_classes
+
+    def _data_loss_gradient(self, W, b):
+        i = self.inputs
+        loss, grad = i.blocks.reduce(
+            _gate_block, i.source, i.lik, i.mean, i.scale, W, b
+        )
+        return loss, grad
+
+
+def _gate_standardization(blocks, gate, wsum, x_mean):
+    """The gate's ``mean`` and ``scale`` (``_gate._gate_inputs``), by passes."""
+    d = blocks.d
+    if not gate.standardize:
+        return np.zeros(d), np.ones(d)
+    _, var = blocks.reduce(_centred_block, x_mean, 0.0)
+    scale = np.sqrt(var / wsum)
+    scale = np.where(_constant_columns(x_mean, scale), 1.0, scale)
+    mean = x_mean if gate.fit_intercept else np.zeros(d)
+    return mean, scale
+
+
+def _experts_from_moments(templates, moments, mass, previous, floor, x_shift, y_shift):
+    """The M-step of the linear experts and their noise variances from the
+    summed moments of ``[x, 1, y]`` (see :func:`_em_block`)."""
+    d = moments.shape[1] - 2
+    experts, var = [], np.empty(len(templates))
+    for k, template in enumerate(templates):
+        M = moments[k]
+        wsum = M[d, d]
+        if template.fit_intercept:
+            x_mean, y_mean = M[:d, d] / wsum, M[d + 1, d] / wsum
+        else:
+            x_mean, y_mean = np.zeros(d), 0.0
+        gram = M[:d, :d] - wsum * np.outer(x_mean, x_mean)
+        rhs = M[:d, d + 1] - wsum * x_mean * y_mean
+        syy = M[d + 1, d + 1] - wsum * y_mean * y_mean
+        if not wsum > 0:
+            # No data: the previous fit and variance stay (generalised EM).
+            experts.append(previous["experts"][k])
+            var[k] = previous["noise_variance"][k]
+            continue
+
+        def lstsq(alpha, unit, gram=gram, rhs=rhs):
+            # Only the moments are here: the minimum-norm solution of the
+            # normal equations.
+            reg = (gram + alpha * np.eye(d)) / unit[:, None] / unit[None, :]
+            return np.linalg.lstsq(reg, rhs / unit, rcond=1e-12)[0] / unit
+
+        est = _linear_expert_from_moments(
+            template,
+            x_mean + (x_shift if template.fit_intercept else 0.0),
+            y_mean + (y_shift if template.fit_intercept else 0.0),
+            gram,
+            rhs,
+            int(round(wsum)),
+            lstsq,
+        )
+        coef = est.coef_
+        rss = syy - 2 * coef @ rhs + coef @ gram @ coef
+        var[k] = (
+            max(rss / mass[k], 0.0) if mass[k] > 0 else previous["noise_variance"][k]
+        )
+        experts.append(est)
+    return experts, np.maximum(var, floor)
+
+
+def dask_fit(estimator, X, y, sample_weight):
+    """``fit`` on Dask collections (see the module docstring)."""
+    templates = _check_expert_templates(
+        estimator.expert,
+        estimator.n_experts,
+        estimator._default_expert(),
+        estimator._classifier,
+    )
+    _check_supported(estimator, templates)
+    estimator._check_top_k()
+    if estimator.gate is not None:
+        estimator.gate._validate_params()
+    warm = estimator.warm_start and hasattr(estimator, "experts_")
+    names = _feature_names(X)
+    X = _to_dask_array(X, "X")
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features); got {X.shape}.")
+    X = X.rechunk({1: -1})
+    rows = X.chunks[0]
+    y = _to_dask_array(y, "y", rows)
+    if sample_weight is None:
+        w = da.ones(X.shape[0], chunks=(rows,))
+    else:
+        w = _to_dask_array(sample_weight, "sample_weight", rows)
+    if warm and X.shape[1] != estimator.n_features_in_:
+        raise ValueError(
+            f"warm_start=True but X has {X.shape[1]} features and the fitted "
+            f"model {estimator.n_features_in_}: continue with data of the same "
+            "features, or set warm_start=False to fit a new model."
+        )
+    blocks = _Blocks(X, y, w)
+    n, d = blocks.n, blocks.d
+
+    # One pass: validation, the weights' unit, the moments of X and y.
+    bad, big, n_positive, sums, wx = blocks.reduce(_check_block)
+    big = max(big)
+    for count, what in zip(bad, ("X", "y", "sample_weight"), strict=True):
+        if count:
+            extra = " or negative values" if what == "sample_weight" else ""
+            raise ValueError(
+                f"Input {what} contains NaN or infinity{extra} ({int(count)} entries)."
+            )
+    if big > _MAX_MAGNITUDE:
+        raise ValueError(
+            f"X or y holds values as large as {big:.3g}: their squares overflow "
+            "float64. Rescale first, e.g. with sklearn.preprocessing.StandardScaler."
+        )
+    if not sums[0] > 0:
+        raise ValueError(
+            "The sample weights are all zero: give at least one row a positive weight."
+        )
+    estimator._check_enough_rows(n_positive, "samples with positive weight")
+    # Weights in row units, as in memory (see _base._fit_unguarded).
+    weight_unit = sums[0] / n_positive
+    w = w / weight_unit
+    blocks = _Blocks(X, y, w)
+    wsum = sums[0] / weight_unit
+    x_mean, y_mean = wx / sums[0], sums[1] / sums[0]
+    var_y, _ = blocks.reduce(_centred_block, x_mean, y_mean)
+    var_y = float(var_y) / wsum
+
+    # The start, in memory, on a random sample of the rows.
+    rng = check_random_state(estimator.random_state)
+    if n > _SAMPLE_ROWS:
+        sample = np.sort(rng.choice(n, _SAMPLE_ROWS, replace=False))
+        Xs, ys, ws = dask.compute(X[sample], y[sample], w[sample])
+    else:
+        Xs, ys, ws = dask.compute(X, y, w)
+    tiny = max(np.finfo(np.float64).eps * y_mean * y_mean, 1e-300)
+    # The rounding term of the variance floor is taken on the sample (the
+    # smallest gap between target values needs them all sorted).
+    floor = max(estimator.variance_floor * max(var_y, tiny), _rounding_variance(ys, ws))
+    lik = GaussianLikelihood(floor, estimator.min_responsibility, isolate=False)
+    if warm:
+        start = copy.deepcopy(estimator._get_state())
+    else:
+        sub = clone(estimator).set_params(warm_start=False)
+        with warnings.catch_warnings():
+            # The sample's fit is a start: EM continues on all the rows.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            sub.fit(Xs, ys, ws)
+        start = copy.deepcopy(sub._get_state())
+    start["gate"].set_params(warm_start=True)
+
+    mean, scale = _gate_standardization(blocks, start["gate"], wsum, x_mean)
+    gate_inputs = _DaskGateInputs(blocks, lik, mean, scale, wsum)
+    center = all(t.fit_intercept for t in templates)
+    run = _em_loop(
+        estimator,
+        blocks,
+        lik,
+        templates,
+        start,
+        gate_inputs,
+        wsum,
+        x_mean,
+        y_mean,
+        center,
+    )
+    mass, lo, hi = blocks.reduce(_summary_block, run.state, lik)
+    target_range = np.array([min(lo), max(hi)])
+    estimator.n_features_in_ = d
+    if names is not None:
+        estimator.feature_names_in_ = names
+    else:
+        estimator.__dict__.pop("feature_names_in_", None)
+    estimator._finish(
+        run,
+        np.empty((0, d)),
+        None,
+        None,
+        lik,
+        [run],
+        weight_unit,
+        summary=(mass, target_range),
+    )
+    return estimator
+
+
+def _em_loop(
+    estimator,
+    blocks,
+    lik,
+    templates,
+    start,
+    gate_inputs,
+    wsum,
+    x_shift,
+    y_shift,
+    center,
+):
+    """EM from ``start`` over the blocks; mirrors ``_em._em_loop`` (without
+    the re-initialisation of dead experts, which needs the rows sorted by
+    their fit: dead experts stay, and ``fit`` reports them)."""
+    tol, max_iter = estimator.tol, estimator.max_iter
+    source = start
+    _, mass, moments = blocks.reduce(_em_block, source, lik, x_shift, y_shift, center)
+    history = []
+    best, best_bound, best_iter, best_log_lik = _snapshot(start), -np.inf, 0, -np.inf
+    converged, n_iter = False, 0
+    n_experts = len(templates)
+    for n_iter in range(1, max_iter + 1):
+        experts, var = _experts_from_moments(
+            templates,
+            moments,
+            _mass_of(moments),
+            source,
+            lik.variance_floor,
+            x_shift if center else 0.0,
+            y_shift if center else 0.0,
+        )
+        state = {
+            "experts": experts,
+            "gate": copy.deepcopy(source["gate"]),
+            "noise_variance": var,
+        }
+        gate_inputs.source = source
+        with _quiet_gate_fits():
+            state["gate"]._fit_prepared(gate_inputs, _Shape((blocks.n, n_experts)))
+        total, mass, moments = blocks.reduce(
+            _em_block, state, lik, x_shift, y_shift, center
+        )
+        bound = (total - estimator._gate_penalty(state["gate"])) / wsum
+        history.append(bound)
+        if estimator.verbose >= 2:
+            print(f"  Dask EM iteration {n_iter}: objective {bound:.8f}")
+        improved = bound > best_bound + tol
+        if bound > best_bound:
+            best, best_bound, best_log_lik = _snapshot(state), bound, total
+        if improved or best_iter == 0:
+            best_iter = n_iter
+        source = state
+        if len(history) > 1 and abs(history[-1] - history[-2]) < tol:
+            converged = True
+            break
+        if n_iter - best_iter >= _N_ITER_NO_CHANGE:
+            converged = True
+            break
+    return _Run(
+        state=best,
+        lower_bound=best_bound,
+        log_likelihood=best_log_lik,
+        history=history,
+        n_iter=n_iter,
+        converged=converged,
+        unit="EM iterations",
+        reinitialized=[],
+        failures=[],
+    )
+
+
+def _mass_of(moments):
+    """Each expert's total weight: the ``[1, 1]`` entry of its moments."""
+    d = moments.shape[1] - 2
+    return moments[:, d, d]
