@@ -50,8 +50,10 @@ def write_store(path, n, block, seed=0):
     intercept = 3.0 * rng.normal(size=K)
     noise = rng.uniform(0.2, 0.5, size=K)
     root = zarr.open_group(path, mode="w")
-    X_store = root.create_array("X", shape=(n, D), chunks=(block, D), dtype="f8")
-    y_store = root.create_array("y", shape=(n,), chunks=(block,), dtype="f8")
+    # zarr 3's name, zarr 2's.
+    create = getattr(root, "create_array", None) or root.create_dataset
+    X_store = create("X", shape=(n, D), chunks=(block, D), dtype="f8")
+    y_store = create("y", shape=(n,), chunks=(block,), dtype="f8")
     for start in range(0, n, block):
         stop = min(n, start + block)
         X = rng.normal(size=(stop - start, D))

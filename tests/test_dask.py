@@ -141,12 +141,11 @@ def test_classifier_lazy_predict_proba(client):
 
 
 def test_out_of_core_from_zarr(client, tmp_path):
-    zarr = pytest.importorskip("zarr")
+    pytest.importorskip("zarr")
     X, y, _ = _data(n=900, seed=4)
     store = str(tmp_path / "data.zarr")
-    root = zarr.open_group(store, mode="w")
-    root.create_array("X", data=X, chunks=(200, 3))
-    root.create_array("y", data=y, chunks=(200,))
+    da.to_zarr(da.from_array(X, chunks=(200, 3)), store, component="X")
+    da.to_zarr(da.from_array(y, chunks=200), store, component="y")
     Xz = da.from_zarr(store, component="X")
     yz = da.from_zarr(store, component="y")
     in_memory, on_disk = _warm_pair(X, y)
