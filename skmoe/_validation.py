@@ -154,7 +154,8 @@ def _is_dask_collection(*objects):
     """Whether any of ``objects`` is a Dask array, DataFrame or Series (by
     its type's module: Dask is not imported to ask)."""
     return any(
-        type(obj).__module__.partition(".")[0] == "dask"
+        # dask, or dask_expr (Dask's DataFrames before they moved into dask)
+        type(obj).__module__.partition(".")[0] in ("dask", "dask_expr")
         for obj in objects
         if obj is not None
     )
@@ -183,22 +184,30 @@ def _dask_blockwise(method):
                 return data.rechunk({1: -1}) if data.ndim == 2 else data
             return data.rechunk({0: rows})
 
+        # DataFrame blocks go back to pandas with their columns, so that the
+        # feature names are checked as in memory.
+        columns = getattr(X, "columns", None)
         X = as_array(X)
         args = [as_array(a, X.chunks[0]) for a in args]
+
+        def block(Xb, *argb):
+            if columns is not None:
+                import pandas as pd
+
+                Xb = pd.DataFrame(Xb, columns=columns)
+            return method(self, Xb, *argb, **kwargs)
+
         # The shape and dtype of one row's answer, for the blocks' metadata.
         probe_args = [np.zeros((1,) + a.shape[1:], a.dtype) for a in args]
         if args and hasattr(self, "classes_"):
             probe_args[0] = np.asarray(self.classes_)[:1]
-        probe = method(self, np.zeros((1, X.shape[1]), X.dtype), *probe_args, **kwargs)
+        probe = block(np.zeros((1, X.shape[1]), X.dtype), *probe_args)
         if not isinstance(probe, np.ndarray):
             raise TypeError(
                 f"{method.__name__} on Dask inputs returns one array per row; "
                 f"with these arguments it returns {type(probe).__name__}. "
                 "Compute the data into memory for this call."
             )
-
-        def block(Xb, *argb):
-            return method(self, Xb, *argb, **kwargs)
 
         extra = probe.shape[1:]
         out_index = "i" + "jkl"[: len(extra)]

@@ -4,6 +4,7 @@ cluster of two worker processes started and stopped here."""
 
 import copy
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -86,6 +87,13 @@ def test_dataframe_and_weights_same_answer(client):
     on_dask.fit(Xd, yd, sample_weight=wd)
     _assert_same_fit(in_memory, on_dask)
     assert list(on_dask.feature_names_in_) == ["a", "b", "c"]
+    with warnings.catch_warnings():
+        # The blocks keep their column names: no feature-name warning.
+        warnings.simplefilter("error")
+        lazy = on_dask.predict(Xd)
+        np.testing.assert_allclose(lazy.compute(), on_dask.predict(frame))
+    with pytest.raises(TypeError, match="returns one array per row"):
+        on_dask.predict(Xd, return_std=True)
 
 
 def test_fresh_fit_reaches_the_in_memory_optimum(client):
