@@ -547,7 +547,8 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
 
         ``summary``: ``(mass, target_range)`` computed by the caller (the
         Dask path, whose ``X`` here is an empty placeholder): each expert's
-        total responsibility and, for regressors, ``target_range_``.
+        total responsibility and, for regressors, ``target_range_`` (None
+        for classifiers).
         """
         state = best.state
         if summary is None:
@@ -630,7 +631,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         self._set_state(run.state)
         if summary is None:
             self._record_target_range(X, y, w, previous_range)
-        else:
+        elif summary[1] is not None:
             self.target_range_ = np.asarray(summary[1], dtype=np.float64)
         self.n_iter_ = run.n_iter
         # What n_iter_ counts, for the reports (inspection.summary).

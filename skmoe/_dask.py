@@ -37,14 +37,18 @@ import dask.array as da
 import numpy as np
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LinearRegression, Ridge
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.utils import check_random_state
 
 from ._experts import _check_expert_templates, _linear_expert_from_moments
 from ._gate import SoftmaxGate, _constant_columns, _quiet_gate_fits
 from ._gate_solvers import _lbfgs, _SoftTargetLoss
 from ._kernels import e_step, softmax_cross_entropy
-from ._likelihood import GaussianLikelihood, _rounding_variance
+from ._likelihood import (
+    CategoricalLikelihood,
+    GaussianLikelihood,
+    _rounding_variance,
+)
 from ._run import _Run, _snapshot
 from ._validation import _MAX_MAGNITUDE
 
@@ -57,31 +61,47 @@ _SUPPORTED_EXPERTS = (LinearRegression, Ridge)
 _N_ITER_NO_CHANGE = 10  # as _em._N_ITER_NO_CHANGE
 
 
+def _is_plain_logistic(expert):
+    """A LogisticRegression whose fit is L-BFGS on the L2-penalised
+    weighted log-loss (what :func:`_fit_logistic_expert` repeats)."""
+    return (
+        type(expert) is LogisticRegression
+        and expert.solver == "lbfgs"
+        and expert.class_weight is None
+        and expert.penalty in ("l2", "deprecated")
+        and (expert.penalty == "l2" or expert.l1_ratio in (0, 0.0, None))
+    )
+
+
 def _check_supported(estimator, templates):
     """Refuse what the Dask path does not fit, before any work."""
-    from ._moe import MixtureOfExpertsRegressor
+    from ._moe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
 
     name = type(estimator).__name__
     supported = (
         "the Dask path fits MixtureOfExpertsRegressor(likelihood='gaussian', "
         "solver='em') with LinearRegression or Ridge experts (solver 'auto' or "
-        "'cholesky', positive=False) and the default SoftmaxGate"
+        "'cholesky', positive=False), and MixtureOfExpertsClassifier("
+        "solver='em') with LogisticRegression experts (solver 'lbfgs', L2 "
+        "penalty, no class_weight), with the SoftmaxGate"
     )
-    if type(estimator) is not MixtureOfExpertsRegressor:
+    if type(estimator) not in (MixtureOfExpertsRegressor, MixtureOfExpertsClassifier):
         raise TypeError(
-            f"{name} does not fit Dask collections yet: {supported}. Compute "
+            f"{name} does not fit Dask collections: {supported}. Compute "
             "the data into memory (X.compute()) to fit this estimator."
         )
-    if estimator.likelihood != "gaussian" or estimator.solver != "em":
-        raise ValueError(
-            f"likelihood={estimator.likelihood!r}, solver={estimator.solver!r}: "
-            f"{supported}."
-        )
+    regressor = type(estimator) is MixtureOfExpertsRegressor
+    if estimator.solver != "em" or (regressor and estimator.likelihood != "gaussian"):
+        family = f"likelihood={estimator.likelihood!r}, " if regressor else ""
+        raise ValueError(f"{family}solver={estimator.solver!r}: {supported}.")
     for expert in templates:
-        ok = type(expert) in _SUPPORTED_EXPERTS and not expert.positive
-        if type(expert) is Ridge:
-            ok = ok and np.ndim(expert.alpha) == 0
-            ok = ok and expert.solver in ("auto", "cholesky")
+        if regressor:
+            ok = type(expert) in _SUPPORTED_EXPERTS and not expert.positive
+            if type(expert) is Ridge:
+                ok = ok and np.ndim(expert.alpha) == 0
+                ok = ok and expert.solver in ("auto", "cholesky")
+        else:
+            ok = _is_plain_logistic(expert)
         if not ok:
             raise TypeError(
                 f"The expert {expert!r} is not fitted by sums over rows: "
@@ -174,18 +194,22 @@ def _is_large(obj):
 
 def _check_block(X, y, w):
     """Per block: the counts and sums that validate the data and scale them
-    (the largest magnitude as a one-item list: lists add up to all of them)."""
+    (the largest magnitude as a one-item list: lists add up to all of them).
+    Class labels (not floats) are checked by the classes they hold."""
+    numeric = y.dtype.kind == "f"
     bad = [
         np.count_nonzero(~np.isfinite(X)),
-        np.count_nonzero(~np.isfinite(y)),
+        np.count_nonzero(~np.isfinite(y)) if numeric else 0,
         np.count_nonzero(~np.isfinite(w) | (w < 0)),
     ]
-    big = max(float(np.abs(X).max(initial=0.0)), float(np.abs(y).max(initial=0.0)))
+    big = float(np.abs(X).max(initial=0.0))
+    if numeric:
+        big = max(big, float(np.abs(y).max(initial=0.0)))
     return (
         np.array(bad, dtype=np.int64),
         [big],
         int(np.count_nonzero(w > 0)),
-        np.array([w.sum(), w @ y]),
+        np.array([w.sum(), w @ y if numeric else 0.0]),
         w @ X,
     )
 
@@ -200,14 +224,13 @@ def _e_step_block(state, lik, X, y):
     return e_step(log_gate, log_lik)
 
 
-def _em_block(X, y, w, state, lik, x_shift, y_shift, center):
+def _em_block(X, y, w, state, lik, x_shift, y_shift):
     """Under ``state``: the weighted log-likelihood, each expert's mass and
-    its weighted moments of ``[x, 1, y]`` (for the next M-step)."""
+    its weighted moments of ``[x, 1, y]`` about ``(x_shift, y_shift)``
+    (for the next M-step)."""
     resp, log_prob = _e_step_block(state, lik, X, y)
     hw = resp * w[:, None]
-    shift_x = x_shift if center else 0.0
-    shift_y = y_shift if center else 0.0
-    Z = np.column_stack([X - shift_x, np.ones(X.shape[0]), y - shift_y])
+    Z = np.column_stack([X - x_shift, np.ones(X.shape[0]), y - y_shift])
     moments = np.stack([(Z * hw[:, k : k + 1]).T @ Z for k in range(hw.shape[1])])
     return float(w @ log_prob), w @ resp, moments
 
@@ -335,6 +358,91 @@ def _experts_from_moments(templates, moments, mass, previous, floor, x_shift, y_
     return experts, np.maximum(var, floor)
 
 
+class _Gaussian:
+    """The regressor's passes: moments of ``[x, 1, y]``, experts solved
+    from them (see :func:`_em_block`)."""
+
+    def __init__(self, blocks, lik, templates, x_shift, y_shift):
+        self.blocks, self.lik, self.templates = blocks, lik, templates
+        self.center = all(t.fit_intercept for t in templates)
+        self.x_shift = x_shift if self.center else 0.0
+        self.y_shift = y_shift if self.center else 0.0
+
+    def stats(self, state):
+        return self.blocks.reduce(
+            _em_block, state, self.lik, self.x_shift, self.y_shift
+        )
+
+    def m_step(self, source, moments):
+        return _experts_from_moments(
+            self.templates,
+            moments,
+            _mass_of(moments),
+            source,
+            self.lik.variance_floor,
+            self.x_shift,
+            self.y_shift,
+        )
+
+    def summary(self, state):
+        mass, lo, hi = self.blocks.reduce(_summary_block, state, self.lik)
+        return mass, np.array([min(lo), max(hi)])
+
+
+class _Logistic:
+    """The classifier's passes: each LogisticRegression expert refitted by
+    its own L-BFGS over the blocks (:func:`_fit_logistic_expert`)."""
+
+    def __init__(self, blocks, lik, templates, min_resp):
+        self.blocks, self.lik, self.templates = blocks, lik, templates
+        self.min_resp = min_resp
+
+    def stats(self, state):
+        return self.blocks.reduce(_class_stats_block, state, self.lik, self.min_resp)
+
+    def m_step(self, source, kept):
+        experts = []
+        for k, template in enumerate(self.templates):
+            previous = source["experts"][k]
+            if not kept[k] > 0:
+                experts.append(previous)  # no data: the previous fit stays
+                continue
+            experts.append(
+                _fit_logistic_expert(
+                    self.blocks,
+                    self.lik,
+                    source,
+                    self.min_resp,
+                    k,
+                    template,
+                    previous,
+                    kept[k],
+                )
+            )
+        return experts, None
+
+    def summary(self, state):
+        _, mass, _ = self.stats(state)
+        return mass, None
+
+
+def _labels(y, rows):
+    """The class labels as a Dask array in the row blocks ``rows``."""
+    if hasattr(y, "to_dask_array"):
+        y = y.to_dask_array(lengths=True)
+    elif not isinstance(y, da.Array):
+        y = da.from_array(np.asarray(y), chunks=-1)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D; got shape {y.shape}.")
+    if y.shape[0] != sum(rows):
+        raise ValueError(
+            f"X has {sum(rows)} rows but y has {y.shape[0]}: they must match."
+        )
+    return y.rechunk((rows,))
+
+
 def dask_fit(estimator, X, y, sample_weight):
     """``fit`` on Dask collections (see the module docstring)."""
     templates = _check_expert_templates(
@@ -348,13 +456,14 @@ def dask_fit(estimator, X, y, sample_weight):
     if estimator.gate is not None:
         estimator.gate._validate_params()
     warm = estimator.warm_start and hasattr(estimator, "experts_")
+    classifier = estimator._classifier
     names = _feature_names(X)
     X = _to_dask_array(X, "X")
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (n_samples, n_features); got {X.shape}.")
     X = X.rechunk({1: -1})
     rows = X.chunks[0]
-    y = _to_dask_array(y, "y", rows)
+    y = _labels(y, rows) if classifier else _to_dask_array(y, "y", rows)
     if sample_weight is None:
         w = da.ones(X.shape[0], chunks=(rows,))
     else:
@@ -387,14 +496,19 @@ def dask_fit(estimator, X, y, sample_weight):
             "The sample weights are all zero: give at least one row a positive weight."
         )
     estimator._check_enough_rows(n_positive, "samples with positive weight")
+    if classifier:
+        classes = np.unique(da.unique(y).compute())
+        if classes.size < 2:
+            raise ValueError(
+                f"{type(estimator).__name__} needs samples of at least 2 classes, "
+                f"but the data contain only one class: {classes.tolist()}."
+            )
     # Weights in row units, as in memory (see _base._fit_unguarded).
     weight_unit = sums[0] / n_positive
     w = w / weight_unit
     blocks = _Blocks(X, y, w)
     wsum = sums[0] / weight_unit
     x_mean, y_mean = wx / sums[0], sums[1] / sums[0]
-    var_y, _ = blocks.reduce(_centred_block, x_mean, y_mean)
-    var_y = float(var_y) / wsum
 
     # The start, in memory, on a random sample of the rows.
     rng = check_random_state(estimator.random_state)
@@ -403,89 +517,74 @@ def dask_fit(estimator, X, y, sample_weight):
         Xs, ys, ws = dask.compute(X[sample], y[sample], w[sample])
     else:
         Xs, ys, ws = dask.compute(X, y, w)
-    tiny = max(np.finfo(np.float64).eps * y_mean * y_mean, 1e-300)
-    # The rounding term of the variance floor is taken on the sample (the
-    # smallest gap between target values needs them all sorted).
-    floor = max(estimator.variance_floor * max(var_y, tiny), _rounding_variance(ys, ws))
-    lik = GaussianLikelihood(floor, estimator.min_responsibility, isolate=False)
+    if classifier:
+        lik = CategoricalLikelihood(classes, None, estimator.min_responsibility)
+        family = _Logistic(blocks, lik, templates, estimator.min_responsibility)
+    else:
+        var_y, _ = blocks.reduce(_centred_block, x_mean, y_mean)
+        var_y = float(var_y) / wsum
+        tiny = max(np.finfo(np.float64).eps * y_mean * y_mean, 1e-300)
+        # The rounding term of the variance floor is taken on the sample (the
+        # smallest gap between target values needs them all sorted).
+        floor = max(
+            estimator.variance_floor * max(var_y, tiny), _rounding_variance(ys, ws)
+        )
+        lik = GaussianLikelihood(floor, estimator.min_responsibility, isolate=False)
+        family = _Gaussian(blocks, lik, templates, x_mean, y_mean)
     if warm:
         start = copy.deepcopy(estimator._get_state())
+        if classifier and not np.array_equal(estimator.classes_, classes):
+            raise ValueError(
+                f"warm_start=True but y has the classes {classes.tolist()} and "
+                f"the fitted model {estimator.classes_.tolist()}: set "
+                "warm_start=False to fit a new model."
+            )
     else:
         sub = clone(estimator).set_params(warm_start=False)
         with warnings.catch_warnings():
             # The sample's fit is a start: EM continues on all the rows.
             warnings.simplefilter("ignore", ConvergenceWarning)
             sub.fit(Xs, ys, ws)
+        if classifier and not np.array_equal(sub.classes_, classes):
+            raise ValueError(
+                f"The random sample of {Xs.shape[0]} rows that the start is "
+                f"fitted on lacks some of the classes {classes.tolist()}: "
+                "each class needs more rows for the Dask path."
+            )
         start = copy.deepcopy(sub._get_state())
     start["gate"].set_params(warm_start=True)
 
     mean, scale = _gate_standardization(blocks, start["gate"], wsum, x_mean)
     gate_inputs = _DaskGateInputs(blocks, lik, mean, scale, wsum)
-    center = all(t.fit_intercept for t in templates)
-    run = _em_loop(
-        estimator,
-        blocks,
-        lik,
-        templates,
-        start,
-        gate_inputs,
-        wsum,
-        x_mean,
-        y_mean,
-        center,
-    )
-    mass, lo, hi = blocks.reduce(_summary_block, run.state, lik)
-    target_range = np.array([min(lo), max(hi)])
+    run = _em_loop(estimator, family, start, gate_inputs, wsum)
+    summary = family.summary(run.state)
     estimator.n_features_in_ = d
     if names is not None:
         estimator.feature_names_in_ = names
     else:
         estimator.__dict__.pop("feature_names_in_", None)
+    if classifier:
+        estimator.classes_ = classes
     estimator._finish(
-        run,
-        np.empty((0, d)),
-        None,
-        None,
-        lik,
-        [run],
-        weight_unit,
-        summary=(mass, target_range),
+        run, np.empty((0, d)), None, None, lik, [run], weight_unit, summary=summary
     )
     return estimator
 
 
-def _em_loop(
-    estimator,
-    blocks,
-    lik,
-    templates,
-    start,
-    gate_inputs,
-    wsum,
-    x_shift,
-    y_shift,
-    center,
-):
+def _em_loop(estimator, family, start, gate_inputs, wsum):
     """EM from ``start`` over the blocks; mirrors ``_em._em_loop`` (without
     the re-initialisation of dead experts, which needs the rows sorted by
     their fit: dead experts stay, and ``fit`` reports them)."""
     tol, max_iter = estimator.tol, estimator.max_iter
+    blocks = family.blocks
     source = start
-    _, mass, moments = blocks.reduce(_em_block, source, lik, x_shift, y_shift, center)
+    _, mass, extra = family.stats(source)
     history = []
     best, best_bound, best_iter, best_log_lik = _snapshot(start), -np.inf, 0, -np.inf
     converged, n_iter = False, 0
-    n_experts = len(templates)
+    n_experts = len(family.templates)
     for n_iter in range(1, max_iter + 1):
-        experts, var = _experts_from_moments(
-            templates,
-            moments,
-            _mass_of(moments),
-            source,
-            lik.variance_floor,
-            x_shift if center else 0.0,
-            y_shift if center else 0.0,
-        )
+        experts, var = family.m_step(source, extra)
         state = {
             "experts": experts,
             "gate": copy.deepcopy(source["gate"]),
@@ -494,9 +593,7 @@ def _em_loop(
         gate_inputs.source = source
         with _quiet_gate_fits():
             state["gate"]._fit_prepared(gate_inputs, _Shape((blocks.n, n_experts)))
-        total, mass, moments = blocks.reduce(
-            _em_block, state, lik, x_shift, y_shift, center
-        )
+        total, mass, extra = family.stats(state)
         bound = (total - estimator._gate_penalty(state["gate"])) / wsum
         history.append(bound)
         if estimator.verbose >= 2:
@@ -530,3 +627,96 @@ def _mass_of(moments):
     """Each expert's total weight: the ``[1, 1]`` entry of its moments."""
     d = moments.shape[1] - 2
     return moments[:, d, d]
+
+
+# ----------------------------------------------------------------------
+# The classifier: LogisticRegression experts
+# ----------------------------------------------------------------------
+def _class_stats_block(X, y, w, state, lik, min_resp):
+    """Under ``state``: the weighted log-likelihood, each expert's mass, and
+    the weight each expert's next fit keeps (rows above ``min_resp``, as
+    ``_experts._fit_one`` keeps)."""
+    resp, log_prob = _e_step_block(state, lik, X, y)
+    hw = resp * w[:, None]
+    kept = np.where(hw > min_resp, hw, 0.0)
+    return float(w @ log_prob), w @ resp, kept.sum(axis=0)
+
+
+def _logistic_block(X, y, w, state, lik, min_resp, k, W, b):
+    """Expert ``k``'s weighted logistic loss and gradient on one block (the
+    unpenalised sums scikit-learn's ``LogisticRegression`` minimises), the
+    weights its responsibilities under ``state``. ``W`` (d, 1) is the binary
+    model's single column; (d, C) the multinomial's."""
+    resp, _ = _e_step_block(state, lik, X, y)
+    hw = resp[:, k] * w
+    hw = np.where(hw > min_resp, hw, 0.0)
+    index = np.searchsorted(lik.classes, y)
+    z = X @ W + b
+    if W.shape[1] == 1:
+        t = (index == 1).astype(np.float64)
+        z = z[:, 0]
+        loss = hw @ (np.logaddexp(0.0, z) - t * z)
+        g = hw * (np.exp(z - np.logaddexp(0.0, z)) - t)
+        return loss, X.T @ g[:, None], np.array([g.sum()])
+    z = z - z.max(axis=1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    rows = np.arange(X.shape[0])
+    loss = -(hw @ log_p[rows, index])
+    G = np.exp(log_p)
+    G[rows, index] -= 1.0
+    G *= hw[:, None]
+    return loss, X.T @ G, G.sum(axis=0)
+
+
+def _fit_logistic_expert(blocks, lik, source, min_resp, k, template, previous, sw_sum):
+    """Expert ``k`` refitted on its responsibilities under ``source``: the
+    L-BFGS of ``LogisticRegression(solver="lbfgs").fit`` (same objective,
+    options and warm start), each evaluation one pass over the blocks."""
+    from scipy.optimize import minimize
+
+    d, classes = blocks.d, lik.classes
+    n_cols = 1 if classes.size == 2 else classes.size
+    fit_intercept = template.fit_intercept
+    same = hasattr(previous, "coef_") and np.array_equal(
+        getattr(previous, "classes_", None), classes
+    )
+    if same:
+        W0, b0 = previous.coef_.T, np.atleast_1d(previous.intercept_)
+    else:
+        W0, b0 = np.zeros((d, n_cols)), np.zeros(n_cols)
+    l2 = 0.0 if np.isinf(template.C) else 1.0 / (template.C * sw_sum)
+
+    def unpack(params):
+        W = params[: d * n_cols].reshape(d, n_cols)
+        b = params[d * n_cols :] if fit_intercept else np.zeros(n_cols)
+        return W, b
+
+    def loss_gradient(params):
+        W, b = unpack(params)
+        loss, gW, gb = blocks.reduce(_logistic_block, source, lik, min_resp, k, W, b)
+        loss = loss / sw_sum + 0.5 * l2 * np.vdot(W, W)
+        gW = gW / sw_sum + l2 * W
+        parts = [gW.ravel(), gb / sw_sum] if fit_intercept else [gW.ravel()]
+        return loss, np.concatenate(parts)
+
+    start = [W0.ravel(), b0] if fit_intercept else [W0.ravel()]
+    result = minimize(
+        loss_gradient,
+        np.concatenate(start),
+        method="L-BFGS-B",
+        jac=True,
+        options={
+            "maxiter": template.max_iter,
+            "maxls": 50,
+            "gtol": template.tol,
+            "ftol": 64 * np.finfo(float).eps,
+        },
+    )
+    W, b = unpack(result.x)
+    est = clone(template)
+    est.classes_ = classes
+    est.coef_ = np.ascontiguousarray(W.T)
+    est.intercept_ = np.asarray(b, dtype=np.float64)
+    est.n_features_in_ = d
+    est.n_iter_ = np.array([result.nit], dtype=np.int32)
+    return est
