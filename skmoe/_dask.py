@@ -215,7 +215,9 @@ def _check_block(X, y, w):
 
 
 def _centred_block(X, y, w, x_mean, y_mean):
-    return (w @ (y - y_mean) ** 2, w @ (X - x_mean) ** 2)
+    """Weighted sums of squares about the means (of ``y``: floats only)."""
+    sy = w @ (y - y_mean) ** 2 if y.dtype.kind == "f" else 0.0
+    return (sy, w @ (X - x_mean) ** 2)
 
 
 def _e_step_block(state, lik, X, y):
@@ -404,8 +406,10 @@ class _Logistic:
         experts = []
         for k, template in enumerate(self.templates):
             previous = source["experts"][k]
-            if not kept[k] > 0:
-                experts.append(previous)  # no data: the previous fit stays
+            if np.count_nonzero(kept[k] > 0) < 2:
+                # No data, or one class (which the in-memory path fits with
+                # the other rows at a tiny weight): the previous fit stays.
+                experts.append(previous)
                 continue
             experts.append(
                 _fit_logistic_expert(
@@ -634,15 +638,18 @@ def _mass_of(moments):
 # ----------------------------------------------------------------------
 def _class_stats_block(X, y, w, state, lik, min_resp):
     """Under ``state``: the weighted log-likelihood, each expert's mass, and
-    the weight each expert's next fit keeps (rows above ``min_resp``, as
-    ``_experts._fit_one`` keeps)."""
+    the weight of each class that each expert's next fit keeps (rows above
+    ``min_resp``, as ``_experts._fit_one`` keeps)."""
     resp, log_prob = _e_step_block(state, lik, X, y)
     hw = resp * w[:, None]
     kept = np.where(hw > min_resp, hw, 0.0)
-    return float(w @ log_prob), w @ resp, kept.sum(axis=0)
+    onehot = np.zeros((y.shape[0], lik.classes.size))
+    onehot[np.arange(y.shape[0]), np.searchsorted(lik.classes, y)] = 1.0
+    # Per expert and class: an expert fits the classes its kept rows hold.
+    return float(w @ log_prob), w @ resp, kept.T @ onehot
 
 
-def _logistic_block(X, y, w, state, lik, min_resp, k, W, b):
+def _logistic_block(X, y, w, state, lik, min_resp, k, classes, W, b):
     """Expert ``k``'s weighted logistic loss and gradient on one block (the
     unpenalised sums scikit-learn's ``LogisticRegression`` minimises), the
     weights its responsibilities under ``state``. ``W`` (d, 1) is the binary
@@ -650,7 +657,9 @@ def _logistic_block(X, y, w, state, lik, min_resp, k, W, b):
     resp, _ = _e_step_block(state, lik, X, y)
     hw = resp[:, k] * w
     hw = np.where(hw > min_resp, hw, 0.0)
-    index = np.searchsorted(lik.classes, y)
+    # Rows of a class the expert does not fit have no weight (see
+    # _class_stats_block): any valid index does for them.
+    index = np.minimum(np.searchsorted(classes, y), classes.size - 1)
     z = X @ W + b
     if W.shape[1] == 1:
         t = (index == 1).astype(np.float64)
@@ -668,13 +677,14 @@ def _logistic_block(X, y, w, state, lik, min_resp, k, W, b):
     return loss, X.T @ G, G.sum(axis=0)
 
 
-def _fit_logistic_expert(blocks, lik, source, min_resp, k, template, previous, sw_sum):
+def _fit_logistic_expert(blocks, lik, source, min_resp, k, template, previous, kept):
     """Expert ``k`` refitted on its responsibilities under ``source``: the
     L-BFGS of ``LogisticRegression(solver="lbfgs").fit`` (same objective,
     options and warm start), each evaluation one pass over the blocks."""
     from scipy.optimize import minimize
 
-    d, classes = blocks.d, lik.classes
+    d, classes = blocks.d, lik.classes[kept > 0]
+    sw_sum = kept.sum()
     n_cols = 1 if classes.size == 2 else classes.size
     fit_intercept = template.fit_intercept
     same = hasattr(previous, "coef_") and np.array_equal(
@@ -693,7 +703,9 @@ def _fit_logistic_expert(blocks, lik, source, min_resp, k, template, previous, s
 
     def loss_gradient(params):
         W, b = unpack(params)
-        loss, gW, gb = blocks.reduce(_logistic_block, source, lik, min_resp, k, W, b)
+        loss, gW, gb = blocks.reduce(
+            _logistic_block, source, lik, min_resp, k, classes, W, b
+        )
         loss = loss / sw_sum + 0.5 * l2 * np.vdot(W, W)
         gW = gW / sw_sum + l2 * W
         parts = [gW.ravel(), gb / sw_sum] if fit_intercept else [gW.ravel()]
