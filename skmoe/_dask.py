@@ -2,7 +2,8 @@
 
 Imported only when ``fit`` meets a Dask array or DataFrame (``_base._fit``
 dispatches here). For a flat regressor with ``LinearRegression`` or
-``Ridge`` experts, Gaussian noise and the softmax gate, EM is a map-reduce:
+``Ridge`` experts and Gaussian noise, or a flat classifier with
+``LogisticRegression`` experts, and the softmax gate, EM is a map-reduce:
 
 * the E-step is row-wise: each block computes its responsibilities from the
   current model (the model travels to the blocks, never the data to the
@@ -12,6 +13,8 @@ dispatches here). For a flat regressor with ``LinearRegression`` or
   squares for the noise variance): one ``(d + 2) x (d + 2)`` matrix per
   expert and block, summed on the client, solved by the in-memory path's
   own solver (``_experts._linear_expert_from_moments``);
+* a logistic expert's M-step is scikit-learn's own L-BFGS on its own
+  objective (:func:`_fit_logistic_expert`), each evaluation a pass;
 * the gate's M-step is the in-memory path's L-BFGS on the same objective,
   each evaluation of the loss and its gradient a pass over the blocks
   (the numba kernel on each block, the sums on the client).
