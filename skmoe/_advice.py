@@ -128,6 +128,9 @@ def show_once_at_user(records):
 def _unscaled(X):
     """Whether the non-constant features' standard deviations differ by
     ``_SCALE_RATIO`` or more."""
+    if X.shape[0] < 2:
+        # The Dask path passes no rows here.
+        return False
     scale = np.std(np.asarray(_to_numpy(X), dtype=np.float64), axis=0)
     scale = scale[scale > 0]
     return scale.size > 1 and scale.max() >= _SCALE_RATIO * scale.min()

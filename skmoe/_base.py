@@ -63,7 +63,13 @@ from ._kernels import e_step, lloyd_assign
 from ._progress import check_progress_bar, end_of_run, fit_bar
 from ._resize import _guarded, _resized_start
 from ._run import _records, _run_recording_warnings
-from ._validation import _check_weights, _keeps_float32, _validate_data
+from ._validation import (
+    _check_weights,
+    _dask_blockwise,
+    _is_dask_collection,
+    _keeps_float32,
+    _validate_data,
+)
 
 _MAX_SEED = np.iinfo(np.int32).max
 
@@ -266,8 +272,13 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
     # ------------------------------------------------------------------
     def _fit(self, X, y, sample_weight):
         """Fit, atomically: if anything raises, the estimator keeps every
-        attribute it had before (fitted or not)."""
+        attribute it had before (fitted or not). Dask collections are fitted
+        by EM over their blocks (``_dask.py``, imported only then)."""
         with _restored_on_error(self):
+            if _is_dask_collection(X, y, sample_weight):
+                from ._dask import dask_fit
+
+                return dask_fit(self, X, y, sample_weight)
             return self._fit_unguarded(X, y, sample_weight)
 
     def _check_top_k(self):
@@ -564,22 +575,41 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         dead = np.flatnonzero(mass < self._min_expert_weights(experts, lik))
         return np.setdiff1d(dead, _failed_indices(experts))
 
-    def _finish(self, best, X, y, w, lik, runs, weight_unit=1.0, expert_convergence=()):
+    def _finish(
+        self,
+        best,
+        X,
+        y,
+        w,
+        lik,
+        runs,
+        weight_unit=1.0,
+        expert_convergence=(),
+        summary=None,
+    ):
         """Set the fitted attributes from the best run and warn, once per
-        kind, about what needs the user's attention (``_advice``);
+        kind, about what needs the user's attention (``_advice``).
+
         ``expert_convergence``: the texts of the experts' own
-        ``ConvergenceWarning``."""
+        ``ConvergenceWarning``. ``summary``: ``(mass, target_range)`` computed by the caller (the
+        Dask path, whose ``X`` here is an empty placeholder): each expert's
+        total responsibility and, for regressors, ``target_range_`` (None
+        for classifiers).
+        """
         state = best.state
-        log_lik = lik.log_likelihood(state, X, y)
-        resp, _ = self._e_step(state, X, log_lik)
-        mass = _to_numpy(w @ resp)
+        if summary is None:
+            log_lik = lik.log_likelihood(state, X, y)
+            resp, _ = self._e_step(state, X, log_lik)
+            mass = _to_numpy(w @ resp)
+        else:
+            mass = np.asarray(summary[0], dtype=np.float64)
         order = np.argsort(-mass, kind="stable")
         position = np.arange(order.size)  # each run index's place in the model
         if self._canonical_order and not np.array_equal(order, np.arange(order.size)):
             self._reorder(state, order)
             mass = mass[order]
             position = np.argsort(order)
-        dead = self._record_fit(best, X, y, w, lik, mass, weight_unit)
+        dead = self._record_fit(best, X, y, w, lik, mass, weight_unit, summary=summary)
         stacklevel = _caller_stacklevel()
         self._report_failures(best, position, stacklevel)
         message = convergence_message(
@@ -591,7 +621,9 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         if message is not None:
             warn_at_user(message, DeadExpertWarning)
 
-    def _record_fit(self, run, X, y, w, lik, mass, weight_unit, previous_range=None):
+    def _record_fit(
+        self, run, X, y, w, lik, mass, weight_unit, previous_range=None, summary=None
+    ):
         """Set the fitted attributes from a run record; the bookkeeping that
         ``fit`` (through :meth:`_finish`) and ``partial_fit`` share.
 
@@ -602,7 +634,10 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         the indices of the dead experts.
         """
         self._set_state(run.state)
-        self._record_target_range(X, y, w, previous_range)
+        if summary is None:
+            self._record_target_range(X, y, w, previous_range)
+        elif summary[1] is not None:
+            self.target_range_ = np.asarray(summary[1], dtype=np.float64)
         self.n_iter_ = run.n_iter
         # What n_iter_ counts, for the reports (inspection.summary).
         self._n_iter_unit = run.unit
@@ -706,6 +741,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         X = self._check_X(X, method)
         return X, self._check_y(y, X)
 
+    @_dask_blockwise
     @_keeps_float32
     def predict_gate_proba(self, X):
         """Gate probabilities ``g_k(x)`` of each expert for new data.
@@ -723,6 +759,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         log_gate = self._log_gate(self._get_state(), X)
         return _xp_of(log_gate).exp(log_gate)
 
+    @_dask_blockwise
     @_keeps_float32
     def predict_responsibilities(self, X, y):
         """Posterior probability of each expert given the observed target.
@@ -745,6 +782,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         resp, _ = self._e_step(state, X, log_lik)
         return resp
 
+    @_dask_blockwise
     @_keeps_float32
     def score_samples(self, X, y):
         """Log-likelihood ``log p(y_i | x_i)`` of each row under the mixture.

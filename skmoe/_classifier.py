@@ -21,7 +21,12 @@ from ._array_api import (
 )
 from ._experts import _expert_outputs
 from ._likelihood import CategoricalLikelihood
-from ._validation import _check_magnitude, _keeps_float32, _validate_data
+from ._validation import (
+    _check_magnitude,
+    _dask_blockwise,
+    _keeps_float32,
+    _validate_data,
+)
 
 # The default classifier expert solves its M-steps to tol=1e-6, not
 # scikit-learn's 1e-4: with 1e-4 an expert's weighted fit moves so little
@@ -108,6 +113,7 @@ class _MixtureClassifierMixin(ClassifierMixin):
             isolate=y is not None and self.expert_errors == "isolate",
         )
 
+    @_dask_blockwise
     @_keeps_float32
     def predict_proba(self, X):
         """Class probabilities of the mixture (per ``routing``).
@@ -135,6 +141,7 @@ class _MixtureClassifierMixin(ClassifierMixin):
             return np.einsum("nk,nkc->nc", weights, proba)
         return _xp_of(proba).sum(weights[:, :, None] * proba, axis=1)
 
+    @_dask_blockwise
     @_keeps_float32
     def predict_log_proba(self, X):
         """Log of :meth:`predict_proba`.
@@ -151,6 +158,7 @@ class _MixtureClassifierMixin(ClassifierMixin):
         with np.errstate(divide="ignore"):
             return _xp_of(proba).log(proba)
 
+    @_dask_blockwise
     def predict(self, X):
         """Most probable class under the mixture.
 
@@ -165,6 +173,7 @@ class _MixtureClassifierMixin(ClassifierMixin):
         proba = self._predict_proba(X, "predict")  # checks that it is fitted
         return _argmax_labels(self.classes_, proba, axis=1)
 
+    @_dask_blockwise
     @_keeps_float32
     def predict_experts_proba(self, X):
         """Each expert's class probabilities for every row (no routing).

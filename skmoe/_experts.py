@@ -350,32 +350,15 @@ def _fit_linear_experts(experts, X, y, weights):
     )
     fitted = []
     for k, expert in enumerate(experts):
-        est = clone(expert)
-        alpha = float(expert.alpha) if type(expert) is Ridge else 0.0
-        gram_reg = gram[k] + alpha * np.eye(X.shape[1])
-        # Solved in units where every column has the same spread (Jacobi
-        # scaling), so that a feature's unit (a standard deviation of 1e-15
-        # or 1e15) changes neither the solution nor the singularity test;
-        # the solution itself is the same as on the original scale.
-        unit = np.sqrt(np.diag(gram_reg))
-        unit[~(unit > 0)] = 1.0
-        scaled = gram_reg / unit[:, None] / unit[None, :]
-        eig = linalg.eigvalsh(scaled)
-        # The normal equations square the condition number: past 1e10 (1e5
-        # for the data) fall back to lstsq on the weighted data, as sklearn does.
-        if eig[0] > 1e-10 * eig[-1]:
-            coef = (
-                linalg.solve(scaled, rhs[k] / unit, assume_a="pos", check_finite=False)
-                / unit
-            )
-        else:
+
+        def lstsq(alpha, unit, k=k):
             root = np.sqrt(_to_numpy(weights[:, k]))
             A = (_to_numpy(X) - x_mean[k]) * root[:, None]
             b = (_to_numpy(y) - y_mean[k]) * root
             if alpha > 0:
                 A = np.vstack([A, np.sqrt(alpha) * np.eye(X.shape[1])])
                 b = np.concatenate([b, np.zeros(X.shape[1])])
-            coef = (
+            return (
                 linalg.lstsq(
                     A / unit,
                     b,
@@ -384,23 +367,62 @@ def _fit_linear_experts(experts, X, y, weights):
                 )[0]
                 / unit
             )
-        est.coef_ = _like(coef, X)
-        est.intercept_ = (
-            float(y_mean[k] - x_mean[k] @ coef) if expert.fit_intercept else 0.0
+
+        est = _linear_expert_from_moments(
+            expert, x_mean[k], y_mean[k], gram[k], rhs[k], X.shape[0], lstsq
         )
-        est.n_features_in_ = X.shape[1]
-        if type(expert) is LinearRegression:
-            # As scikit-learn's: those of the centred data, in their units.
-            singular = np.sqrt(np.clip(linalg.eigvalsh(gram_reg), 0, None))[::-1]
-            est.singular_ = singular
-            est.rank_ = int(
-                np.sum(singular > singular[0] * max(X.shape) * np.finfo(float).eps)
-            )
-        else:
-            est.n_iter_ = None
-            est.solver_ = "cholesky"
+        est.coef_ = _like(est.coef_, X)
         fitted.append(est)
     return fitted
+
+
+def _linear_expert_from_moments(expert, x_mean, y_mean, gram, rhs, n_rows, lstsq):
+    """A fitted clone of the LinearRegression or Ridge ``expert`` from its
+    weighted moments (:func:`weighted_normal_equations`: the weighted means,
+    the centred Gram matrix and right-hand side), with the attributes its own
+    ``fit`` sets.
+
+    ``lstsq(alpha, unit)``: the coefficients when the normal equations are
+    singular or ill-conditioned, from the data (least squares on the
+    weighted rows, in the column units ``unit``); the Dask path, which has
+    only the moments, solves them by least squares instead.
+    """
+    est = clone(expert)
+    n_features = gram.shape[0]
+    alpha = float(expert.alpha) if type(expert) is Ridge else 0.0
+    gram_reg = gram + alpha * np.eye(n_features)
+    # Solved in units where every column has the same spread (Jacobi
+    # scaling), so that a feature's unit (a standard deviation of 1e-15
+    # or 1e15) changes neither the solution nor the singularity test;
+    # the solution itself is the same as on the original scale.
+    unit = np.sqrt(np.diag(gram_reg))
+    unit[~(unit > 0)] = 1.0
+    scaled = gram_reg / unit[:, None] / unit[None, :]
+    eig = linalg.eigvalsh(scaled)
+    # The normal equations square the condition number: past 1e10 (1e5
+    # for the data) fall back to lstsq on the weighted data, as sklearn does.
+    if eig[0] > 1e-10 * eig[-1]:
+        coef = (
+            linalg.solve(scaled, rhs / unit, assume_a="pos", check_finite=False) / unit
+        )
+    else:
+        coef = lstsq(alpha, unit)
+    est.coef_ = coef
+    est.intercept_ = float(y_mean - x_mean @ coef) if expert.fit_intercept else 0.0
+    est.n_features_in_ = n_features
+    if type(expert) is LinearRegression:
+        # As scikit-learn's: those of the centred data, in their units.
+        singular = np.sqrt(np.clip(linalg.eigvalsh(gram_reg), 0, None))[::-1]
+        est.singular_ = singular
+        est.rank_ = int(
+            np.sum(
+                singular > singular[0] * max(n_rows, n_features) * np.finfo(float).eps
+            )
+        )
+    else:
+        est.n_iter_ = None
+        est.solver_ = "cholesky"
+    return est
 
 
 def _fit_experts(

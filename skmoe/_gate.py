@@ -500,18 +500,23 @@ class SoftmaxGate(ClassifierMixin, _BaseGate):
         return self.solver == "newton"
 
     def _fit_soft_targets(self, inputs, targets, init):
-        xp = _xp_of(inputs.Xs)
+        # Inputs that bring their own solver (the Dask path's, whose loss is
+        # a pass over the blocks) hold NumPy moments only.
+        own = getattr(inputs, "soft_target_solver", None)
+        xp = np if own is not None else _xp_of(inputs.Xs)
         mean, scale = inputs.mean, inputs.scale
         if init is not None:
             # Map the raw-scale coefficients into the standardised space.
             init = (init[0] * scale[:, None], init[1] + mean @ init[0])
         l2 = 0.0 if np.isinf(self.C) else 1.0 / self.C
-        # NumPy: Newton's method or L-BFGS on the numba kernels; a device:
-        # Newton's method there.
         balance = getattr(self, "_balance_strength", 0.0)
-        # The balance penalty couples the rows through the average gate:
-        # only the L-BFGS objective carries it.
-        if xp is not np:
+        # NumPy: Newton's method or L-BFGS on the numba kernels (only the
+        # L-BFGS objective carries the balance penalty, which couples the
+        # rows through the average gate); a device: Newton's method there;
+        # the Dask path: its own L-BFGS over the blocks.
+        if own is not None:
+            solve, solver = own, "L-BFGS"
+        elif xp is not np:
             solve, solver = _newton_soft_targets, "Newton solver"
         elif not balance and self._uses_newton(inputs.Xs.shape[1], targets.shape[1]):
             solve, solver = _newton_numpy, "Newton solver"

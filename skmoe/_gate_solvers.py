@@ -237,7 +237,13 @@ def _lbfgs_soft_targets(inputs, targets, l2, fit_intercept, init, options):
         fit_intercept,
         options.get("balance", 0.0),
     )
-    d, k = inputs.XT.shape[0], targets.shape[1]
+    return _lbfgs(loss, init, options)
+
+
+def _lbfgs(loss, init, options):
+    """L-BFGS-B on ``loss`` (a :class:`_SoftTargetLoss`, or the Dask path's,
+    whose evaluations are passes over the blocks) from ``init``."""
+    d, k, fit_intercept = loss.n_features, loss.n_classes, loss.fit_intercept
     if init is None:
         params = np.zeros(d * k + (k if fit_intercept else 0))
     else:
@@ -321,11 +327,15 @@ class _SoftTargetLoss:
         p = grad.size
         return loss / self.wsum, grad / self.wsum, hess.reshape(p, p) / self.wsum
 
-    def loss_gradient(self, params):
-        W, b = self.unpack(params)
-        loss, grad = softmax_cross_entropy(
+    def _data_loss_gradient(self, W, b):
+        """The unpenalised, unnormalised loss and its (d + 1, K) gradient."""
+        return softmax_cross_entropy(
             self.XT, W, b, self.weighted_targets_T, self.row_mass
         )
+
+    def loss_gradient(self, params):
+        W, b = self.unpack(params)
+        loss, grad = self._data_loss_gradient(W, b)
         loss += 0.5 * self.l2 * np.vdot(W, W)
         grad[:-1] += self.l2 * W
         if self.balance:

@@ -28,7 +28,12 @@ from ._array_api import (
 from ._experts import _expert_outputs
 from ._likelihood import REGRESSION_LIKELIHOODS
 from ._predictive import _RowMixtures
-from ._validation import _check_magnitude, _keeps_float32, _validate_data
+from ._validation import (
+    _check_magnitude,
+    _dask_blockwise,
+    _keeps_float32,
+    _validate_data,
+)
 
 
 class _MixtureRegressorMixin(RegressorMixin):
@@ -167,6 +172,7 @@ class _MixtureRegressorMixin(RegressorMixin):
             isolate=self.expert_errors == "isolate",
         )
 
+    @_dask_blockwise
     @_keeps_float32
     def predict(self, X, return_std=False):
         """Predict with the mixture (gate-weighted experts, per ``routing``).
@@ -205,6 +211,7 @@ class _MixtureRegressorMixin(RegressorMixin):
         var = xp.sum(weights * (noise + spread), axis=1)
         return mean, xp.sqrt(var)
 
+    @_dask_blockwise
     @_keeps_float32
     def predict_experts(self, X):
         """Each expert's prediction for every row (no routing).

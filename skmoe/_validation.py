@@ -148,3 +148,80 @@ def _keeps_float32(method):
         return _cast(out)
 
     return wrapper
+
+
+def _is_dask_collection(*objects):
+    """Whether any of ``objects`` is a Dask array, DataFrame or Series (by
+    its type's module: Dask is not imported to ask)."""
+    return any(
+        # dask, or dask_expr (Dask's DataFrames before they moved into dask)
+        type(obj).__module__.partition(".")[0] in ("dask", "dask_expr")
+        for obj in objects
+        if obj is not None
+    )
+
+
+def _dask_blockwise(method):
+    """On a Dask array or DataFrame ``X``, return ``method``'s answer as a
+    lazy Dask array computed block by block of rows (``map_blocks``), as
+    dask-ml's wrappers do; the estimator travels to the blocks. Other inputs
+    go to ``method`` as they are. Further array arguments (``y``) are
+    aligned with the blocks of ``X``.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self, X, *args, **kwargs):
+        if not _is_dask_collection(X, *args):
+            return method(self, X, *args, **kwargs)
+        import dask.array as da
+
+        def as_array(data, rows=None):
+            if hasattr(data, "to_dask_array"):  # DataFrame or Series
+                data = data.to_dask_array(lengths=True)
+            elif not isinstance(data, da.Array):
+                data = da.from_array(np.asarray(data), chunks=-1)
+            if rows is None:
+                return data.rechunk({1: -1}) if data.ndim == 2 else data
+            return data.rechunk({0: rows})
+
+        # DataFrame blocks go back to pandas with their columns, so that the
+        # feature names are checked as in memory.
+        columns = getattr(X, "columns", None)
+        X = as_array(X)
+        args = [as_array(a, X.chunks[0]) for a in args]
+
+        def block(Xb, *argb):
+            if columns is not None:
+                import pandas as pd
+
+                Xb = pd.DataFrame(Xb, columns=columns)
+            return method(self, Xb, *argb, **kwargs)
+
+        # The shape and dtype of one row's answer, for the blocks' metadata.
+        probe_args = [np.zeros((1,) + a.shape[1:], a.dtype) for a in args]
+        if args and hasattr(self, "classes_"):
+            probe_args[0] = np.asarray(self.classes_)[:1]
+        probe = block(np.zeros((1, X.shape[1]), X.dtype), *probe_args)
+        if not isinstance(probe, np.ndarray):
+            raise TypeError(
+                f"{method.__name__} on Dask inputs returns one array per row; "
+                f"with these arguments it returns {type(probe).__name__}. "
+                "Compute the data into memory for this call."
+            )
+
+        extra = probe.shape[1:]
+        out_index = "i" + "jkl"[: len(extra)]
+        pairs = [X, "ij"]
+        for a in args:
+            pairs += [a, "i" + "mno"[: a.ndim - 1]]
+        return da.blockwise(
+            block,
+            out_index,
+            *pairs,
+            dtype=probe.dtype,
+            concatenate=True,
+            new_axes={c: s for c, s in zip(out_index[1:], extra, strict=True)},
+            meta=np.empty((0,) + extra, probe.dtype),
+        )
+
+    return wrapper
