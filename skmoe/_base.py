@@ -591,10 +591,10 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         kind, about what needs the user's attention (``_advice``).
 
         ``expert_convergence``: the texts of the experts' own
-        ``ConvergenceWarning``. ``summary``: ``(mass, target_range)`` computed by the caller (the
-        Dask path, whose ``X`` here is an empty placeholder): each expert's
-        total responsibility and, for regressors, ``target_range_`` (None
-        for classifiers).
+        ``ConvergenceWarning``. ``summary``: ``(mass, target_range)``
+        computed by the caller (the Dask path, whose ``X`` here is an empty
+        placeholder): each expert's total responsibility and, for
+        regressors, ``target_range_`` (None for classifiers).
         """
         state = best.state
         if summary is None:

@@ -43,6 +43,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.utils import check_random_state
 
+from ._em import _N_ITER_NO_CHANGE, _rising, _settled
 from ._experts import _check_expert_templates, _linear_expert_from_moments
 from ._gate import SoftmaxGate, _constant_columns, _quiet_gate_fits
 from ._gate_solvers import _lbfgs, _SoftTargetLoss
@@ -52,6 +53,7 @@ from ._likelihood import (
     GaussianLikelihood,
     _rounding_variance,
 )
+from ._progress import _RunProgress
 from ._run import _Run, _snapshot
 from ._validation import _MAX_MAGNITUDE
 
@@ -60,8 +62,6 @@ _SAMPLE_ROWS = 20_000
 
 #: Experts whose M-step is a sum over rows (weighted least squares).
 _SUPPORTED_EXPERTS = (LinearRegression, Ridge)
-
-_N_ITER_NO_CHANGE = 10  # as _em._N_ITER_NO_CHANGE
 
 
 def _is_plain_logistic(expert):
@@ -312,6 +312,7 @@ class _DaskSoftTargetLoss(_SoftTargetLoss):
         self.fit_intercept = fit_intercept
         self.n_features = inputs.blocks.d
         self.n_classes = n_classes
+        self.balance = 0.0  # refused on Dask inputs (_check_supported)
 
     def _data_loss_gradient(self, W, b):
         i = self.inputs
@@ -605,6 +606,7 @@ def _em_loop(estimator, family, start, gate_inputs, wsum):
     best, best_bound, best_iter, best_log_lik = _snapshot(start), -np.inf, 0, -np.inf
     converged, n_iter = False, 0
     n_experts = len(family.templates)
+    progress = _RunProgress(estimator, 0, "Dask EM iteration")
     for n_iter in range(1, max_iter + 1):
         experts, var = family.m_step(source, extra)
         state = {
@@ -618,18 +620,18 @@ def _em_loop(estimator, family, start, gate_inputs, wsum):
         total, mass, extra = family.stats(state)
         bound = (total - estimator._gate_penalty(state["gate"])) / wsum
         history.append(bound)
-        if estimator.verbose >= 2:
-            print(f"  Dask EM iteration {n_iter}: objective {bound:.8f}")
+        progress.update(n_iter, bound)
         improved = bound > best_bound + tol
         if bound > best_bound:
             best, best_bound, best_log_lik = _snapshot(state), bound, total
         if improved or best_iter == 0:
             best_iter = n_iter
         source = state
-        if len(history) > 1 and abs(history[-1] - history[-2]) < tol:
+        # The in-memory stopping rule (see _em._settled).
+        if _settled(history, tol):
             converged = True
             break
-        if n_iter - best_iter >= _N_ITER_NO_CHANGE:
+        if n_iter - best_iter >= _N_ITER_NO_CHANGE and not _rising(history):
             converged = True
             break
     return _Run(
