@@ -153,8 +153,8 @@ class MixtureOfExpertsCV(MetaEstimatorMixin, BaseEstimator):
           ``ICL = BIC + 2 * EN`` with ``EN = -sum_i sum_k h_ik log h_ik >= 0``
           the entropy of the responsibilities ``h_ik`` on the training rows;
           lower is better. It adds to BIC a penalty for experts whose
-          regimes overlap, so it favours well separated experts and chooses
-          as few as BIC or fewer.
+          regimes overlap, so it favours well separated experts and tends
+          to choose fewer than BIC.
     rule : {'one_standard_error', 'best'}, default='one_standard_error'
         How the held-out scores choose (``criterion='heldout'`` only).
         ``'one_standard_error'``: the smallest candidate whose mean score is

@@ -10,6 +10,7 @@ from skmoe import (
     HierarchicalMixtureOfExpertsClassifier,
     HierarchicalMixtureOfExpertsRegressor,
     MixtureOfExpertsClassifier,
+    MixtureOfExpertsCV,
     MixtureOfExpertsRegressor,
     SoftmaxGate,
 )
@@ -87,6 +88,10 @@ ESTIMATORS = [
     HierarchicalMixtureOfExpertsClassifier(depth=2, random_state=0),
     ConformalMixtureRegressor(
         MixtureOfExpertsRegressor(n_experts=2, random_state=0), random_state=0
+    ),
+    MixtureOfExpertsCV(n_experts=[1, 2], cv=3, random_state=0),
+    MixtureOfExpertsCV(
+        MixtureOfExpertsClassifier(), n_experts=[1, 2], cv=3, random_state=0
     ),
 ]
 
