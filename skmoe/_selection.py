@@ -18,6 +18,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 from .inspection._methods import bic as _bic
@@ -371,6 +372,8 @@ class MixtureOfExpertsCV(MetaEstimatorMixin, BaseEstimator):
         candidates = self._candidates(template)
         check_consistent_length(X, y)
         y = np.asarray(y)
+        if is_classifier(template):
+            check_classification_targets(y)
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=np.float64)
             check_consistent_length(y, sample_weight)
