@@ -11,6 +11,7 @@ from ._hierarchical import (
     HierarchicalMixtureOfExpertsRegressor,
 )
 from ._moe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
+from ._selection import MixtureOfExpertsCV
 
 # Lives in skmoe.inspection; kept here too so that existing imports still work.
 from .inspection import export_text
@@ -22,6 +23,7 @@ __all__ = [
     "ExpertFailureWarning",
     "HierarchicalMixtureOfExpertsClassifier",
     "HierarchicalMixtureOfExpertsRegressor",
+    "MixtureOfExpertsCV",
     "MixtureOfExpertsClassifier",
     "MixtureOfExpertsRegressor",
     "SoftmaxGate",

@@ -32,6 +32,7 @@ from ._methods import (
     predict_responsibilities,
     score_samples,
 )
+from ._selection_display import SelectionDisplay
 from ._summary import summary
 from ._usage import expert_usage
 from ._usage_display import ExpertUsageDisplay
@@ -41,6 +42,7 @@ __all__ = [
     "ExpertsDisplay",
     "GateDisplay",
     "PredictiveDensityDisplay",
+    "SelectionDisplay",
     "aic",
     "bic",
     "coefficient_table",
