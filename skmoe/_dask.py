@@ -46,8 +46,8 @@ from sklearn.utils import check_random_state
 from ._em import _N_ITER_NO_CHANGE, _rising, _settled
 from ._experts import _check_expert_templates, _linear_expert_from_moments
 from ._gate import SoftmaxGate, _constant_columns, _quiet_gate_fits
-from ._gate_solvers import _lbfgs, _SoftTargetLoss
-from ._kernels import e_step, softmax_cross_entropy
+from ._gate_solvers import _lbfgs, _newton, _SoftTargetLoss
+from ._kernels import e_step, softmax_cross_entropy, softmax_cross_entropy_hessian
 from ._likelihood import (
     CategoricalLikelihood,
     GaussianLikelihood,
@@ -255,14 +255,14 @@ def _em_block(X, y, w, state, lik, x_shift, y_shift):
     return float(w @ log_prob), w @ resp, moments
 
 
-def _gate_block(X, y, w, state, lik, mean, scale, W, b):
-    """The gate's soft-target loss and gradient on one block, the targets
-    the responsibilities under ``state``."""
+def _gate_block(X, y, w, state, lik, mean, scale, W, b, hessian=False):
+    """The gate's soft-target loss and gradient (and Hessian) on one block,
+    the targets the responsibilities under ``state``."""
     resp, _ = _e_step_block(state, lik, X, y)
     XT = np.ascontiguousarray(((X - mean) / scale).T)
     weighted_T = np.ascontiguousarray(resp.T * w)
-    loss, grad = softmax_cross_entropy(XT, W, b, weighted_T, weighted_T.sum(axis=0))
-    return loss, grad
+    kernel = softmax_cross_entropy_hessian if hessian else softmax_cross_entropy
+    return kernel(XT, W, b, weighted_T, weighted_T.sum(axis=0))
 
 
 def _summary_block(X, y, w, state, lik):
@@ -294,7 +294,7 @@ class _DaskGateInputs:
 
     def soft_target_solver(self, inputs, targets, l2, fit_intercept, init, options):
         loss = _DaskSoftTargetLoss(self, l2, fit_intercept, targets.shape[1])
-        return _lbfgs(loss, init, options)
+        return (_newton if options["newton"] else _lbfgs)(loss, init, options)
 
 
 class _Shape:
@@ -316,10 +316,13 @@ class _DaskSoftTargetLoss(_SoftTargetLoss):
 
     def _data_loss_gradient(self, W, b):
         i = self.inputs
-        loss, grad = i.blocks.reduce(
-            _gate_block, i.source, i.lik, i.mean, i.scale, W, b
+        return i.blocks.reduce(_gate_block, i.source, i.lik, i.mean, i.scale, W, b)
+
+    def _data_loss_gradient_hessian(self, W, b):
+        i = self.inputs
+        return i.blocks.reduce(
+            _gate_block, i.source, i.lik, i.mean, i.scale, W, b, True
         )
-        return loss, grad
 
 
 def _gate_standardization(blocks, gate, wsum, x_mean):

@@ -513,12 +513,13 @@ class SoftmaxGate(ClassifierMixin, _BaseGate):
         # NumPy: Newton's method or L-BFGS on the numba kernels (only the
         # L-BFGS objective carries the balance penalty, which couples the
         # rows through the average gate); a device: Newton's method there;
-        # the Dask path: its own L-BFGS over the blocks.
+        # the Dask path: its own solvers, the same two, over the blocks.
+        newton = self._uses_newton(inputs.Xs.shape[1], targets.shape[1])
         if own is not None:
-            solve, solver = own, "L-BFGS"
+            solve, solver = own, "Newton solver" if newton else "L-BFGS"
         elif xp is not np:
             solve, solver = _newton_soft_targets, "Newton solver"
-        elif not balance and self._uses_newton(inputs.Xs.shape[1], targets.shape[1]):
+        elif newton and not balance:
             solve, solver = _newton_numpy, "Newton solver"
         else:
             solve, solver = _lbfgs_soft_targets, "L-BFGS"
@@ -528,7 +529,12 @@ class SoftmaxGate(ClassifierMixin, _BaseGate):
             l2,
             self.fit_intercept,
             init,
-            {"max_iter": self.max_iter, "tol": self.tol, "balance": balance},
+            {
+                "max_iter": self.max_iter,
+                "tol": self.tol,
+                "balance": balance,
+                "newton": newton,
+            },
         )
         self.coef_, self.intercept_ = _original_scale(W, b, mean, scale)
         self.n_iter_ = int(n_iter)

@@ -153,7 +153,15 @@ def _newton_numpy(inputs, targets, l2, fit_intercept, init, options):
     Returns ``(W, b, n_iter, status, objective)`` as L-BFGS does.
     """
     loss = _SoftTargetLoss(inputs.XT, targets, inputs.sample_weight, l2, fit_intercept)
-    d, k = inputs.XT.shape[0], targets.shape[1]
+    return _newton(loss, init, options)
+
+
+def _newton(loss, init, options):
+    """:func:`_newton_numpy`'s iterations on ``loss`` (a
+    :class:`_SoftTargetLoss`, or the Dask path's, whose evaluations are
+    passes over the blocks) from ``init``."""
+    d, k = loss.n_features, loss.n_classes
+    fit_intercept, l2 = loss.fit_intercept, loss.l2
     q = d + 1 if fit_intercept else d
     p = q * k
     A = np.zeros((q, k))
@@ -312,20 +320,21 @@ class _SoftTargetLoss:
         ``(A.size, A.size)``."""
         d, k = self.n_features, self.n_classes
         b = A[d] if self.fit_intercept else np.zeros(k)
-        loss, grad, hess = softmax_cross_entropy_hessian(
-            self.XT,
-            np.ascontiguousarray(A[:d]),
-            b,
-            self.weighted_targets_T,
-            self.row_mass,
-        )
-        W = A[:d]
+        W = np.ascontiguousarray(A[:d])
+        loss, grad, hess = self._data_loss_gradient_hessian(W, b)
         loss += 0.5 * self.l2 * np.vdot(W, W)
         grad[:-1] += self.l2 * W
         if not self.fit_intercept:
             grad, hess = grad[:-1], hess[:-1, :, :-1, :]
         p = grad.size
         return loss / self.wsum, grad / self.wsum, hess.reshape(p, p) / self.wsum
+
+    def _data_loss_gradient_hessian(self, W, b):
+        """The unpenalised, unnormalised loss, its (d + 1, K) gradient and
+        its (d + 1, K, d + 1, K) Hessian."""
+        return softmax_cross_entropy_hessian(
+            self.XT, W, b, self.weighted_targets_T, self.row_mass
+        )
 
     def _data_loss_gradient(self, W, b):
         """The unpenalised, unnormalised loss and its (d + 1, K) gradient."""
