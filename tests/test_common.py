@@ -91,9 +91,19 @@ ESTIMATORS = [
     ConformalMixtureRegressor(
         MixtureOfExpertsRegressor(n_experts=2, random_state=0), random_state=0
     ),
-    MixtureOfExpertsCV(n_experts=[1, 2], cv=3, random_state=0),
+    # Cheap templates (k-means start, no small-EM) keep the checks quick;
+    # the selection itself is tested in test_selection.py.
     MixtureOfExpertsCV(
-        MixtureOfExpertsClassifier(), n_experts=[1, 2], cv=3, random_state=0
+        MixtureOfExpertsRegressor(init_params="kmeans"),
+        n_experts=[1, 2],
+        cv=2,
+        random_state=0,
+    ),
+    MixtureOfExpertsCV(
+        MixtureOfExpertsClassifier(init_params="kmeans"),
+        n_experts=[1, 2],
+        cv=2,
+        random_state=0,
     ),
 ]
 
