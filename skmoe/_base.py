@@ -342,8 +342,8 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         seeds = rng.randint(_MAX_SEED, size=n_init)
         start = copy.deepcopy(self._get_state()) if warm else None
         if resize:
-            start, duplicate, floor = _resized_start(
-                self, start, X, y, sample_weight, lik
+            start, duplicate, floor = self._resized_start(
+                start, X, y, sample_weight, lik
             )
             if duplicate is not None:
                 run_once = _guarded(run_once, duplicate, floor)
@@ -426,6 +426,13 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             f"experts and {self._describe_n_experts()}: set warm_start=False "
             "to fit a new model."
         )
+
+    def _resized_start(self, state, X, y, w, lik):
+        """The start of a warm-started fit of another size, the grown
+        model's exact-copy start and the fitted model's log-likelihood
+        (``_resize._resized_start``; the hierarchical estimators grow and
+        prune their tree instead)."""
+        return _resized_start(self, state, X, y, w, lik)
 
     def _select_solver(self, xp, templates):
         """The function that runs one start of the fit, its inputs checked

@@ -422,7 +422,13 @@ _HME_TAIL_DOC = """
         in parallel (``n_jobs``).
     warm_start : bool, default=False
         Continue EM from the fitted model on the next ``fit`` (``n_init`` is
-        then ignored); ``depth`` and ``branching`` must stay the same."""
+        then ignored). With another ``depth`` the tree grows (every leaf
+        becomes a node with an even gate over copies of its expert, each
+        fitted on one part of the leaf's rows; the training log-likelihood
+        never falls below the smaller tree's) or is pruned (every node at
+        the new depth becomes a leaf, its expert fitted on its subtree's
+        rows) before EM continues (NumPy inputs); ``branching`` must stay
+        the same. See "Changing the experts" in the user guide."""
 
 _HME_ATTRS_DOC = """
     experts_ : list of estimators

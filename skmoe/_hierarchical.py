@@ -26,6 +26,7 @@ from ._gate import SoftmaxGate, _weighted_standardization
 from ._hierarchical_init import _hierarchical_labels
 from ._regressor import _MixtureRegressorMixin
 from ._tree_gate import TreeGate
+from ._tree_resize import _tree_resized_start
 from ._validation import _keeps_float32
 
 # TreeGate lives in _tree_gate; it stays importable from here, where it was.
@@ -83,15 +84,30 @@ class _HierarchicalMixin:
         X, y = super()._validate_fit_data(X, y)
         self._check_enough_rows(X.shape[0], "samples")
         if self.warm_start and hasattr(self, "gate_"):
-            fitted = (self.gate_.depth, self.gate_.branching)
-            if fitted != (self.depth, self.branching):
+            fitted = self.gate_.branching
+            if fitted != self.branching:
                 raise ValueError(
-                    "warm_start=True but the fitted tree has depth="
-                    f"{fitted[0]} and branching={fitted[1]}, and the parameters "
-                    f"ask for depth={self.depth} and branching={self.branching}: "
-                    "set warm_start=False to fit a new tree."
+                    f"warm_start=True but the fitted tree has branching={fitted} "
+                    f"and the parameters ask for branching={self.branching}: a "
+                    "warm start grows or prunes the tree by changing depth only. "
+                    f"Keep branching={fitted}, or set warm_start=False to fit a "
+                    "new tree."
                 )
         return X, y
+
+    def _check_resizable(self, xp):
+        """A warm start with another ``depth`` grows or prunes the tree by
+        EM on NumPy inputs."""
+        if xp is not np:
+            raise ValueError(
+                f"warm_start=True with depth={self.depth} (the fitted tree has "
+                f"depth={self.gate_.depth}) grows or prunes the tree by EM on "
+                "NumPy inputs: convert the data to NumPy arrays, or set "
+                "warm_start=False to fit a new tree."
+            )
+
+    def _resized_start(self, state, X, y, w, lik):
+        return _tree_resized_start(self, state, X, y, w, lik)
 
     def _make_gate(self):
         template = self.gate

@@ -58,42 +58,79 @@ def _worst_explained(log_lik, resp, w, experts):
     return int(np.argmin(score))
 
 
-def _split(estimator, state, k, X, y, w, lik, log_lik, resp):
-    """``state`` with expert ``k`` split in two.
+def _split_weights(expert, h, X, y, lik, n_parts):
+    """(n, n_parts) weights that cut an expert's rows (responsibility ``h``,
+    sample weights included) into ``n_parts``, or ``None`` if a part would
+    be empty.
 
-    The two halves share expert ``k``'s gate mass (its logit less log 2
-    each, so the mixture's density is unchanged before they are refitted);
-    each is a new copy of expert ``k`` fitted on one side of its rows: the
-    rows above and below its prediction (regression), or on either side of
-    the principal direction of its rows' features (classification)."""
-    K = len(state["experts"])
-    split = _select(state, list(range(K)) + [k])
-    half = np.log(2.0)
-    split["gate"].intercept_[k] -= half
-    split["gate"].intercept_[K] -= half
-    h = resp[:, k] * w
+    The rows are ordered by their residual under the expert (regression) or
+    by their projection on the principal direction of their features,
+    centred at their weighted mean (classification). Two parts are cut at
+    zero: above and below the expert's prediction, or either side of the
+    centre. More parts are cut at the weighted quantiles."""
     if lik.classifier:
         Xn = _to_numpy(X)
         centre = (h @ Xn) / h.sum()
         centred = (Xn - centre) * np.sqrt(h)[:, None]
         direction = np.linalg.svd(centred, full_matrices=False)[2][0]
-        side = (Xn - centre) @ direction > 0
+        score = (Xn - centre) @ direction
     else:
-        prediction = _to_numpy(split["experts"][k].predict(X))
-        side = _to_numpy(y) > prediction
-    if not (h[side].sum() > 0 and h[~side].sum() > 0):
-        return split  # nothing to split on: the copies stay identical
-    halves = {
-        "experts": [clone(state["experts"][k]), clone(state["experts"][k])],
-        "noise_variance": (
-            None if split["noise_variance"] is None else split["noise_variance"][[k, K]]
-        ),
+        score = _to_numpy(y) - _to_numpy(expert.predict(X))
+    if n_parts == 2:
+        part = (score <= 0).astype(np.intp)
+    else:
+        order = np.argsort(score, kind="stable")
+        cum = np.cumsum(h[order])
+        ends = np.searchsorted(cum, cum[-1] * np.arange(1, n_parts) / n_parts)
+        part = np.empty(score.size, dtype=np.intp)
+        part[order] = np.searchsorted(ends, np.arange(score.size), side="left")
+    weights = h[:, None] * (part[:, None] == np.arange(n_parts))
+    if not np.all(weights.sum(axis=0) > 0):
+        return None
+    return weights
+
+
+def _fit_parts(estimator, expert, noise, X, y, weights, lik):
+    """New copies of ``expert``, one per column of ``weights``, each fitted
+    on its column (with its noise variance, from ``noise``, the expert's
+    own, when the likelihood has one). Returns (experts, noise variances)."""
+    n_parts = weights.shape[1]
+    parts = {
+        "experts": [clone(expert) for _ in range(n_parts)],
+        "noise_variance": None if noise is None else np.full(n_parts, noise),
     }
-    weights = np.column_stack([h * side, h * ~side])
-    lik.m_step(halves["experts"], X, y, weights, halves, estimator.n_jobs)
-    split["experts"][k], split["experts"][K] = halves["experts"]
-    if halves["noise_variance"] is not None:
-        split["noise_variance"][[k, K]] = halves["noise_variance"]
+    lik.m_step(parts["experts"], X, y, weights, parts, estimator.n_jobs)
+    return parts["experts"], parts["noise_variance"]
+
+
+def _split(estimator, state, k, X, y, w, lik, log_lik, resp):
+    """``state`` with expert ``k`` split in two.
+
+    The two halves share expert ``k``'s gate mass (its logit less log 2
+    each, so the mixture's density is unchanged before they are refitted);
+    each is a new copy of expert ``k`` fitted on one side of its rows
+    (:func:`_split_weights`)."""
+    K = len(state["experts"])
+    split = _select(state, list(range(K)) + [k])
+    half = np.log(2.0)
+    split["gate"].intercept_[k] -= half
+    split["gate"].intercept_[K] -= half
+    weights = _split_weights(split["experts"][k], resp[:, k] * w, X, y, lik, n_parts=2)
+    if weights is None:
+        return split  # nothing to split on: the copies stay identical
+    noise = split["noise_variance"]
+    experts, variances = _fit_parts(
+        estimator,
+        state["experts"][k],
+        None if noise is None else noise[k],
+        X,
+        y,
+        weights,
+        lik,
+    )
+    split["experts"][k], split["experts"][K] = experts
+    if variances is not None:
+        split["noise_variance"][[k, K]] = variances
     return split
 
 

@@ -7,6 +7,7 @@ each child) and refits each node's :class:`~skmoe.SoftmaxGate` weighted by
 the posterior of reaching that node: :class:`TreeGate`.
 """
 
+import copy
 from numbers import Integral, Real
 
 import numpy as np
@@ -252,9 +253,7 @@ class TreeGate(_BaseGate):
         )
         if not reuse:
             self._set_structure()
-            node_template = clone(self._template()).set_params(
-                standardize=False, warm_start=True
-            )
+            node_template = self._node_template()
             self.estimators_ = [clone(node_template) for _ in range(self.n_nodes_)]
         self._fit_nodes(inputs.as_given(), post)
 
@@ -270,6 +269,59 @@ class TreeGate(_BaseGate):
         self.intercept_ = xp.stack(intercepts)
         self.penalty_ = float(sum(node.penalty_ for node in self.estimators_))
         return self
+
+    def _node_template(self):
+        """The unfitted gate of every node: the template, fitted on the
+        tree's standardised features."""
+        return clone(self._template()).set_params(standardize=False, warm_start=True)
+
+    def _with_depth(self, depth, estimators, coef, intercept):
+        """A fitted tree of ``depth`` with these node gates (breadth-first)
+        and original-scale coefficients; the other fitted attributes are
+        this tree's."""
+        tree = clone(self).set_params(depth=depth)
+        tree._set_structure()
+        tree.estimators_ = estimators
+        tree.coef_, tree.intercept_ = coef, intercept
+        tree.penalty_ = float(sum(node.penalty_ for node in estimators))
+        tree.n_features_in_ = self.n_features_in_
+        if hasattr(self, "feature_names_in_"):
+            tree.feature_names_in_ = self.feature_names_in_
+        return tree
+
+    def _grown(self, X, sample_weight):
+        """This tree one level deeper: every leaf becomes a node whose gate
+        sends each row to its children with equal probability (``W = 0,
+        b = 0``, the fit of uniform targets on the fitted ``X`` and
+        ``sample_weight``), so the new leaf ``l * branching + c`` has the
+        probability of old leaf ``l`` over ``branching``. The old nodes are
+        copies, their ids unchanged. NumPy inputs only."""
+        check_is_fitted(self)
+        b = self.branching
+        inputs = self._prepare(X, sample_weight).as_given()
+        uniform = np.full((inputs.Xs.shape[0], b), 1.0 / b)
+        even = self._node_template()
+        even.n_features_in_ = inputs.Xs.shape[1]
+        even._fit_prepared(inputs, uniform)
+        return self._with_depth(
+            self.depth + 1,
+            [copy.deepcopy(node) for node in self.estimators_]
+            + [copy.deepcopy(even) for _ in range(self.n_leaves_)],
+            np.concatenate([self.coef_, np.zeros((self.n_leaves_, *even.coef_.shape))]),
+            np.concatenate([self.intercept_, np.zeros((self.n_leaves_, b))]),
+        )
+
+    def _pruned(self, depth):
+        """This tree cut at ``depth``: the nodes of the levels below become
+        leaves; the nodes above are kept (copies)."""
+        check_is_fitted(self)
+        n_nodes = _n_internal(depth, self.branching)
+        return self._with_depth(
+            depth,
+            [copy.deepcopy(node) for node in self.estimators_[:n_nodes]],
+            self.coef_[:n_nodes, ...],
+            self.intercept_[:n_nodes, ...],
+        )
 
     def _fit_nodes(self, inputs, post):
         Xs, sample_weight = inputs.Xs, inputs.sample_weight

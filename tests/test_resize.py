@@ -169,8 +169,9 @@ def test_resizing_is_refused_where_it_is_not_supported(three_lines):
     X, y = three_lines
     hme = HierarchicalMixtureOfExpertsRegressor(warm_start=True, random_state=0)
     _quiet(hme.fit, X, y)
-    with pytest.raises(ValueError, match="fitted tree has depth=2 .* ask for depth=3"):
-        hme.set_params(depth=3).fit(X, y)
+    # A deeper tree grows (tests/test_hme_resize.py); another branching does not.
+    with pytest.raises(ValueError, match="fitted tree has branching=2 .* branching=3"):
+        hme.set_params(branching=3).fit(X, y)
     est = MixtureOfExpertsRegressor(
         n_experts=2, solver="gradient", warm_start=True, random_state=0
     ).fit(X, y)
