@@ -51,8 +51,8 @@ def _n_target_columns(y):
     shape = getattr(y, "shape", None)
     if shape is None:
         try:
-            shape = np.shape(y)
-        except ValueError:  # a ragged list: validation says what is wrong
+            shape = np.asarray(y).shape
+        except (TypeError, ValueError):  # ragged: validation says what is wrong
             return 1
     return 1 if len(shape) < 2 or shape[1] is None else int(shape[1])
 
@@ -170,6 +170,11 @@ class _MixtureRegressorMixin(RegressorMixin):
         return y
 
     def _validate_fit_data(self, X, y):
+        if issparse(y):
+            raise ValueError(
+                f"{type(self).__name__} needs a dense target y; y is a sparse "
+                "matrix. Convert it with y.toarray()."
+            )
         y = self._check_numeric_target(y)
         multi = _n_target_columns(y) > 1
         if multi:
@@ -197,12 +202,6 @@ class _MixtureRegressorMixin(RegressorMixin):
 
     def _check_multi_output_fit(self, X, y):
         """Refuse, before any work, what a fit on a 2-D ``y`` cannot do."""
-        name = type(self).__name__
-        if issparse(y):
-            raise ValueError(
-                f"{name} needs a dense target y; y is a sparse matrix. Convert "
-                "it with y.toarray()."
-            )
         if self.likelihood != "gaussian":
             raise ValueError(
                 f"A 2-D target y (several targets) is fitted with Gaussian "
