@@ -285,6 +285,16 @@ class MultiOutputGaussianLikelihood:
         return _mvn_log_density(y, preds, state["noise_variance"])
 
 
+def noise_std(noise):
+    """One expert's noise standard deviation: a float for one target, the
+    (T,) standard deviations of each target for a 2-D one (from its
+    variances or the diagonal of its covariance)."""
+    noise = np.asarray(noise, dtype=np.float64)
+    if noise.ndim == 2:
+        noise = np.diagonal(noise)
+    return np.sqrt(noise)
+
+
 def _as_covariance(noise, full):
     """One expert's noise, (T,) variances or a (T, T) covariance, as the
     other kind when asked (a warm start with another ``covariance_type``)."""

@@ -470,3 +470,22 @@ def test_dask_inputs_with_a_2d_target_are_refused():
         MixtureOfExpertsRegressor(2).fit(
             da.from_array(X, chunks=100), da.from_array(Y, chunks=100)
         )
+
+
+def test_reports_show_each_target_and_single_target_tools_refuse():
+    from skmoe.conformal import ConformalMixtureRegressor
+    from skmoe.inspection import coefficient_table, export_text, summary
+
+    X, Y, _ = _two_regimes(n=300, seed=14)
+    moe = MixtureOfExpertsRegressor(2, random_state=0).fit(X, Y)
+    std = np.sqrt(np.diagonal(moe.noise_variance_, axis1=1, axis2=2))
+    text = export_text(moe)
+    assert f"noise std={std[0, 0]:.3f}, {std[0, 1]:.3f}" in text
+    assert "target 1: intercept=" in text
+    report = summary(moe)
+    assert f"{std[1, 0]:.4g}, {std[1, 1]:.4g}" in report
+    assert "expert  target  intercept" in report
+    with pytest.raises(ValueError, match="coefficient_table is for a mixture of one"):
+        coefficient_table(moe, X, Y)
+    with pytest.raises(ValueError, match="calibrates intervals of one target"):
+        ConformalMixtureRegressor(MixtureOfExpertsRegressor(2)).fit(X, Y)
