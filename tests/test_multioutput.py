@@ -463,13 +463,15 @@ def test_a_refused_fit_leaves_the_estimator_as_it_was():
     assert moe.experts_ is before["experts_"]
 
 
-def test_dask_inputs_with_a_2d_target_are_refused():
+def test_dask_fits_refuse_a_2d_target_and_predict_block_by_block():
     da = pytest.importorskip("dask.array")
     X, Y, _ = _two_regimes(n=200, seed=13)
+    Xd, Yd = da.from_array(X, chunks=100), da.from_array(Y, chunks=100)
     with pytest.raises(ValueError, match="A 2-D target .* is fitted in memory"):
-        MixtureOfExpertsRegressor(2).fit(
-            da.from_array(X, chunks=100), da.from_array(Y, chunks=100)
-        )
+        MixtureOfExpertsRegressor(2).fit(Xd, Yd)
+    moe = MixtureOfExpertsRegressor(2, random_state=0).fit(X, Y)
+    assert_allclose(moe.predict(Xd).compute(), moe.predict(X))
+    assert_allclose(moe.score_samples(Xd, Yd).compute(), moe.score_samples(X, Y))
 
 
 def test_reports_show_each_target_and_single_target_tools_refuse():
