@@ -67,6 +67,14 @@ class _MixtureRegressorMixin(RegressorMixin):
         "covariance_type": [StrOptions(set(COVARIANCE_TYPES))],
     }
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # A 2-D y is fitted by EM with Gaussian experts (covariance_type).
+        tags.target_tags.multi_output = (
+            self.likelihood == "gaussian" and getattr(self, "solver", "em") == "em"
+        )
+        return tags
+
     def _default_expert(self):
         if self.likelihood == "poisson":
             return PoissonRegressor(alpha=0.0)
