@@ -257,14 +257,14 @@ class _MixtureRegressorMixin(RegressorMixin):
                 "the same columns, or set warm_start=False to fit a new model."
             )
 
-    def _check_multi_output_target(self, y, n_targets, method):
+    def _check_multi_output_target(self, y, n_targets):
         """``y`` of a model fitted on ``n_targets`` columns, as float64."""
         y = check_array(
             y, ensure_2d=False, dtype=np.float64, input_name="y", estimator=self
         )
         if y.ndim != 2 or y.shape[1] != n_targets:
             raise ValueError(
-                f"{method}: this model was fitted on {n_targets} target "
+                f"This model was fitted on {n_targets} target "
                 f"columns, so y must have shape (n_samples, {n_targets}); got "
                 f"shape {y.shape}."
             )
@@ -275,7 +275,7 @@ class _MixtureRegressorMixin(RegressorMixin):
         xp, device = _namespace(X)
         n_targets = self._n_targets()
         if n_targets is not None:
-            y = self._check_multi_output_target(y, n_targets, "y")
+            y = self._check_multi_output_target(y, n_targets)
             if y.shape[0] != X.shape[0]:
                 raise ValueError(
                     f"X has {X.shape[0]} rows but y has {y.shape[0]}: they must match."

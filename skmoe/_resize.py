@@ -64,7 +64,8 @@ def _split(estimator, state, k, X, y, w, lik, log_lik, resp):
     The two halves share expert ``k``'s gate mass (its logit less log 2
     each, so the mixture's density is unchanged before they are refitted);
     each is a new copy of expert ``k`` fitted on one side of its rows: the
-    rows above and below its prediction (regression), or on either side of
+    rows above and below its prediction (regression; for several targets,
+    either side of its residuals' principal direction), or on either side of
     the principal direction of its rows' features (classification)."""
     K = len(state["experts"])
     split = _select(state, list(range(K)) + [k])
@@ -81,6 +82,13 @@ def _split(estimator, state, k, X, y, w, lik, log_lik, resp):
     else:
         prediction = _to_numpy(split["experts"][k].predict(X))
         side = _to_numpy(y) > prediction
+        if side.ndim == 2:
+            # Several targets: either side of the principal direction of
+            # the expert's weighted residuals.
+            resid = _to_numpy(y) - prediction
+            centred = resid * np.sqrt(h)[:, None]
+            direction = np.linalg.svd(centred, full_matrices=False)[2][0]
+            side = resid @ direction > 0
     if not (h[side].sum() > 0 and h[~side].sum() > 0):
         return split  # nothing to split on: the copies stay identical
     halves = {

@@ -362,6 +362,11 @@ def test_refit_expert_and_warm_start():
     diag.set_params(warm_start=True, covariance_type="full").fit(X, Y)
     assert diag.noise_variance_.shape == (2, 2, 2)
     assert diag.log_likelihood_ > before
+    # Growing splits an expert (across its residuals' principal direction):
+    # the larger model is at least as likely as the one it grew from.
+    diag.set_params(n_experts=3).fit(X, Y)
+    assert diag.noise_variance_.shape == (3, 2, 2)
+    assert diag.log_likelihood_ >= moe.log_likelihood_ - 1e-6
 
 
 def test_a_multi_output_wrapper_makes_any_expert_an_expert():
