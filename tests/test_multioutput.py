@@ -14,7 +14,7 @@ from scipy import optimize, stats
 from scipy.sparse import csr_matrix
 from scipy.special import logsumexp, softmax
 from sklearn.ensemble import HistGradientBoostingRegressor
-from sklearn.exceptions import DataConversionWarning
+from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.linear_model import SGDRegressor
 from sklearn.multioutput import MultiOutputRegressor
 from sklearn.tree import DecisionTreeRegressor
@@ -364,9 +364,14 @@ def test_refit_expert_and_warm_start():
     assert diag.log_likelihood_ > before
     # Growing splits an expert (across its residuals' principal direction):
     # the larger model is at least as likely as the one it grew from.
-    diag.set_params(n_experts=3).fit(X, Y)
+    smaller = diag.log_likelihood_
+    with warnings.catch_warnings():
+        # A third expert for two regimes converges slowly; this is about
+        # where the grown fit starts.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        diag.set_params(n_experts=3).fit(X, Y)
     assert diag.noise_variance_.shape == (3, 2, 2)
-    assert diag.log_likelihood_ >= moe.log_likelihood_ - 1e-6
+    assert diag.log_likelihood_ >= smaller - 1e-6
 
 
 def test_a_multi_output_wrapper_makes_any_expert_an_expert():
