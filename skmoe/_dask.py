@@ -152,6 +152,12 @@ def _to_dask_array(data, name, chunks=None):
     if chunks is not None:
         if data.ndim == 2 and data.shape[1] == 1 and name != "X":
             data = data[:, 0]
+        if data.ndim == 2 and name == "y":
+            raise ValueError(
+                f"y must be 1-D on Dask inputs; got shape {data.shape}. A 2-D "
+                "target (several targets) is fitted in memory: compute X and "
+                "y into NumPy arrays first."
+            )
         if data.ndim != 1:
             raise ValueError(f"{name} must be 1-D; got shape {data.shape}.")
         if data.shape[0] != sum(chunks):

@@ -297,6 +297,47 @@ _ACCELERATION_DOC = {
 }
 
 
+# The regressors' (flat and hierarchical) text on a 2-D target.
+_MULTI_OUTPUT_PARAM_DOC = """
+    covariance_type : {"full", "diag"}, default="full"
+        The noise covariance of each expert when ``y`` is 2-D, of shape
+        (n_samples, n_targets) (``likelihood="gaussian"``):
+        ``y | x, k ~ N(f_k(x), Sigma_k)``. ``"full"``: ``Sigma_k`` is any
+        covariance matrix (correlated noises; ``T (T + 1) / 2`` parameters
+        per expert); ``"diag"``: a diagonal one (the targets' noises
+        independent given the expert; ``T`` parameters). Both are the
+        weighted maximum-likelihood estimates of each M-step, floored: each
+        target's variance at least its ``variance_floor`` ``f_t`` (for
+        ``"full"``, ``Sigma_k - diag(f)`` positive semidefinite). A 1-D
+        ``y`` (or a column vector, raveled with a ``DataConversionWarning``)
+        has one noise variance per expert whatever this says. The experts
+        must fit a 2-D target (their ``multi_output`` tag); a 2-D ``y`` is
+        fitted by EM on NumPy arrays, with the Gaussian likelihood."""
+
+_MULTI_OUTPUT_ATTRS_DOC = """
+    noise_variance_ : ndarray of shape (n_experts,), (n_experts, n_targets) \
+            or (n_experts, n_targets, n_targets)
+        Noise variance ``sigma_k^2`` of each expert (``likelihood=
+        "gaussian"``). For a 2-D ``y``: each expert's variances of the
+        targets (``covariance_type="diag"``) or its covariance matrix
+        (``"full"``).{leaf}
+    dispersion_ : ndarray of shape (n_experts,)
+        Dispersion ``phi_k`` of each expert (``likelihood="gamma"``): its
+        variance is ``phi_k`` times its mean squared.
+    target_range_ : ndarray of shape (2,) or (2, n_targets)
+        Smallest and largest value of the training targets and of the
+        mixture's predictions on the training rows{chunks}; the bounds of
+        ``clip_predictions``. For a 2-D ``y``, per target."""
+
+
+def _regressor_doc(doc, leaf="", chunks=""):
+    """A regressor's ``doc`` with its text on 2-D targets filled in."""
+    attrs = _MULTI_OUTPUT_ATTRS_DOC.replace("{leaf}", leaf).replace("{chunks}", chunks)
+    return doc.replace("{multi_output}", _MULTI_OUTPUT_PARAM_DOC).replace(
+        "{noise_attrs}", attrs
+    )
+
+
 def _flat_doc(doc, kind):
     """``doc`` with the flat estimators' shared text filled in for ``kind``
     (``'regressor'`` or ``'classifier'``)."""

@@ -137,6 +137,22 @@ def _check_expert_templates(expert, n_experts, default, classifier):
     return templates
 
 
+def _check_multi_output_experts(templates):
+    """Refuse, before any fitting, an expert that cannot fit a 2-D target
+    (by its ``multi_output`` tag)."""
+    for est in templates:
+        if not get_tags(est).target_tags.multi_output:
+            name = type(est).__name__
+            raise ValueError(
+                f"The expert {name} does not fit a 2-D target y (several "
+                "targets; its multi_output tag is False). Use an expert that "
+                "does (LinearRegression, Ridge, DecisionTreeRegressor, "
+                "RandomForestRegressor, KNeighborsRegressor, ...), or wrap it "
+                f"in sklearn.multioutput.MultiOutputRegressor({name}(...)), "
+                "which fits one per target."
+            )
+
+
 def _make_experts(templates, random_state):
     """Clone each template and seed every nested ``random_state`` from the RNG."""
     rng = check_random_state(random_state)
@@ -444,7 +460,9 @@ def _fit_experts(
             fitted[k] = est
         elif float(xp.sum(weights[:, k])) <= 0 and hasattr(est, "n_features_in_"):
             fitted[k] = est  # no data: keep the previous fit (generalised EM)
-        elif not classifier and _is_plain_linear(est):
+        elif not classifier and y.ndim == 1 and _is_plain_linear(est):
+            # The direct solve is for one target; a 2-D target goes to the
+            # expert's own fit.
             linear.append(k)
         else:
             generic.append(k)
@@ -504,18 +522,18 @@ def _class_columns(expert, classes):
     return np.searchsorted(classes, _to_numpy(expert.classes_))
 
 
-def _predict(expert, X, method):
+def _predict(expert, X, method, n_targets=None):
     """``expert.<method>(X)`` in the namespace of ``X``, checked.
 
     An expert fitted on the host (device data it cannot take) predicts on a
     NumPy copy and its output goes back to the device. Host outputs must be
-    one finite value per row (``predict``) or one row of probabilities per
-    row (``predict_proba``): anything else would be broadcast or spread
-    silently through the mixture.
+    one finite value per row (``predict``; ``n_targets`` values for a 2-D
+    target) or one row of probabilities per row (``predict_proba``):
+    anything else would be broadcast or spread silently through the mixture.
     """
     if isinstance(X, np.ndarray) or not _on_device(expert, X):
         out = np.asarray(getattr(expert, method)(_to_numpy(X)), dtype=np.float64)
-        _check_output(out, expert, method, X.shape[0])
+        _check_output(out, expert, method, X.shape[0], n_targets)
         return _like(out, X)
     return getattr(expert, method)(X)
 
@@ -524,13 +542,16 @@ def _predict(expert, X, method):
 _PROBA_SUM_TOL = 1e-6
 
 
-def _check_output(out, expert, method, n_rows):
+def _check_output(out, expert, method, n_rows, n_targets=None):
     """Raise a ValueError naming ``expert`` if its ``method`` output ``out``
     is not what the mixture needs."""
     name = type(expert).__name__
     if method == "predict_proba":
         expected = (n_rows, len(expert.classes_))
         what = "one probability per class and row"
+    elif n_targets is not None:
+        expected = (n_rows, n_targets)
+        what = f"one prediction per row and target ({n_targets} targets)"
     else:
         expected = (n_rows,)
         what = "one prediction per row"
@@ -580,20 +601,22 @@ def _expert_proba(expert, X, classes):
     )
 
 
-def _expert_output(expert, X, classes):
-    """One expert's output on ``X``: predictions (n,) or probabilities (n, C)."""
+def _expert_output(expert, X, classes, n_targets=None):
+    """One expert's output on ``X``: predictions (n,), (n, n_targets) for a
+    2-D target, or probabilities (n, C)."""
     if classes is not None:
         return _expert_proba(expert, X, classes)
-    if _is_plain_linear(expert) and np.ndim(expert.coef_) == 1:
+    if n_targets is None and _is_plain_linear(expert) and np.ndim(expert.coef_) == 1:
         # The same product as ``predict``, without its per-call checks
         # (X is validated by the caller), which cost 6x the product itself
         # at every EM iteration.
         return X @ expert.coef_ + expert.intercept_
-    return _predict(expert, X, "predict")
+    return _predict(expert, X, "predict", n_targets)
 
 
-def _expert_outputs(experts, X, classes=None, rows=None, isolate=False):
-    """Per-expert outputs: predictions (n, K) or class probabilities (n, K, C).
+def _expert_outputs(experts, X, classes=None, rows=None, isolate=False, n_targets=None):
+    """Per-expert outputs: predictions (n, K), (n, K, n_targets) for a 2-D
+    target (``n_targets`` given), or class probabilities (n, K, C).
 
     With ``rows`` (a list of index arrays, one per expert), expert k is only
     evaluated on ``X[rows[k]]``; other entries are NaN (regression) or 0.
@@ -606,40 +629,46 @@ def _expert_outputs(experts, X, classes=None, rows=None, isolate=False):
     if rows is None and not isinstance(X, np.ndarray):
         return _xp_of(X).stack(
             [
-                _output_or_zeros(experts, k, X, classes, isolate)
+                _output_or_zeros(experts, k, X, classes, isolate, n_targets)
                 for k in range(len(experts))
             ],
             axis=1,
         )
     n, n_experts = X.shape[0], len(experts)
     if classes is None:
-        out = np.full((n, n_experts), np.nan)
+        shape = (n, n_experts) if n_targets is None else (n, n_experts, n_targets)
+        out = np.full(shape, np.nan)
     else:
         out = np.zeros((n, n_experts, classes.size))
     for k in range(n_experts):
         if rows is None:
-            out[:, k] = _to_numpy(_output_or_zeros(experts, k, X, classes, isolate))
+            out[:, k] = _to_numpy(
+                _output_or_zeros(experts, k, X, classes, isolate, n_targets)
+            )
         elif rows[k].size:
             Xk = _take(X, rows[k], axis=0)
             out[rows[k], k] = _to_numpy(
-                _output_or_zeros(experts, k, Xk, classes, isolate)
+                _output_or_zeros(experts, k, Xk, classes, isolate, n_targets)
             )
     return _like(out, X)
 
 
-def _output_or_zeros(experts, k, X, classes, isolate):
+def _output_or_zeros(experts, k, X, classes, isolate, n_targets=None):
     """Expert ``k``'s output, zeros for a failed expert (or one that fails
     here, with ``isolate``)."""
     est = experts[k]
     if not isinstance(est, _FailedExpert):
         try:
-            return _expert_output(est, X, classes)
+            return _expert_output(est, X, classes, n_targets)
         except Exception as err:
             if not isolate:
                 raise
             experts[k] = _FailedExpert(est, err)
     xp = _xp_of(X)
-    shape = (X.shape[0],) if classes is None else (X.shape[0], classes.size)
+    if classes is not None:
+        shape = (X.shape[0], classes.size)
+    else:
+        shape = (X.shape[0],) if n_targets is None else (X.shape[0], n_targets)
     return xp.zeros(shape, dtype=X.dtype)
 
 
@@ -684,8 +713,11 @@ def _n_expert_parameters(expert):
         intercept = getattr(expert, "intercept_", 0.0)
         return int(np.size(expert.coef_) + np.size(intercept))
     if hasattr(expert, "tree_"):
-        n_outputs = expert.tree_.value.shape[-1]
-        return int(expert.tree_.n_leaves * max(n_outputs - 1, 1))
+        # One value per leaf and target (regression), or C - 1 free
+        # probabilities per leaf (classification).
+        n_classes = expert.tree_.value.shape[-1]
+        per_leaf = expert.tree_.n_outputs * max(n_classes - 1, 1)
+        return int(expert.tree_.n_leaves * per_leaf)
     if hasattr(expert, "n_leaves_") and isinstance(expert.n_leaves_, numbers.Integral):
         return int(expert.n_leaves_)
     raise ValueError(

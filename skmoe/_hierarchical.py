@@ -21,7 +21,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseMixtureOfExperts
 from ._classifier import _MixtureClassifierMixin
-from ._docstrings import _hierarchical_doc
+from ._docstrings import _hierarchical_doc, _regressor_doc
 from ._gate import SoftmaxGate, _weighted_standardization
 from ._hierarchical_init import _hierarchical_labels
 from ._regressor import _MixtureRegressorMixin
@@ -220,18 +220,10 @@ class HierarchicalMixtureOfExpertsRegressor(
         rounding to the target's resolution (see the flat regressor).
     clip_predictions : bool, default=True
         Bound each expert's prediction to ``target_range_`` before mixing
-        (see the flat regressor).{tail}
+        (see the flat regressor).{multi_output}{tail}
 
     Attributes
-    ----------{attrs}
-    noise_variance_ : ndarray of shape (n_experts,)
-        Noise variance of each leaf's expert (``likelihood="gaussian"``).
-    dispersion_ : ndarray of shape (n_experts,)
-        Dispersion ``phi_k`` of each expert (``likelihood="gamma"``): its
-        variance is ``phi_k`` times its mean squared.
-    target_range_ : ndarray of shape (2,)
-        Smallest and largest value of the training targets and of the
-        fitted values; the bounds of ``clip_predictions``.
+    ----------{attrs}{noise_attrs}
 
     See Also
     --------
@@ -283,6 +275,7 @@ class HierarchicalMixtureOfExpertsRegressor(
         likelihood="gaussian",
         variance_floor=1e-6,
         clip_predictions=True,
+        covariance_type="full",
         n_jobs=None,
         random_state=None,
         verbose=0,
@@ -295,6 +288,7 @@ class HierarchicalMixtureOfExpertsRegressor(
         self.likelihood = likelihood
         self.variance_floor = variance_floor
         self.clip_predictions = clip_predictions
+        self.covariance_type = covariance_type
         super().__init__(
             expert=expert,
             gate=gate,
@@ -459,8 +453,9 @@ class HierarchicalMixtureOfExpertsClassifier(
         return self._fit(X, y, sample_weight)
 
 
-HierarchicalMixtureOfExpertsRegressor.__doc__ = _hierarchical_doc(
-    HierarchicalMixtureOfExpertsRegressor.__doc__, "regressor"
+HierarchicalMixtureOfExpertsRegressor.__doc__ = _regressor_doc(
+    _hierarchical_doc(HierarchicalMixtureOfExpertsRegressor.__doc__, "regressor"),
+    leaf=" One per leaf, in tree order.",
 )
 HierarchicalMixtureOfExpertsClassifier.__doc__ = _hierarchical_doc(
     HierarchicalMixtureOfExpertsClassifier.__doc__, "classifier"

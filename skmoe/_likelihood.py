@@ -14,6 +14,7 @@ estimators), ``"gate"`` and ``"noise_variance"`` (Gaussian only).
 """
 
 import numpy as np
+from scipy import linalg
 from scipy.optimize import brentq
 from scipy.special import digamma, gammaln
 
@@ -129,6 +130,201 @@ class GaussianLikelihood:
         """(n, K) log-density of ``y`` under each expert of ``state``."""
         preds = _expert_outputs(state["experts"], X)
         return gaussian_log_likelihood(y, preds, state["noise_variance"])
+
+
+#: The noise covariances of the multi-output Gaussian likelihood: the
+#: regressors' ``covariance_type``.
+COVARIANCE_TYPES = ("full", "diag")
+
+
+class MultiOutputGaussianLikelihood:
+    """``y ~ N_T(f_k(x), Sigma_k)``: regression experts of a 2-D target
+    (``n_targets`` columns), each with its own noise covariance.
+
+    ``covariance_type='full'``: ``Sigma_k`` a (T, T) covariance matrix;
+    ``'diag'``: a diagonal one, stored as its (T,) variances (the targets'
+    noises independent given the expert). Both are the weighted maximum
+    likelihood estimates, the weighted mean of the residuals' outer products
+    (or squares), floored (:meth:`_floored`).
+
+    Parameters
+    ----------
+    variance_floor : ndarray of shape (n_targets,)
+        Lower bound on each target's noise variance (see :meth:`for_fit`).
+    min_responsibility : float, default=0.0
+        Rows below this responsibility are left out of an expert's fit.
+    covariance_type : {'full', 'diag'}, default='full'
+        The covariance of the fit's M-step. The density takes either, by
+        the shape of the covariances it is given: (K, T) or (K, T, T).
+    """
+
+    classifier = False
+    name = "gaussian"
+    parameter = "noise_variance_"
+
+    def __init__(
+        self,
+        variance_floor,
+        min_responsibility=0.0,
+        isolate=False,
+        covariance_type="full",
+    ):
+        self.variance_floor = np.asarray(variance_floor, dtype=np.float64)
+        self.min_responsibility = min_responsibility
+        self.isolate = isolate
+        self.covariance_type = covariance_type
+
+    @property
+    def n_targets(self):
+        return self.variance_floor.size
+
+    @classmethod
+    def for_fit(
+        cls,
+        y,
+        sample_weight,
+        relative_floor,
+        min_responsibility,
+        isolate=False,
+        covariance_type="full",
+    ):
+        """The likelihood of one fit: each target's floor is that of
+        :meth:`GaussianLikelihood.for_fit` for that column alone."""
+        floor = [
+            GaussianLikelihood.for_fit(
+                np.ascontiguousarray(y[:, t]), sample_weight, relative_floor, 0.0
+            ).variance_floor
+            for t in range(y.shape[1])
+        ]
+        return cls(floor, min_responsibility, isolate, covariance_type)
+
+    def n_extra_parameters(self, n_experts):
+        """Free parameters beyond the gate's and the experts': the noise
+        covariances, ``T (T + 1) / 2`` each (``'full'``) or ``T`` (``'diag'``)."""
+        T = self.n_targets
+        per_expert = T * (T + 1) // 2 if self.covariance_type == "full" else T
+        return n_experts * per_expert
+
+    @staticmethod
+    def check_target(y):
+        """Any real target."""
+
+    @staticmethod
+    def variances(means, parameter):
+        """Each expert's variance of each target given x, (n, K, T): the
+        diagonal of its noise covariance."""
+        parameter = np.asarray(parameter)
+        diag = parameter if parameter.ndim == 2 else np.diagonal(parameter, 0, 1, 2)
+        return np.broadcast_to(diag, means.shape)
+
+    def target_columns(self, y):
+        """The target as columns, for the starts that cluster on it: y."""
+        return np.asarray(y, dtype=np.float64)
+
+    def init_features(self, X, y):
+        """Features on which a k-means start clusters the rows: X and y."""
+        return np.column_stack([X, self.target_columns(y)])
+
+    def _floored(self, cov):
+        """``cov`` (T, T) or (T,) with the floor applied.
+
+        Diagonal: each variance at least its target's floor ``f_t``.
+        Full: the eigenvalues of ``D^-1 cov D^-1`` (``D = diag(sqrt(f))``)
+        raised to at least 1, so that ``cov - diag(f)`` is positive
+        semidefinite (for one target, the floor of the 1-D likelihood). A
+        covariance that is already above its floor is returned as it is.
+        """
+        floor = self.variance_floor
+        if cov.ndim == 1:
+            return np.maximum(cov, floor)
+        scale = np.sqrt(floor)
+        scaled = cov / scale[:, None] / scale[None, :]
+        values, vectors = linalg.eigh(scaled)
+        if values[0] >= 1.0:
+            return cov
+        scaled = (vectors * np.maximum(values, 1.0)) @ vectors.T
+        return (scaled + scaled.T) / 2 * scale[:, None] * scale[None, :]
+
+    def m_step(self, experts, X, y, weights, state, n_jobs):
+        """Fit the experts on ``weights`` (n, K) and their noise covariances;
+        update ``state``. Returns the (n, K) log-likelihood of each row under
+        each refitted expert."""
+        fitted = _fit_experts(
+            experts, X, y, weights, self.min_responsibility, False, n_jobs, self.isolate
+        )
+        preds = _expert_outputs(
+            fitted, X, isolate=self.isolate, n_targets=self.n_targets
+        )
+        weights = np.asarray(weights)
+        previous = state.get("noise_variance")
+        full = self.covariance_type == "full"
+        covs = []
+        for k in range(preds.shape[1]):
+            mass = float(weights[:, k].sum())
+            resid = y - preds[:, k]
+            if mass > 0:
+                weighted = resid * weights[:, k, None]
+                if full:
+                    cov = weighted.T @ resid / mass
+                else:
+                    cov = np.einsum("it,it->t", weighted, resid) / mass
+            elif previous is not None:
+                # An expert without data keeps its noise (as converted to
+                # this fit's covariance type).
+                cov = _as_covariance(previous[k], full)
+            else:
+                cov = np.zeros((self.n_targets,) * (2 if full else 1))
+            covs.append(self._floored(np.nan_to_num(cov)))
+        state["experts"] = fitted
+        state["noise_variance"] = np.stack(covs)
+        return _mvn_log_density(y, preds, state["noise_variance"])
+
+    def log_likelihood(self, state, X, y):
+        """(n, K) log-density of ``y`` under each expert of ``state``."""
+        preds = _expert_outputs(state["experts"], X, n_targets=self.n_targets)
+        return _mvn_log_density(y, preds, state["noise_variance"])
+
+
+def noise_std(noise):
+    """One expert's noise standard deviation: a float for one target, the
+    (T,) standard deviations of each target for a 2-D one (from its
+    variances or the diagonal of its covariance)."""
+    noise = np.asarray(noise, dtype=np.float64)
+    if noise.ndim == 2:
+        noise = np.diagonal(noise)
+    return np.sqrt(noise)
+
+
+def _as_covariance(noise, full):
+    """One expert's noise, (T,) variances or a (T, T) covariance, as the
+    other kind when asked (a warm start with another ``covariance_type``)."""
+    noise = np.asarray(noise, dtype=np.float64)
+    if full:
+        return noise if noise.ndim == 2 else np.diag(noise)
+    return noise if noise.ndim == 1 else np.diagonal(noise).copy()
+
+
+def _mvn_log_density(y, means, noise):
+    """(n, K) multivariate normal log-density of the rows of ``y`` (n, T)
+    under each expert: means (n, K, T), noise (K, T) variances or (K, T, T)
+    covariances (by Cholesky factors)."""
+    y = np.asarray(y, dtype=np.float64)
+    noise = np.asarray(noise, dtype=np.float64)
+    n, n_experts, T = means.shape
+    out = np.empty((n, n_experts))
+    constant = T * np.log(2 * np.pi)
+    for k in range(n_experts):
+        resid = y - means[:, k]
+        if noise.ndim == 2:
+            maha = np.einsum("it,it->i", resid, resid / noise[k])
+            log_det = float(np.sum(np.log(noise[k])))
+        else:
+            chol = linalg.cholesky(noise[k], lower=True)
+            z = linalg.solve_triangular(chol, resid.T, lower=True)
+            maha = np.einsum("ti,ti->i", z, z)
+            log_det = 2.0 * float(np.sum(np.log(np.diag(chol))))
+        out[:, k] = -0.5 * (constant + log_det + maha)
+    return out
 
 
 class CategoricalLikelihood:

@@ -17,10 +17,10 @@ from . import _gradient
 from ._array_api import _like, _to_numpy, _xp_of
 from ._base import BaseMixtureOfExperts
 from ._classifier import _MixtureClassifierMixin
-from ._docstrings import _flat_doc
+from ._docstrings import _flat_doc, _regressor_doc
 from ._em import em_run
 from ._experts import _check_expert_templates
-from ._regressor import _MixtureRegressorMixin
+from ._regressor import _MixtureRegressorMixin, _n_target_columns
 from ._resize import _select
 from ._validation import _check_weights
 
@@ -315,19 +315,10 @@ class MixtureOfExpertsRegressor(
         new row to it anyway, an unbounded prediction can be off by orders of
         magnitude. Set to False to let linear experts extrapolate
         beyond the training targets. The fit, and the density of
-        :meth:`score_samples`, use the experts' own predictions.
+        :meth:`score_samples`, use the experts' own predictions.{multi_output}
 
     Attributes
-    ----------{attrs}
-    noise_variance_ : ndarray of shape (n_experts,)
-        Noise variance ``sigma_k^2`` of each expert (``likelihood="gaussian"``).
-    dispersion_ : ndarray of shape (n_experts,)
-        Dispersion ``phi_k`` of each expert (``likelihood="gamma"``): its
-        variance is ``phi_k`` times its mean squared.
-    target_range_ : ndarray of shape (2,)
-        Smallest and largest value of the training targets and of the
-        mixture's predictions on the training rows (with ``partial_fit``,
-        over every chunk seen); the bounds of ``clip_predictions``.
+    ----------{attrs}{noise_attrs}
 
     See Also
     --------
@@ -381,6 +372,7 @@ class MixtureOfExpertsRegressor(
         likelihood="gaussian",
         variance_floor=1e-6,
         clip_predictions=True,
+        covariance_type="full",
         n_jobs=None,
         random_state=None,
         verbose=0,
@@ -418,6 +410,7 @@ class MixtureOfExpertsRegressor(
         self.likelihood = likelihood
         self.variance_floor = variance_floor
         self.clip_predictions = clip_predictions
+        self.covariance_type = covariance_type
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
@@ -477,6 +470,11 @@ class MixtureOfExpertsRegressor(
         """
         _check_gaussian(self, "partial_fit")
         self._check_dense("partial_fit")
+        if _n_target_columns(y) > 1 or self._n_targets() is not None:
+            raise ValueError(
+                "partial_fit learns one target; a 2-D target y (several "
+                "targets) is fitted by fit (EM, in memory)."
+            )
         return _gradient.partial_fit(self, X, y, sample_weight)
 
 
@@ -641,8 +639,9 @@ class MixtureOfExpertsClassifier(
         return _gradient.partial_fit(self, X, y, sample_weight, classes)
 
 
-MixtureOfExpertsRegressor.__doc__ = _flat_doc(
-    MixtureOfExpertsRegressor.__doc__, "regressor"
+MixtureOfExpertsRegressor.__doc__ = _regressor_doc(
+    _flat_doc(MixtureOfExpertsRegressor.__doc__, "regressor"),
+    chunks=" (with ``partial_fit``, over every chunk seen)",
 )
 MixtureOfExpertsClassifier.__doc__ = _flat_doc(
     MixtureOfExpertsClassifier.__doc__, "classifier"

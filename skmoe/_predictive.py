@@ -344,9 +344,38 @@ class _RowMixtures:
         noise = rng.standard_normal(size=(n, n_samples))
         out = np.empty((n, n_samples))
         for rows in _blocks(n, n_samples * n_comp):
-            # The first component whose cumulative weight exceeds u.
-            comp = np.sum(cum[rows, None, :] <= u[rows, :, None], axis=2)
-            comp = np.minimum(comp, n_comp - 1)
+            comp = _components(cum[rows], u[rows])
             idx = np.arange(n)[rows, None]
             out[rows] = self.means[idx, comp] + self.scales[idx, comp] * noise[rows]
         return out
+
+
+def _components(cum, u):
+    """The component of each draw (n, n_samples): the first whose
+    cumulative weight ``cum`` (n, n_comp) exceeds its uniform ``u``."""
+    comp = np.sum(cum[:, None, :] <= u[:, :, None], axis=2)
+    return np.minimum(comp, cum.shape[1] - 1)
+
+
+def _sample_multivariate(weights, means, noise, n_samples, rng):
+    """Draws from each row's mixture of multivariate normals, shape
+    (n, n_targets, n_samples): a component by its weight (n, K), then a
+    draw from its normal, mean ``means`` (n, K, T) and covariance ``noise``
+    (K, T, T), or variances (K, T)."""
+    n, n_comp, n_targets = means.shape
+    noise = np.asarray(noise, dtype=np.float64)
+    if noise.ndim == 2:
+        factors = np.stack([np.diag(np.sqrt(v)) for v in noise])
+    else:
+        factors = np.stack([np.linalg.cholesky(c) for c in noise])
+    cum = np.cumsum(weights, axis=1)
+    u = rng.uniform(size=(n, n_samples)) * cum[:, -1:]
+    z = rng.standard_normal(size=(n, n_samples, n_targets))
+    out = np.empty((n, n_samples, n_targets))
+    for rows in _blocks(n, n_samples * max(n_comp, n_targets * n_targets)):
+        comp = _components(cum[rows], u[rows])
+        idx = np.arange(n)[rows, None]
+        out[rows] = means[idx, comp] + np.einsum(
+            "nstu,nsu->nst", factors[comp], z[rows]
+        )
+    return out.transpose(0, 2, 1)

@@ -10,11 +10,12 @@ draws; its numerics are in ``_predictive.py``).
 from numbers import Integral, Real
 
 import numpy as np
+from scipy.sparse import issparse
 from sklearn.base import RegressorMixin
 from sklearn.linear_model import GammaRegressor, LinearRegression, PoissonRegressor
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
-from sklearn.utils.validation import column_or_1d
+from sklearn.utils.validation import check_array, column_or_1d
 
 from ._array_api import (
     _float_dtype,
@@ -25,15 +26,35 @@ from ._array_api import (
     _to_numpy,
     _xp_of,
 )
-from ._experts import _expert_outputs
-from ._likelihood import REGRESSION_LIKELIHOODS
-from ._predictive import _RowMixtures
+from ._experts import (
+    _check_expert_templates,
+    _check_multi_output_experts,
+    _expert_outputs,
+)
+from ._likelihood import (
+    COVARIANCE_TYPES,
+    REGRESSION_LIKELIHOODS,
+    MultiOutputGaussianLikelihood,
+)
+from ._predictive import _RowMixtures, _sample_multivariate
 from ._validation import (
     _check_magnitude,
     _dask_blockwise,
     _keeps_float32,
     _validate_data,
 )
+
+
+def _n_target_columns(y):
+    """The number of columns of a target (1 for a 1-D one), before
+    validation: a 2-D ``y`` of several columns is a multi-output target."""
+    shape = getattr(y, "shape", None)
+    if shape is None:
+        try:
+            shape = np.asarray(y).shape
+        except (TypeError, ValueError):  # ragged: validation says what is wrong
+            return 1
+    return 1 if len(shape) < 2 or shape[1] is None else int(shape[1])
 
 
 class _MixtureRegressorMixin(RegressorMixin):
@@ -43,7 +64,16 @@ class _MixtureRegressorMixin(RegressorMixin):
         "likelihood": [StrOptions(set(REGRESSION_LIKELIHOODS))],
         "variance_floor": [Interval(Real, 0, None, closed="neither")],
         "clip_predictions": ["boolean"],
+        "covariance_type": [StrOptions(set(COVARIANCE_TYPES))],
     }
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # A 2-D y is fitted by EM with Gaussian experts (covariance_type).
+        tags.target_tags.multi_output = (
+            self.likelihood == "gaussian" and getattr(self, "solver", "em") == "em"
+        )
+        return tags
 
     def _default_expert(self):
         if self.likelihood == "poisson":
@@ -73,6 +103,12 @@ class _MixtureRegressorMixin(RegressorMixin):
         """The fitted per-expert parameter of the likelihood (or None)."""
         return self._get_state()["noise_variance"]
 
+    def _n_targets(self):
+        """The number of target columns of a model fitted on a 2-D ``y``
+        (its noise covariances say), None for one target."""
+        noise = self.__dict__.get("noise_variance_")
+        return None if noise is None or noise.ndim < 2 else noise.shape[1]
+
     def _record_target_range(self, X, y, w, previous=None):
         """Set ``target_range_``: the range of ``y`` and of the mixture's
         soft predictions on ``X`` over the rows of positive weight ``w``,
@@ -84,8 +120,19 @@ class _MixtureRegressorMixin(RegressorMixin):
         training rows clip only experts that the gate barely weighs there.
         """
         log_gate = self._log_gate(self._get_state(), X)
-        preds = _expert_outputs(self.experts_, X)
+        n_targets = self._n_targets()
+        preds = _expert_outputs(self.experts_, X, n_targets=n_targets)
         xp = _xp_of(preds)
+        if n_targets is not None:
+            # A 2-D target: a range per target column, shape (2, n_targets).
+            gate = np.exp(_to_numpy(log_gate))[:, :, None]
+            fitted = np.sum(gate * _to_numpy(preds), axis=1)
+            kept = _to_numpy(w) > 0
+            values = np.concatenate([_to_numpy(y)[kept], fitted[kept]])
+            self.target_range_ = _like(
+                np.stack([values.min(axis=0), values.max(axis=0)]), X
+            )
+            return
         fitted = _to_numpy(xp.sum(xp.exp(log_gate) * preds, axis=1))
         # A row of weight zero is a row absent from the data.
         kept = _to_numpy(w) > 0
@@ -99,9 +146,15 @@ class _MixtureRegressorMixin(RegressorMixin):
         """Each expert's prediction, clipped to ``target_range_`` when
         ``clip_predictions``."""
         experts = self.experts_ if experts is None else experts
-        preds = _expert_outputs(experts, X, rows=rows, isolate=isolate)
+        n_targets = self._n_targets()
+        preds = _expert_outputs(
+            experts, X, rows=rows, isolate=isolate, n_targets=n_targets
+        )
         if not self.clip_predictions:
             return preds
+        if n_targets is not None:  # NumPy only: bounds per target
+            lo, hi = _to_numpy(self.target_range_)
+            return np.clip(preds, lo, hi)
         lo, hi = (float(v) for v in _to_numpy(self.target_range_))
         return _xp_of(preds).clip(preds, lo, hi)
 
@@ -125,8 +178,22 @@ class _MixtureRegressorMixin(RegressorMixin):
         return y
 
     def _validate_fit_data(self, X, y):
+        if issparse(y):
+            raise ValueError(
+                f"{type(self).__name__} needs a dense target y; y is a sparse "
+                "matrix. Convert it with y.toarray()."
+            )
         y = self._check_numeric_target(y)
-        X, y = _validate_data(self, X, y, y_numeric=True, dtype=_float_dtype(X))
+        multi = _n_target_columns(y) > 1
+        if multi:
+            self._check_multi_output_fit(X, y)
+        X, y = _validate_data(
+            self, X, y, y_numeric=True, multi_output=multi, dtype=_float_dtype(X)
+        )
+        if multi:
+            y = np.asarray(y, dtype=np.float64)
+        elif self.warm_start and self._n_targets() is not None:
+            self._check_warm_targets(None)
         xp, device = _namespace(X)
         if xp is not np:
             y = xp.astype(_to_namespace(y, xp, device), X.dtype)
@@ -141,9 +208,79 @@ class _MixtureRegressorMixin(RegressorMixin):
         REGRESSION_LIKELIHOODS[self.likelihood].check_target(y)
         return X, y
 
+    def _check_multi_output_fit(self, X, y):
+        """Refuse, before any work, what a fit on a 2-D ``y`` cannot do."""
+        if self.likelihood != "gaussian":
+            raise ValueError(
+                f"A 2-D target y (several targets) is fitted with Gaussian "
+                f"experts only; likelihood={self.likelihood!r} models one "
+                "target. Use likelihood='gaussian', or fit one model per "
+                "target column."
+            )
+        solver = getattr(self, "solver", "em")
+        if solver != "em":
+            raise ValueError(
+                f"solver={solver!r} fits one target; a 2-D target y (several "
+                "targets) is fitted by EM: set solver='em'."
+            )
+        if getattr(self, "acceleration", None) == "squarem":
+            raise ValueError(
+                "acceleration='squarem' accelerates mixtures of one target; a "
+                "2-D target y (several targets) is fitted by plain EM: set "
+                "acceleration=None (or 'auto', which does so)."
+            )
+        xp, _ = _namespace(X)
+        if xp is not np or _is_foreign_array(y):
+            raise ValueError(
+                "A 2-D target y (several targets) is fitted on NumPy inputs "
+                f"only; with array-API inputs ({xp.__name__}) convert X and y "
+                "to NumPy arrays first."
+            )
+        templates = _check_expert_templates(
+            self.expert, self.n_experts, self._default_expert(), False
+        )
+        _check_multi_output_experts(templates)
+        if self.warm_start and hasattr(self, "experts_"):
+            self._check_warm_targets(np.shape(y)[1])
+
+    def _check_warm_targets(self, n_targets):
+        """A warm start continues a model of the same target columns."""
+        fitted = self._n_targets()
+        if fitted != n_targets:
+
+            def describe(n):
+                return "one target" if n is None else f"{n} targets"
+
+            raise ValueError(
+                f"warm_start=True but y has {describe(n_targets)} and the "
+                f"fitted model {describe(fitted)}: continue with targets of "
+                "the same columns, or set warm_start=False to fit a new model."
+            )
+
+    def _check_multi_output_target(self, y, n_targets):
+        """``y`` of a model fitted on ``n_targets`` columns, as float64."""
+        y = check_array(
+            y, ensure_2d=False, dtype=np.float64, input_name="y", estimator=self
+        )
+        if y.ndim != 2 or y.shape[1] != n_targets:
+            raise ValueError(
+                f"This model was fitted on {n_targets} target "
+                f"columns, so y must have shape (n_samples, {n_targets}); got "
+                f"shape {y.shape}."
+            )
+        return y
+
     def _check_y(self, y, X):
         y = self._check_numeric_target(y)
         xp, device = _namespace(X)
+        n_targets = self._n_targets()
+        if n_targets is not None:
+            y = self._check_multi_output_target(y, n_targets)
+            if y.shape[0] != X.shape[0]:
+                raise ValueError(
+                    f"X has {X.shape[0]} rows but y has {y.shape[0]}: they must match."
+                )
+            return y
         if xp is np:
             y = column_or_1d(np.asarray(_to_numpy(y), dtype=np.float64), warn=True)
         else:
@@ -163,7 +300,23 @@ class _MixtureRegressorMixin(RegressorMixin):
     def _likelihood(self, y=None, sample_weight=None):
         family = REGRESSION_LIKELIHOODS[self.likelihood]
         if y is None:
+            n_targets = self._n_targets()
+            if n_targets is not None:
+                # The fitted model's covariances say which kind they are.
+                kind = "full" if self.noise_variance_.ndim == 3 else "diag"
+                return MultiOutputGaussianLikelihood(
+                    np.zeros(n_targets), self.min_responsibility, False, kind
+                )
             return family(min_responsibility=self.min_responsibility)
+        if y.ndim == 2:
+            return MultiOutputGaussianLikelihood.for_fit(
+                y,
+                sample_weight,
+                self.variance_floor,
+                self.min_responsibility,
+                isolate=self.expert_errors == "isolate",
+                covariance_type=self.covariance_type,
+            )
         return family.for_fit(
             y,
             sample_weight,
@@ -187,10 +340,12 @@ class _MixtureRegressorMixin(RegressorMixin):
 
         Returns
         -------
-        y_mean : ndarray of shape (n_samples,)
-            Mean of the predictive distribution.
-        y_std : ndarray of shape (n_samples,)
-            Its standard deviation; only when ``return_std=True``.
+        y_mean : ndarray of shape (n_samples,) or (n_samples, n_targets)
+            Mean of the predictive distribution; one column per target for
+            a model fitted on a 2-D ``y``.
+        y_std : ndarray of shape (n_samples,) or (n_samples, n_targets)
+            Its standard deviation (of each target, for a 2-D ``y``); only
+            when ``return_std=True``.
         """
         X, weights, preds = self._mixed_outputs(
             X,
@@ -200,6 +355,9 @@ class _MixtureRegressorMixin(RegressorMixin):
             ),
         )
         xp = _xp_of(preds)
+        if preds.ndim == 3:
+            # A 2-D target (n, K, n_targets): each weight for every target.
+            weights = weights[:, :, None]
         used = weights > 0
         zero = xp.zeros_like(preds)
         preds = xp.where(used, preds, zero)
@@ -222,7 +380,11 @@ class _MixtureRegressorMixin(RegressorMixin):
 
         Returns
         -------
-        predictions : ndarray of shape (n_samples, n_experts)
+        predictions : ndarray of shape (n_samples, n_experts) or \
+                (n_samples, n_experts, n_targets)
+            Expert ``k``'s prediction for row ``i`` is ``predictions[i, k]``
+            (a vector of ``n_targets`` values for a model fitted on a 2-D
+            ``y``).
         """
         X = self._check_X(X, "predict_experts")  # before experts_: NotFittedError
         return self._bounded_outputs(X)
@@ -230,10 +392,9 @@ class _MixtureRegressorMixin(RegressorMixin):
     # ------------------------------------------------------------------
     # The predictive distribution
     # ------------------------------------------------------------------
-    def _predictive(self, X, method):
-        """Validated X and the predictive mixture of each of its rows: the
-        density :meth:`score_samples` evaluates (every expert weighted by
-        the gate, unclipped means, the fitted noise variances)."""
+    def _predictive_parts(self, X, method):
+        """Validated X, the gate's probabilities (n, K) and the experts'
+        unclipped means, (n, K) or (n, K, n_targets), on the host."""
         if self.likelihood != "gaussian":
             raise ValueError(
                 f"{method} computes the predictive distribution of Gaussian "
@@ -242,12 +403,22 @@ class _MixtureRegressorMixin(RegressorMixin):
             )
         X = self._check_X(X, method)
         log_gate = self._log_gate(self._get_state(), X)
-        means = _expert_outputs(self.experts_, X)
-        mixtures = _RowMixtures(
-            np.exp(_to_numpy(log_gate)),
-            _to_numpy(means),
-            np.sqrt(_to_numpy(self.noise_variance_)),
-        )
+        means = _expert_outputs(self.experts_, X, n_targets=self._n_targets())
+        return X, np.exp(_to_numpy(log_gate)), _to_numpy(means)
+
+    def _predictive(self, X, method):
+        """Validated X and the predictive mixture of each of its rows: the
+        density :meth:`score_samples` evaluates (every expert weighted by
+        the gate, unclipped means, the fitted noise variances). For a model
+        of a 2-D target, a list of the marginal mixtures of each target."""
+        X, gate, means = self._predictive_parts(X, method)
+        if means.ndim == 3:
+            variances = self._likelihood().variances(means, self.noise_variance_)
+            return X, [
+                _RowMixtures(gate, means[:, :, t], np.sqrt(variances[:, :, t]))
+                for t in range(means.shape[2])
+            ]
+        mixtures = _RowMixtures(gate, means, np.sqrt(_to_numpy(self.noise_variance_)))
         return X, mixtures
 
     @_keeps_float32
@@ -281,7 +452,11 @@ class _MixtureRegressorMixin(RegressorMixin):
         Returns
         -------
         quantiles : ndarray of shape (n_samples,) or (n_samples, n_quantiles)
-            One column per level; a 1-D array when ``q`` is a scalar.
+            One column per level; a 1-D array when ``q`` is a scalar. For a
+            model fitted on a 2-D ``y``, the quantiles of each target's
+            marginal distribution (a Gaussian mixture too), shape
+            ``(n_samples, n_targets)`` or ``(n_samples, n_targets,
+            n_quantiles)``.
 
         See Also
         --------
@@ -296,6 +471,9 @@ class _MixtureRegressorMixin(RegressorMixin):
                 f"Gaussian mixture are infinite); got {q!r}."
             )
         X, mixtures = self._predictive(X, "predict_quantiles")
+        if isinstance(mixtures, list):  # per target, (n, n_targets, n_levels)
+            out = np.stack([m.quantiles(levels.reshape(-1)) for m in mixtures], 1)
+            return _like(out[:, :, 0] if levels.ndim == 0 else out, X)
         out = mixtures.quantiles(levels.reshape(-1))
         return _like(out[:, 0] if levels.ndim == 0 else out, X)
 
@@ -342,7 +520,11 @@ class _MixtureRegressorMixin(RegressorMixin):
         Returns
         -------
         intervals : ndarray of shape (n_samples, 2) or list of ndarray
-            ``kind='central'``: the lower and upper bounds of each row.
+            ``kind='central'``: the lower and upper bounds of each row; for a
+            model fitted on a 2-D ``y``, those of each target's marginal
+            distribution, shape ``(n_samples, n_targets, 2)`` (each
+            interval has probability ``coverage`` for its target alone;
+            ``kind='hdr'`` is for one target).
             ``kind='hdr'``: a list with one array of shape
             ``(n_intervals_i, 2)`` per row, its disjoint intervals
             ``[lower, upper]`` in increasing order; the set's total length
@@ -354,10 +536,22 @@ class _MixtureRegressorMixin(RegressorMixin):
         skmoe.conformal.ConformalMixtureRegressor : Intervals with
             finite-sample coverage, calibrated on held-out rows.
         """
+        if kind == "hdr" and self._n_targets() is not None:
+            raise ValueError(
+                "kind='hdr' computes highest-density sets of one target; this "
+                f"model was fitted on {self._n_targets()} targets (2-D y), "
+                "whose highest-density regions are not unions of intervals. "
+                "Use kind='central' for each target's marginal interval, or "
+                "sample_y for draws from the joint distribution."
+            )
         X, mixtures = self._predictive(X, "predict_interval")
         if kind == "central":
             tail = (1.0 - coverage) / 2
-            return _like(mixtures.quantiles(np.array([tail, 1.0 - tail])), X)
+            levels = np.array([tail, 1.0 - tail])
+            if isinstance(mixtures, list):
+                out = np.stack([m.quantiles(levels) for m in mixtures], 1)
+                return _like(out, X)
+            return _like(mixtures.quantiles(levels), X)
         return [_like(s, X) for s in mixtures.highest_density_sets(coverage)]
 
     @_keeps_float32
@@ -376,7 +570,10 @@ class _MixtureRegressorMixin(RegressorMixin):
         probabilities, then a target from that expert's Gaussian: a draw
         from the mixture that :meth:`predict_quantiles` describes (as
         :meth:`sklearn.gaussian_process.GaussianProcessRegressor.sample_y`
-        draws from a Gaussian process).
+        draws from a Gaussian process). For a model fitted on a 2-D ``y``,
+        the target is drawn from the expert's multivariate normal (its
+        noise covariance): draws from the joint distribution of the
+        targets.
 
         Parameters
         ----------
@@ -390,8 +587,18 @@ class _MixtureRegressorMixin(RegressorMixin):
 
         Returns
         -------
-        y_samples : ndarray of shape (n_samples_X, n_samples)
-            Row ``i`` holds the draws for ``X[i]``.
+        y_samples : ndarray of shape (n_samples_X, n_samples) or \
+                (n_samples_X, n_targets, n_samples)
+            Row ``i`` holds the draws for ``X[i]``; for a 2-D ``y``,
+            ``y_samples[i, :, j]`` is its ``j``-th draw of the targets (the
+            shape of ``GaussianProcessRegressor.sample_y``).
         """
+        if self._n_targets() is not None:
+            X, gate, means = self._predictive_parts(X, "sample_y")
+            rng = check_random_state(random_state)
+            draws = _sample_multivariate(
+                gate, means, _to_numpy(self.noise_variance_), n_samples, rng
+            )
+            return _like(draws, X)
         X, mixtures = self._predictive(X, "sample_y")
         return _like(mixtures.sample(n_samples, check_random_state(random_state)), X)

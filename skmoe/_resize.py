@@ -63,9 +63,11 @@ def _split_weights(expert, h, X, y, lik, n_parts):
     sample weights included) into ``n_parts``, or ``None`` if a part would
     be empty.
 
-    The rows are ordered by their residual under the expert (regression) or
-    by their projection on the principal direction of their features,
-    centred at their weighted mean (classification). Two parts are cut at
+    The rows are ordered by their residual under the expert (regression;
+    for several targets, their residual's projection on the principal
+    direction of the expert's weighted residuals) or by their projection on
+    the principal direction of their features, centred at their weighted
+    mean (classification). Two parts are cut at
     zero: above and below the expert's prediction, or either side of the
     centre. More parts are cut at the weighted quantiles."""
     if lik.classifier:
@@ -76,6 +78,10 @@ def _split_weights(expert, h, X, y, lik, n_parts):
         score = (Xn - centre) @ direction
     else:
         score = _to_numpy(y) - _to_numpy(expert.predict(X))
+        if score.ndim == 2:
+            centred = score * np.sqrt(h)[:, None]
+            direction = np.linalg.svd(centred, full_matrices=False)[2][0]
+            score = score @ direction
     if n_parts == 2:
         part = (score <= 0).astype(np.intp)
     else:
@@ -97,7 +103,11 @@ def _fit_parts(estimator, expert, noise, X, y, weights, lik):
     n_parts = weights.shape[1]
     parts = {
         "experts": [clone(expert) for _ in range(n_parts)],
-        "noise_variance": None if noise is None else np.full(n_parts, noise),
+        "noise_variance": (
+            None
+            if noise is None
+            else np.repeat(np.asarray(noise)[None], n_parts, axis=0)
+        ),
     }
     lik.m_step(parts["experts"], X, y, weights, parts, estimator.n_jobs)
     return parts["experts"], parts["noise_variance"]

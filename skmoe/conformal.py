@@ -188,6 +188,11 @@ class ConformalMixtureRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimato
                 "is None."
             )
         check_consistent_length(X, y)
+        if np.ndim(y) == 2 and np.shape(y)[1] > 1:
+            raise ValueError(
+                f"{type(self).__name__} calibrates intervals of one target; y "
+                f"has shape {np.shape(y)}. Calibrate one per target column."
+            )
         if self.method == "cqr" and _interval_model(self.estimator) is None:
             raise ValueError(
                 "method='cqr' calibrates the estimator's own intervals and needs "

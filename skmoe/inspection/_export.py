@@ -7,6 +7,7 @@ from sklearn.utils._param_validation import Interval, validate_params
 
 from .._array_api import _to_numpy
 from .._experts import _FailedExpert
+from .._likelihood import noise_std
 from .._tree_gate import TreeGate
 from ._utils import _FittedMixture
 
@@ -45,10 +46,12 @@ def _expert_text(expert, names, decimals, max_coef):
                 f"coef={_coef_text(coef[0], names, decimals, max_coef)}"
             ]
         labels = getattr(expert, "classes_", range(coef.shape[0]))
+        # Rows of classes, or of the targets of a 2-D y.
+        row_kind = "class" if hasattr(expert, "classes_") else "target"
         lines = [f"{name}: {coef.shape[0]} x {coef.shape[1]} coefficients"]
         for label, row, b in zip(labels, coef, intercept, strict=False):
             lines.append(
-                f"  class {label}: intercept={_fmt(b, decimals)}, "
+                f"  {row_kind} {label}: intercept={_fmt(b, decimals)}, "
                 f"coef={_coef_text(row, names, decimals, max_coef)}"
             )
         return lines
@@ -152,7 +155,8 @@ def export_text(estimator, *, feature_names=None, decimals=3, max_coef=10):
         summary = _expert_text(estimator.experts_[leaf], names, decimals, max_coef)
         text += " " + summary[0]
         if noise is not None:
-            text += f", noise std={_fmt(np.sqrt(noise[leaf]), decimals)}"
+            std = np.atleast_1d(noise_std(noise[leaf]))  # one per target
+            text += f", noise std={', '.join(_fmt(s, decimals) for s in std)}"
         lines.append(prefix + text)
         pad = "|   " * (indent + 1) + "     "
         lines.extend(pad + extra.strip() for extra in summary[1:])

@@ -156,6 +156,12 @@ def coefficient_table(
             f"True) and the softmax gate; got {fitted.name} with experts "
             f"{sorted({type(e).__name__ for e in experts})}."
         )
+    if np.ndim(moe.noise_variance_) > 1:
+        raise ValueError(
+            "coefficient_table is for a mixture of one target; this one was "
+            f"fitted on {moe.noise_variance_.shape[1]} targets (a 2-D y). Fit "
+            "one mixture per target column for their tables."
+        )
     Z = np.asarray(fitted.transform(X), dtype=np.float64)
     if Z.ndim != 2 or Z.shape[1] != moe.n_features_in_:
         raise ValueError(

@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, validate_params
 
 from .._experts import _FailedExpert
+from .._likelihood import noise_std
 from ._utils import _FittedMixture
 
 __all__ = ["summary"]
@@ -44,8 +45,10 @@ def _describe_expert(expert):
     return ""
 
 
-def _coefficient_rows(experts, classes, precision, max_features):
-    """Rows of (expert, [class,] intercept, coefficients...) for linear experts."""
+def _coefficient_rows(experts, classes, precision, max_features, targets=False):
+    """Rows of (expert, [class,] intercept, coefficients...) for linear experts;
+    with ``targets`` (a regressor of a 2-D y), a target column in place of
+    the class."""
     rows = []
     for k, expert in enumerate(experts):
         if not hasattr(expert, "coef_"):
@@ -60,7 +63,9 @@ def _coefficient_rows(experts, classes, precision, max_features):
             return None
         expert_classes = getattr(expert, "classes_", None)
         for r in range(coef.shape[0]):
-            if classes is None:
+            if targets:
+                label = str(r)
+            elif classes is None:
                 label = ""
             elif coef.shape[0] == 1 and expert_classes is not None:
                 # Binary logistic regression: log-odds of the second class.
@@ -69,7 +74,7 @@ def _coefficient_rows(experts, classes, precision, max_features):
                 label = str(expert_classes[r])
             else:
                 label = str(r)
-            row = [str(k)] + ([label] if classes is not None else [])
+            row = [str(k)] + ([label] if classes is not None or targets else [])
             row.append(_fmt(intercept[r], precision))
             row += [_fmt(c, precision) for c in coef[r]]
             rows.append(row)
@@ -197,14 +202,17 @@ def summary(estimator, X=None, y=None, *, precision=4, max_features=12):
     for k, expert in enumerate(experts):
         row = [str(k), "" if shares is None else _fmt(shares[k], precision)]
         if noise is not None:
-            row.append(_fmt(np.sqrt(noise[k]), precision))
+            # One per target for a 2-D y.
+            std = np.atleast_1d(noise_std(noise[k]))
+            row.append(", ".join(_fmt(s, precision) for s in std))
         kind = "failed" if isinstance(expert, _FailedExpert) else type(expert).__name__
         row += [kind, _describe_expert(expert)]
         rows.append(row)
     lines += ["", "Experts (share: fraction of the training data's responsibility)"]
     lines += _table(header, rows, left=(len(header) - 2, len(header) - 1))
 
-    coef_rows = _coefficient_rows(experts, classes, precision, max_features)
+    targets = noise is not None and np.ndim(noise) > 1
+    coef_rows = _coefficient_rows(experts, classes, precision, max_features, targets)
     if coef_rows is None:
         lines += [
             "",
@@ -212,10 +220,10 @@ def summary(estimator, X=None, y=None, *, precision=4, max_features=12):
             f"max_features={max_features}); see experts_[k].coef_.",
         ]
     elif coef_rows:
-        header = ["expert"] + (["class"] if classes is not None else [])
-        header += ["intercept"] + features
+        label = ["class"] if classes is not None else ["target"] if targets else []
+        header = ["expert"] + label + ["intercept"] + features
         lines += ["", "Expert coefficients (linear experts)"]
-        lines += _table(header, coef_rows, left=(1,) if classes is not None else ())
+        lines += _table(header, coef_rows, left=(1,) if label else ())
 
     # -- the gate ---------------------------------------------------------
     gate = getattr(moe, "gate_", None)
