@@ -19,7 +19,7 @@ from ._base import BaseMixtureOfExperts
 from ._classifier import _MixtureClassifierMixin
 from ._docstrings import _flat_doc
 from ._em import em_run
-from ._experts import _check_expert_templates
+from ._experts import _check_expert_templates, _FailedExpert
 from ._regressor import _MixtureRegressorMixin
 from ._resize import _select
 from ._validation import _check_weights
@@ -251,8 +251,11 @@ class _FlatMixin:
             )
         lik = self._likelihood(y, w)
         noise = self._get_state()["noise_variance"]
+        # The fitted expert k is the previous iterate of this one-expert
+        # M-step (the Student-t family weighs rows by its residuals).
+        previous = self.experts_[k]
         one = {
-            "experts": [template],
+            "experts": [template if isinstance(previous, _FailedExpert) else previous],
             "noise_variance": None if noise is None else noise[k : k + 1],
         }
         lik.m_step([template], X, y, w[:, None], one, None)

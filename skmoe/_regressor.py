@@ -1,6 +1,7 @@
-"""What the regressors share, flat or hierarchical: Gaussian experts.
+"""What the regressors share, flat or hierarchical.
 
-The targets (numeric, validated), the likelihood (``GaussianLikelihood``),
+The targets (numeric, validated), the likelihood (``likelihood``: Gaussian,
+Student-t, Poisson or gamma experts, ``_likelihood.py``),
 the bound on the experts' predictions (``clip_predictions``) and the
 predictions themselves: the mixture's mean and standard deviation, each
 expert's own, and the whole predictive distribution (quantiles, intervals,
@@ -27,7 +28,7 @@ from ._array_api import (
 )
 from ._experts import _expert_outputs
 from ._likelihood import REGRESSION_LIKELIHOODS
-from ._predictive import _RowMixtures
+from ._predictive import _RowMixtures, _RowTMixtures
 from ._validation import (
     _check_magnitude,
     _dask_blockwise,
@@ -36,8 +37,19 @@ from ._validation import (
 )
 
 
+def _parameter_names(family):
+    """The fitted attributes of a family's per-expert parameters: one name
+    per column of the state's ``"noise_variance"`` (none, or a 1-D array
+    for a single one)."""
+    names = family.parameter
+    if names is None:
+        return ()
+    return (names,) if isinstance(names, str) else tuple(names)
+
+
 class _MixtureRegressorMixin(RegressorMixin):
-    """Regression with Gaussian experts, for a :class:`BaseMixtureOfExperts`."""
+    """Regression experts (of the ``likelihood`` family), for a
+    :class:`BaseMixtureOfExperts`."""
 
     _regressor_parameter_constraints: dict = {
         "likelihood": [StrOptions(set(REGRESSION_LIKELIHOODS))],
@@ -54,20 +66,32 @@ class _MixtureRegressorMixin(RegressorMixin):
 
     def _get_state(self):
         state = super()._get_state()
-        parameter = REGRESSION_LIKELIHOODS[self.likelihood].parameter
-        state["noise_variance"] = getattr(self, parameter, None) if parameter else None
+        names = _parameter_names(REGRESSION_LIKELIHOODS[self.likelihood])
+        values = [getattr(self, name, None) for name in names]
+        if not values or any(v is None for v in values):
+            state["noise_variance"] = None
+        elif len(values) == 1:
+            state["noise_variance"] = values[0]
+        else:  # one column per attribute (NumPy-only families)
+            state["noise_variance"] = np.column_stack(values)
         return state
 
     def _set_state(self, state):
-        # Only the family's own parameter attribute: none left from a fit
+        # Only the family's own parameter attributes: none left from a fit
         # with another likelihood.
         for family in REGRESSION_LIKELIHOODS.values():
-            if family.parameter is not None:
-                self.__dict__.pop(family.parameter, None)
+            for name in _parameter_names(family):
+                self.__dict__.pop(name, None)
         super()._set_state({**state, "noise_variance": None})
-        parameter = REGRESSION_LIKELIHOODS[self.likelihood].parameter
-        if parameter is not None and state.get("noise_variance") is not None:
-            setattr(self, parameter, state["noise_variance"])
+        names = _parameter_names(REGRESSION_LIKELIHOODS[self.likelihood])
+        parameter = state.get("noise_variance")
+        if not names or parameter is None:
+            return
+        if len(names) == 1:
+            setattr(self, names[0], parameter)
+        else:
+            for j, name in enumerate(names):
+                setattr(self, name, np.array(parameter[:, j]))
 
     def _noise_parameter(self):
         """The fitted per-expert parameter of the likelihood (or None)."""
@@ -208,7 +232,9 @@ class _MixtureRegressorMixin(RegressorMixin):
             return mean
         spread = xp.where(used, (preds - mean[:, None]) ** 2, zero)
         noise = self._likelihood().variances(preds, self._noise_parameter())
-        var = xp.sum(weights * (noise + spread), axis=1)
+        # An expert left out adds nothing, even an infinite variance (a
+        # Student-t expert with at most 2 degrees of freedom).
+        var = xp.sum(xp.where(used, weights * (noise + spread), zero), axis=1)
         return mean, xp.sqrt(var)
 
     @_dask_blockwise
@@ -234,21 +260,23 @@ class _MixtureRegressorMixin(RegressorMixin):
         """Validated X and the predictive mixture of each of its rows: the
         density :meth:`score_samples` evaluates (every expert weighted by
         the gate, unclipped means, the fitted noise variances)."""
-        if self.likelihood != "gaussian":
+        if self.likelihood not in ("gaussian", "student_t"):
             raise ValueError(
                 f"{method} computes the predictive distribution of Gaussian "
-                f"experts; this model has likelihood={self.likelihood!r}. Use "
+                "and Student-t experts; this model has "
+                f"likelihood={self.likelihood!r}. Use "
                 "predict(X, return_std=True) for its mean and spread."
             )
         X = self._check_X(X, method)
         log_gate = self._log_gate(self._get_state(), X)
-        means = _expert_outputs(self.experts_, X)
-        mixtures = _RowMixtures(
+        parts = (
             np.exp(_to_numpy(log_gate)),
-            _to_numpy(means),
+            _to_numpy(_expert_outputs(self.experts_, X)),
             np.sqrt(_to_numpy(self.noise_variance_)),
         )
-        return X, mixtures
+        if self.likelihood == "student_t":
+            return X, _RowTMixtures(*parts, self.df_)
+        return X, _RowMixtures(*parts)
 
     @_keeps_float32
     @validate_params(
@@ -259,7 +287,9 @@ class _MixtureRegressorMixin(RegressorMixin):
         """Quantiles of the predictive distribution.
 
         The predictive distribution at ``x`` is the Gaussian mixture
-        ``p(y | x) = sum_k g_k(x) N(y; f_k(x), sigma_k^2)``: the density that
+        ``p(y | x) = sum_k g_k(x) N(y; f_k(x), sigma_k^2)`` (with
+        ``likelihood="student_t"``, the mixture of the experts' t
+        distributions ``t_{nu_k}(y; f_k(x), sigma_k^2)``): the density that
         :meth:`score_samples` evaluates. It weighs every expert by the gate
         and uses the experts' own predictions, whatever ``routing`` and
         ``clip_predictions`` say (they act on :meth:`predict` only).
@@ -267,8 +297,9 @@ class _MixtureRegressorMixin(RegressorMixin):
         Each quantile is found by bisection on the mixture's distribution
         function, inside the range of the experts' own quantiles. It is
         exact within ``1e-9`` times the smallest noise standard deviation
-        among the experts the gate weighs at that row (or within the float64
-        resolution of the value, where that is coarser).
+        (t scale ``sigma_k``) among the experts the gate weighs at that row
+        (or within the float64 resolution of the value, where that is
+        coarser).
 
         Parameters
         ----------
@@ -293,7 +324,7 @@ class _MixtureRegressorMixin(RegressorMixin):
             raise ValueError(
                 "q must be a probability level or a 1-D array of them, each "
                 f"strictly between 0 and 1 (the 0 and 1 quantiles of a "
-                f"Gaussian mixture are infinite); got {q!r}."
+                f"mixture are infinite); got {q!r}."
             )
         X, mixtures = self._predictive(X, "predict_quantiles")
         out = mixtures.quantiles(levels.reshape(-1))
@@ -311,8 +342,8 @@ class _MixtureRegressorMixin(RegressorMixin):
     def predict_interval(self, X, coverage=0.9, kind="central"):
         """Prediction intervals of the predictive distribution.
 
-        The predictive distribution is the Gaussian mixture that
-        :meth:`predict_quantiles` describes (the density of
+        The predictive distribution is the Gaussian (or Student-t) mixture
+        that :meth:`predict_quantiles` describes (the density of
         :meth:`score_samples`). Where it is multimodal, its highest-density
         set can be a union of disjoint intervals, shorter than the central
         interval of the same probability.
@@ -333,7 +364,9 @@ class _MixtureRegressorMixin(RegressorMixin):
             ``coverage``; its endpoints are exact within the tolerance of
             :meth:`predict_quantiles`. The density's local maxima and minima
             are first located on a grid of 65 points per expert over
-            ``f_k(x) +- 8 sigma_k`` and refined; between them the density is
+            ``f_k(x) +- 8 sigma_k`` (for t experts, at the expert's
+            quantiles of the same probabilities, reaching further into its
+            heavier tails) and refined; between them the density is
             monotone, so each endpoint is found in its grid cell and no piece
             of the set, nor gap between pieces, is missed (short of a
             maximum and a minimum within one grid step, ``sigma_k / 4``, of
@@ -373,7 +406,8 @@ class _MixtureRegressorMixin(RegressorMixin):
         """Draw targets from the predictive distribution.
 
         For each row and draw, an expert is drawn with the gate's
-        probabilities, then a target from that expert's Gaussian: a draw
+        probabilities, then a target from that expert's Gaussian (or t
+        distribution, ``likelihood="student_t"``): a draw
         from the mixture that :meth:`predict_quantiles` describes (as
         :meth:`sklearn.gaussian_process.GaussianProcessRegressor.sample_y`
         draws from a Gaussian process).
