@@ -18,7 +18,7 @@ fitted attribute(s) that hold them.
 """
 
 import numpy as np
-from scipy.optimize import brentq, minimize_scalar
+from scipy.optimize import brentq
 from scipy.special import digamma, gammaln
 
 from ._array_api import _namespace, _to_namespace, _to_numpy, _xp_of
@@ -408,8 +408,11 @@ class StudentTLikelihood:
     log-likelihood, so that EM never lowers the observed one: expert ``k``
     is refitted on the weights ``h_ik u_ik`` (responsibilities times sample
     weights, times ``u``); ``sigma_k^2 = sum h u r^2 / sum h`` with the new
-    residuals; ``nu_k`` is the root of ``1 + log(nu / 2) - digamma(nu / 2) +
-    c_k = 0`` (:func:`_t_degrees_of_freedom`), kept within ``DF_BOUNDS``.
+    residuals; ``nu_k``, within ``DF_BOUNDS``, is the better (in the
+    expert's weighted t log-likelihood) of ECM's root of ``1 + log(nu / 2)
+    - digamma(nu / 2) + c_k = 0`` and the value that maximises that
+    log-likelihood at the new location and scale (ECME's step, which
+    converges in far fewer iterations): :func:`_t_degrees_of_freedom`.
 
     The first M-step of a run (no previous iterate) is the Gaussian one
     (``u = 1``), and each ``nu_k`` starts at the value that maximises the
@@ -515,13 +518,17 @@ class StudentTLikelihood:
                 continue
             scale2 = float(h[:, k] * u[:, k] @ resid[:, k] ** 2) / mass[k]
             scale2 = max(scale2, self.variance_floor)
+            candidates = []
             if iterate:
-                df = _t_degrees_of_freedom(
-                    h[:, k], u[:, k], float(previous[k, 1]), mass[k]
+                candidates.append(
+                    _t_ecm_degrees_of_freedom(
+                        h[:, k], u[:, k], float(previous[k, 1]), mass[k]
+                    )
                 )
-            else:
-                df = _t_start_degrees_of_freedom(h[:, k], resid[:, k] ** 2 / scale2)
-            params[k] = scale2, df
+            params[k] = (
+                scale2,
+                _t_degrees_of_freedom(h[:, k], resid[:, k] ** 2 / scale2, candidates),
+            )
         state["experts"] = fitted
         state["noise_variance"] = params
         return _t_log_density(resid, params[:, 0], params[:, 1])
@@ -555,7 +562,7 @@ def _t_precision_weights(resid, scale2, df):
     return (df + 1.0) / (df + resid**2 / scale2)
 
 
-def _t_degrees_of_freedom(h, u, previous_df, mass):
+def _t_ecm_degrees_of_freedom(h, u, previous_df, mass):
     """ECM's update of ``nu``: the root of ``1 + log(nu / 2) - digamma(nu /
     2) + c = 0``, ``c = sum h (log u - u) / sum h + digamma((nu0 + 1) / 2) -
     log((nu0 + 1) / 2)``, ``u`` and ``nu0`` from the E-step (Peel &
@@ -577,20 +584,38 @@ def _t_degrees_of_freedom(h, u, previous_df, mass):
     return float(np.exp(brentq(score, np.log(lo), np.log(hi), xtol=1e-12)))
 
 
-def _t_start_degrees_of_freedom(h, z2):
-    """The ``nu`` in ``DF_BOUNDS`` that maximises the weighted t
-    log-likelihood ``sum h log t_nu(z)`` of standardised residuals (``z2 =
-    z^2``): a run's starting value."""
+def _t_degrees_of_freedom(h, z2, candidates=()):
+    """The ``nu`` in ``DF_BOUNDS`` of highest weighted t log-likelihood
+    ``sum h log t_nu(z)`` of the standardised residuals (``z2 = z^2``, at
+    the new location and scale), among: the root of its derivative in
+    ``nu`` (the ECME step of Liu & Rubin 1994), found by ``brentq``
+    between the bounds where the derivative changes sign there, the bounds
+    themselves, and ``candidates`` (ECM's update).
 
-    def neg(log_df):
+    ECM's update alone raises the likelihood but, with the ``u`` of the
+    previous iterate, crawls where ``nu`` is large (300 iterations did not
+    reach the optimum for ``nu = 10`` and 3,000 rows); the root maximises
+    it outright. Keeping the best of both, EM still never lowers the
+    observed log-likelihood.
+    """
+    total = h.sum()
+    lo, hi = np.log(DF_BOUNDS[0]), np.log(DF_BOUNDS[1])
+
+    def score(log_df):
         df = np.exp(log_df)
-        return -float(h @ _t_log_density(np.sqrt(z2), 1.0, df))
+        return (
+            digamma(0.5 * (df + 1.0))
+            - digamma(0.5 * df)
+            - float(h @ (np.log1p(z2 / df) - (z2 - 1.0) / (df + z2))) / total
+        )
 
-    lo, hi = DF_BOUNDS
-    best = minimize_scalar(
-        neg, bounds=(np.log(lo), np.log(hi)), method="bounded", options={"xatol": 1e-6}
-    )
-    return float(np.exp(best.x))
+    def log_lik(df):
+        return float(h @ _t_log_density(np.sqrt(z2), 1.0, df))
+
+    found = [DF_BOUNDS[0], DF_BOUNDS[1], *candidates]
+    if score(lo) > 0 > score(hi):
+        found.append(float(np.exp(brentq(score, lo, hi, xtol=1e-12))))
+    return max(found, key=log_lik)
 
 
 #: The families of the regressors' ``likelihood`` parameter.
