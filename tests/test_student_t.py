@@ -35,6 +35,10 @@ def _two_regimes(n=400, df=3.0, outliers=0.0, seed=0):
     return x[:, None], y
 
 
+def _unclipped(moe, X):
+    return np.column_stack([e.predict(X) for e in moe.experts_])
+
+
 def _by_intercept(moe):
     """Coefficients ``(intercept, slope)`` and parameters of each expert,
     sorted by intercept (the estimator orders experts by share)."""
@@ -74,7 +78,7 @@ def _reference_ecm(x, y, resp, n_iter=20000, tol=1e-11):
             scale2[k] = wk @ r**2 / resp[:, k].sum()
             if old_df is None:  # the start: the best df at this scale
                 new_df[k] = minimize_scalar(
-                    lambda d, r=r, k=k: -resp[:, k] @ _t_logpdf(r, scale2[k], d),
+                    lambda d, r=r, h=resp[:, k], s2=scale2[k]: -h @ _t_logpdf(r, s2, d),
                     bounds=(lo, hi),
                     method="bounded",
                     options={"xatol": 1e-10},
@@ -140,3 +144,220 @@ def test_ecm_reaches_the_reference_ecm_optimum():
     assert_allclose(got_scale2, scale2[order], rtol=1e-5)
     assert_allclose(got_df, df[order], rtol=1e-5)
     assert_allclose(moe.log_likelihood_, history[-1], rtol=1e-9, atol=1e-7)
+
+
+def test_the_observed_log_likelihood_never_decreases():
+    X, y = _two_regimes(n=400, outliers=0.08)
+    for model in (
+        MixtureOfExpertsRegressor(3, likelihood="student_t", random_state=0),
+        HierarchicalMixtureOfExpertsRegressor(
+            depth=2, likelihood="student_t", random_state=0
+        ),
+    ):
+        bounds = model.fit(X, y).lower_bounds_
+        assert bounds.size > 5
+        assert np.diff(bounds).min() >= -1e-12
+
+
+# ----------------------------------------------------------------------
+# One expert: the maximum-likelihood t regression
+# ----------------------------------------------------------------------
+def test_one_expert_is_the_maximum_likelihood_t_regression():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(500, 2))
+    y = 1.0 + X @ [0.5, -2.0] + 0.7 * rng.standard_t(4.0, size=500)
+    moe = MixtureOfExpertsRegressor(1, likelihood="student_t", tol=1e-10).fit(X, y)
+
+    def neg_log_lik(p):
+        return -stats.t.logpdf(
+            y, np.exp(p[4]), loc=p[0] + X @ p[1:3], scale=np.exp(p[3])
+        ).sum()
+
+    best = minimize(neg_log_lik, [0, 0, 0, 0, 1], method="BFGS", options={"gtol": 1e-8})
+    expert = moe.experts_[0]
+    assert_allclose([expert.intercept_, *expert.coef_], best.x[:3], rtol=1e-5)
+    assert_allclose(moe.noise_variance_[0], np.exp(2 * best.x[3]), rtol=1e-4)
+    assert_allclose(moe.df_[0], np.exp(best.x[4]), rtol=1e-4)
+    assert_allclose(moe.log_likelihood_, -best.fun, rtol=1e-9)
+    # scipy's density, and the t variance nu / (nu - 2) sigma^2.
+    mean = expert.predict(X)
+    scale, df = np.sqrt(moe.noise_variance_[0]), moe.df_[0]
+    assert_allclose(moe.score_samples(X, y), stats.t.logpdf(y, df, mean, scale))
+    got_mean, got_std = moe.predict(X, return_std=True)
+    assert_allclose(got_mean, mean)
+    assert_allclose(got_std, stats.t.std(df, scale=scale))
+
+
+@pytest.mark.parametrize("df, n", [(2.5, 2000), (4.0, 3000)])
+def test_the_degrees_of_freedom_are_recovered(df, n):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, 2))
+    y = X @ [1.0, -1.0] + 0.5 * rng.standard_t(df, size=n)
+    moe = MixtureOfExpertsRegressor(1, likelihood="student_t").fit(X, y)
+    assert_allclose(moe.df_[0], df, rtol=0.15)
+    assert_allclose(moe.noise_variance_[0], 0.25, rtol=0.1)
+
+
+# ----------------------------------------------------------------------
+# Mixtures: robustness, the density, BIC
+# ----------------------------------------------------------------------
+def test_outliers_pull_the_gaussian_mixture_but_not_the_t_one():
+    X, y = _two_regimes(n=400, df=3.0, outliers=0.08, seed=0)
+    truth = np.array([[-1.0, -1.0], [1.0, 2.0]])
+    gaussian = MixtureOfExpertsRegressor(2, random_state=0).fit(X, y)
+    robust = MixtureOfExpertsRegressor(2, likelihood="student_t", random_state=0)
+    hme = HierarchicalMixtureOfExpertsRegressor(
+        depth=1, likelihood="student_t", random_state=0
+    )
+    assert np.abs(_by_intercept(gaussian)[0] - truth).max() > 0.5
+    for model in (robust, hme):
+        coefs, scale2, df = _by_intercept(model.fit(X, y))
+        assert np.abs(coefs - truth).max() < 0.15
+        # The gross outliers make the tails heavier than t(3)'s.
+        assert np.all(df < 3.0)
+
+
+def test_the_mixture_density_and_spread():
+    for outliers in (0.0, 0.08):
+        X, y = _two_regimes(n=300, df=8.0, outliers=outliers, seed=1)
+        moe = MixtureOfExpertsRegressor(2, likelihood="student_t", random_state=0).fit(
+            X, y
+        )
+        # The density is that of the experts' own (unclipped) predictions.
+        gate, means = moe.predict_gate_proba(X), _unclipped(moe, X)
+        scale, df = np.sqrt(moe.noise_variance_), moe.df_
+        log_each = stats.t.logpdf(y[:, None], df, means, scale)
+        assert_allclose(
+            moe.score_samples(X, y), logsumexp(np.log(gate) + log_each, axis=1)
+        )
+        var = np.where(df > 2, scale**2 * df / np.maximum(df - 2, 1e-300), np.inf)
+        # predict mixes the clipped predictions (clip_predictions=True).
+        clipped = moe.predict_experts(X)
+        mean = (gate * clipped).sum(axis=1)
+        total = (gate * (var + (clipped - mean[:, None]) ** 2)).sum(axis=1)
+        got_mean, got_std = moe.predict(X, return_std=True)
+        assert_allclose(got_mean, mean)
+        assert_allclose(got_std, np.sqrt(total))
+        if outliers:  # tails too heavy for a variance: an infinite spread
+            assert np.any(df <= 2) and np.all(np.isinf(got_std))
+        else:
+            assert np.all(df > 2) and np.all(np.isfinite(got_std))
+
+
+def test_bic_counts_a_scale_and_degrees_of_freedom_per_expert():
+    X, y = _two_regimes(n=300, seed=2)
+    n = y.size
+    penalty = {}
+    for family in ("gaussian", "student_t"):
+        moe = MixtureOfExpertsRegressor(2, likelihood=family, random_state=0).fit(X, y)
+        log_lik = moe.score_samples(X, y).sum()
+        assert_allclose(moe.aic(X, y), -2 * log_lik + 2 * moe._n_parameters())
+        penalty[family] = (moe.bic(X, y) + 2 * log_lik) / np.log(n)
+    assert_allclose(penalty["student_t"] - penalty["gaussian"], 2)
+
+
+def test_refit_expert_at_the_optimum_changes_nothing():
+    X, y = _two_regimes(n=300, outliers=0.05, seed=4)
+    moe = MixtureOfExpertsRegressor(
+        2, likelihood="student_t", tol=1e-11, max_iter=2000, random_state=0
+    ).fit(X, y)
+    before = _by_intercept(moe)
+    moe.refit_expert(0, X, y)
+    after = _by_intercept(moe)
+    for a, b in zip(after, before, strict=True):
+        assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_refitting_with_another_likelihood_drops_the_degrees_of_freedom():
+    X, y = _two_regimes(n=200)
+    moe = MixtureOfExpertsRegressor(2, likelihood="student_t", random_state=0)
+    assert moe.fit(X, y).df_.shape == (2,)
+    assert moe.noise_variance_.shape == (2,)
+    moe.set_params(likelihood="gaussian").fit(X, y)
+    assert not hasattr(moe, "df_") and moe.noise_variance_.shape == (2,)
+
+
+# ----------------------------------------------------------------------
+# The predictive distribution
+# ----------------------------------------------------------------------
+def test_quantiles_intervals_and_draws_of_the_t_mixture():
+    X, y = _two_regimes(n=400, df=3.0, outliers=0.05)
+    moe = MixtureOfExpertsRegressor(2, likelihood="student_t", random_state=0)
+    moe.fit(X, y)
+    Xt = np.array([[-1.5], [0.0], [1.5]])
+    gate, means = moe.predict_gate_proba(Xt), _unclipped(moe, Xt)
+    scale, df = np.sqrt(moe.noise_variance_), moe.df_
+
+    def cdf(v):
+        return (gate * stats.t.cdf(v[:, None], df, means, scale)).sum(axis=1)
+
+    levels = np.array([0.05, 0.5, 0.95])
+    q = moe.predict_quantiles(Xt, levels)
+    for j, level in enumerate(levels):
+        assert_allclose(cdf(q[:, j]), level, atol=1e-9)
+    draws = moe.sample_y(Xt, 20000, random_state=0)
+    assert_allclose(np.quantile(draws, levels, axis=1).T, q, atol=0.05)
+    central = moe.predict_interval(Xt, 0.9)
+    hdr = moe.predict_interval(Xt, 0.9, kind="hdr")
+    for i, pieces in enumerate(hdr):
+        mass = sum(
+            (
+                gate[i]
+                * (
+                    stats.t.cdf(b, df, means[i], scale)
+                    - stats.t.cdf(a, df, means[i], scale)
+                )
+            ).sum()
+            for a, b in pieces
+        )
+        assert 0.9 - 1e-8 <= mass <= 0.9 + 1e-6
+        assert np.diff(pieces, axis=1).sum() <= np.diff(central[i]) + 1e-9
+        # A highest-density set: the density is the same at every endpoint.
+        ends = np.asarray(pieces).ravel()
+        dens = (gate[i] * stats.t.pdf(ends[:, None], df, means[i], scale)).sum(1)
+        assert_allclose(dens, dens[0], rtol=1e-6)
+
+
+# ----------------------------------------------------------------------
+# What the family refuses, before any work
+# ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "params, call, match",
+    [
+        ({"solver": "gradient"}, "fit", "solver='gradient' fits Gaussian experts"),
+        ({}, "partial_fit", "partial_fit fits Gaussian experts only"),
+        ({"likelihood": "t"}, "fit", "likelihood"),
+        ({"likelihood": "Student_t"}, "fit", "likelihood"),
+    ],
+    ids=["gradient", "partial_fit", "unknown name", "case"],
+)
+def test_what_student_t_refuses(params, call, match):
+    X, y = _two_regimes(n=100)
+    moe = MixtureOfExpertsRegressor(2, random_state=0).fit(X, y)
+    experts, gate = moe.experts_, moe.gate_
+    moe.set_params(**{"likelihood": "student_t", **params})
+    error = InvalidParameterError if "likelihood" in params else ValueError
+    with pytest.raises(error, match=match):
+        getattr(moe, call)(X, y)
+    # The fitted model is left as it was.
+    assert moe.experts_ is experts and moe.gate_ is gate
+
+
+def test_dask_inputs_are_refused():
+    da = pytest.importorskip("dask.array")
+    X, y = _two_regimes(n=200)
+    moe = MixtureOfExpertsRegressor(2, likelihood="student_t")
+    with pytest.raises(ValueError, match="likelihood='student_t', solver='em'"):
+        moe.fit(da.from_array(X, chunks=(100, 1)), da.from_array(y, chunks=100))
+    assert not hasattr(moe, "experts_")
+
+
+@NEEDS_DISPATCH
+def test_device_inputs_are_refused():
+    xps = pytest.importorskip("array_api_strict")
+    X, y = _two_regimes(n=200)
+    moe = MixtureOfExpertsRegressor(2, likelihood="student_t")
+    with sklearn.config_context(array_api_dispatch=True):
+        with pytest.raises(ValueError, match="fits NumPy inputs only"):
+            moe.fit(xps.asarray(X), xps.asarray(y))
+    assert not hasattr(moe, "experts_")
