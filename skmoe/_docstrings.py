@@ -297,6 +297,46 @@ _ACCELERATION_DOC = {
 }
 
 
+# The regressors' ``likelihood`` parameter and the attributes of its
+# families' parameters (``{likelihood}`` and ``{likelihood_attrs}``).
+_LIKELIHOOD_DOC = """likelihood : {"gaussian", "student_t", "poisson", "gamma"}, \
+default="gaussian"
+        How the target is distributed given an expert: ``"gaussian"``, with
+        a noise variance per expert (``noise_variance_``); ``"student_t"``,
+        robust to outliers, a t distribution around the expert's prediction
+        with its own squared scale (``noise_variance_``) and degrees of
+        freedom (``df_``, kept within ``[0.5, 200]``; ``variance_floor``
+        bounds the squared scales), fitted by ECM (the
+        expert is refitted with the responsibilities times each row's
+        precision weight as sample weights; see the user guide's "Robust
+        experts: Student-t"); ``"poisson"``, counts whose mean the expert
+        predicts (``PoissonRegressor`` experts by default); ``"gamma"``,
+        positive targets with a dispersion ``phi_k`` per expert
+        (``dispersion_``; variance ``phi_k f_k(x)^2``, ``GammaRegressor``
+        experts by default). Poisson and gamma experts must predict the
+        mean; a prediction at or below zero counts as ``1e-10``. All but
+        the Gaussian are fitted by EM on NumPy inputs."""
+
+_LIKELIHOOD_ATTRS_DOC = """noise_variance_ : ndarray of shape (n_experts,)
+        Noise variance ``sigma_k^2`` of each expert
+        (``likelihood="gaussian"``); with ``likelihood="student_t"``, the
+        squared scale ``sigma_k^2`` of each expert's t distribution (its
+        variance is ``sigma_k^2 df_k / (df_k - 2)``, infinite for
+        ``df_k <= 2``).
+    df_ : ndarray of shape (n_experts,)
+        Degrees of freedom ``nu_k`` of each expert's t distribution
+        (``likelihood="student_t"``), within ``[0.5, 200]``.
+    dispersion_ : ndarray of shape (n_experts,)
+        Dispersion ``phi_k`` of each expert (``likelihood="gamma"``): its
+        variance is ``phi_k`` times its mean squared."""
+
+
+def _likelihood_doc(doc):
+    return doc.replace("{likelihood}", _LIKELIHOOD_DOC).replace(
+        "{likelihood_attrs}", _LIKELIHOOD_ATTRS_DOC
+    )
+
+
 def _flat_doc(doc, kind):
     """``doc`` with the flat estimators' shared text filled in for ``kind``
     (``'regressor'`` or ``'classifier'``)."""
@@ -309,8 +349,10 @@ def _flat_doc(doc, kind):
         .replace("{variances}", _GRADIENT_DOC[kind][1])
         .replace("{acceleration_extra}", _ACCELERATION_DOC[kind])
     )
-    return doc.replace("{params}", params.rstrip("\n")).replace(
-        "{attrs}", _COMMON_ATTRS_DOC.rstrip("\n")
+    return _likelihood_doc(
+        doc.replace("{params}", params.rstrip("\n")).replace(
+            "{attrs}", _COMMON_ATTRS_DOC.rstrip("\n")
+        )
     )
 
 
@@ -483,7 +525,7 @@ def _hierarchical_doc(doc, kind):
     params = _HME_PARAMS_DOC.replace(
         "{default_expert}", _HME_DEFAULT_EXPERT_DOC[kind]
     ).replace("{init_features}", _HME_INIT_FEATURES_DOC[kind])
-    return (
+    return _likelihood_doc(
         doc.replace("{params}", params)
         .replace("{tail}", _HME_TAIL_DOC)
         .replace("{attrs}", _HME_ATTRS_DOC)

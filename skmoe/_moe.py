@@ -293,15 +293,7 @@ class MixtureOfExpertsRegressor(
 
     Parameters
     ----------{params}
-    likelihood : {"gaussian", "poisson", "gamma"}, default="gaussian"
-        How the target is distributed given an expert: ``"gaussian"``, with
-        a noise variance per expert (``noise_variance_``); ``"poisson"``,
-        counts whose mean the expert predicts (``PoissonRegressor`` experts
-        by default); ``"gamma"``, positive targets with a dispersion
-        ``phi_k`` per expert (``dispersion_``; variance ``phi_k f_k(x)^2``,
-        ``GammaRegressor`` experts by default). The experts must predict
-        the mean; a prediction at or below zero counts as ``1e-10``.
-        Poisson and gamma mixtures are fitted by EM on NumPy inputs.
+    {likelihood}
     variance_floor : float, default=1e-6
         Lower bound on each expert's noise variance, as a fraction of the
         (weighted) variance of ``y``. It keeps an expert that fits a few rows
@@ -322,11 +314,7 @@ class MixtureOfExpertsRegressor(
 
     Attributes
     ----------{attrs}
-    noise_variance_ : ndarray of shape (n_experts,)
-        Noise variance ``sigma_k^2`` of each expert (``likelihood="gaussian"``).
-    dispersion_ : ndarray of shape (n_experts,)
-        Dispersion ``phi_k`` of each expert (``likelihood="gamma"``): its
-        variance is ``phi_k`` times its mean squared.
+    {likelihood_attrs}
     target_range_ : ndarray of shape (2,)
         Smallest and largest value of the training targets and of the
         mixture's predictions on the training rows (with ``partial_fit``,

@@ -361,3 +361,16 @@ def test_device_inputs_are_refused():
         with pytest.raises(ValueError, match="fits NumPy inputs only"):
             moe.fit(xps.asarray(X), xps.asarray(y))
     assert not hasattr(moe, "experts_")
+
+
+def test_text_views_name_the_t_scale_and_degrees_of_freedom():
+    from skmoe.inspection import export_text, summary
+
+    X, y = _two_regimes(n=200)
+    moe = MixtureOfExpertsRegressor(2, likelihood="student_t", random_state=0)
+    moe.fit(X, y)
+    scale, df = np.sqrt(moe.noise_variance_[0]), moe.df_[0]
+    text = export_text(moe, decimals=3)
+    assert f"t scale={scale:.3f}, df={df:.3f}" in text and "noise std" not in text
+    table = summary(moe)
+    assert "t scale" in table and "noise std" not in table

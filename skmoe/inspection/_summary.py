@@ -189,15 +189,19 @@ def summary(estimator, X=None, y=None, *, precision=4, max_features=12):
     # -- the experts ------------------------------------------------------
     shares = getattr(moe, "expert_shares_", None)
     noise = getattr(moe, "noise_variance_", None)
+    # Student-t experts: noise_variance_ is the squared scale.
+    df = getattr(moe, "df_", None)
     header = ["expert", "share"]
     if noise is not None:
-        header.append("noise std")
+        header += ["noise std"] if df is None else ["t scale", "df"]
     header += ["type", "details"]
     rows = []
     for k, expert in enumerate(experts):
         row = [str(k), "" if shares is None else _fmt(shares[k], precision)]
         if noise is not None:
             row.append(_fmt(np.sqrt(noise[k]), precision))
+        if noise is not None and df is not None:
+            row.append(_fmt(df[k], precision))
         kind = "failed" if isinstance(expert, _FailedExpert) else type(expert).__name__
         row += [kind, _describe_expert(expert)]
         rows.append(row)
