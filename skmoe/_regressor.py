@@ -93,6 +93,25 @@ class _MixtureRegressorMixin(RegressorMixin):
             for j, name in enumerate(names):
                 setattr(self, name, np.array(parameter[:, j]))
 
+    def _check_warm_state(self):
+        """The fitted model must hold the parameters of ``likelihood``'s
+        family, and no other family's: EM continues from them."""
+        names = set(_parameter_names(REGRESSION_LIKELIHOODS[self.likelihood]))
+        others = {
+            name
+            for family in REGRESSION_LIKELIHOODS.values()
+            for name in _parameter_names(family)
+        } - names
+        held = {name for name in names | others if hasattr(self, name)}
+        if held != names:
+            raise ValueError(
+                "warm_start=True but the fitted model was fitted with another "
+                f"likelihood than likelihood={self.likelihood!r} (it holds "
+                f"{sorted(held) or 'no noise parameter'}, this family needs "
+                f"{sorted(names) or 'none'}): set warm_start=False to fit a "
+                "new model, or set likelihood back."
+            )
+
     def _noise_parameter(self):
         """The fitted per-expert parameter of the likelihood (or None)."""
         return self._get_state()["noise_variance"]

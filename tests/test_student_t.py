@@ -374,3 +374,20 @@ def test_text_views_name_the_t_scale_and_degrees_of_freedom():
     assert f"t scale={scale:.3f}, df={df:.3f}" in text and "noise std" not in text
     table = summary(moe)
     assert "t scale" in table and "noise std" not in table
+
+
+@pytest.mark.parametrize(
+    "first, then",
+    [("gaussian", "student_t"), ("student_t", "gaussian"), ("poisson", "student_t")],
+)
+def test_a_warm_start_from_another_likelihood_is_refused(first, then):
+    X, y = _two_regimes(n=200)
+    y = np.abs(np.round(y)) if first == "poisson" else y
+    moe = MixtureOfExpertsRegressor(2, likelihood=first, random_state=0).fit(X, y)
+    experts = moe.experts_
+    moe.set_params(likelihood=then, warm_start=True)
+    with pytest.raises(ValueError, match="fitted with another likelihood"):
+        moe.fit(X, y)
+    assert moe.experts_ is experts
+    # The same family continues from the fitted model.
+    moe.set_params(likelihood=first).fit(X, y)
