@@ -93,6 +93,14 @@ class _MixtureRegressorMixin(RegressorMixin):
             for j, name in enumerate(names):
                 setattr(self, name, np.array(parameter[:, j]))
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Only Gaussian experts are fitted on array-API (device) inputs.
+        tags.array_api_support = (
+            tags.array_api_support and self.likelihood == "gaussian"
+        )
+        return tags
+
     def _check_warm_state(self):
         """The fitted model must hold the parameters of ``likelihood``'s
         family, and no other family's: EM continues from them."""

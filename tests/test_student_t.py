@@ -4,6 +4,8 @@ Checked against a plain NumPy ECM written here (Peel & McLachlan 2000), a
 generic optimiser of the one-expert likelihood, scipy's t density, and by
 recovering known mixtures with heavy-tailed noise and gross outliers."""
 
+import warnings
+
 import numpy as np
 import pytest
 import sklearn
@@ -12,6 +14,7 @@ from numpy.testing import assert_allclose
 from scipy import stats
 from scipy.optimize import brentq, minimize, minimize_scalar
 from scipy.special import digamma, expit, logsumexp
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skmoe import (
@@ -391,3 +394,42 @@ def test_a_warm_start_from_another_likelihood_is_refused(first, then):
     assert moe.experts_ is experts
     # The same family continues from the fitted model.
     moe.set_params(likelihood=first).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "Est, params",
+    [
+        (MixtureOfExpertsRegressor, {"n_experts": 2}),
+        (HierarchicalMixtureOfExpertsRegressor, {"depth": 1}),
+    ],
+    ids=["flat", "hierarchical"],
+)
+def test_sample_weight_equals_repetition(Est, params):
+    X, y = _two_regimes(n=120, outliers=0.05, seed=5)
+    counts = np.random.default_rng(0).integers(0, 4, size=y.size)
+    resp = np.column_stack([expit(-2 * X[:, 0]), expit(2 * X[:, 0])])
+    rows = np.repeat(np.arange(y.size), counts)
+    # Weights are rescaled to row units (mean one over the rows of positive
+    # weight): the repeated rows' gate penalty is matched by a C scaled by
+    # the mean weight (C=10: no penalty continuation), as in test_moe.py.
+    unit = counts.sum() / np.count_nonzero(counts)
+    fits = [
+        Est(
+            **params,
+            likelihood="student_t",
+            gate=SoftmaxGate(C=C),
+            init_params=start,
+            max_iter=40,
+            tol=0.0,
+        )
+        for C, start in ((10.0 * unit, resp), (10.0, resp[rows]))
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        weighted = fits[0].fit(X, y, sample_weight=counts)
+        repeated = fits[1].fit(X[rows], y[rows])
+    # The same EM map, iteration by iteration (up to the gate solver's
+    # tolerance).
+    assert_allclose(weighted.lower_bounds_, repeated.lower_bounds_, rtol=1e-6)
+    for a, b in zip(_by_intercept(weighted), _by_intercept(repeated), strict=True):
+        assert_allclose(a, b, rtol=1e-5)
