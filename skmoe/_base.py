@@ -316,6 +316,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
                     "of the same features, or set warm_start=False to fit a "
                     "new model."
                 )
+            self._check_warm_state()
         X, y = self._validate_fit_data(X, y)
         xp, _ = _namespace(X)
         sample_weight = _check_weights(sample_weight, X, X.dtype)
@@ -417,6 +418,10 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             best, X, y, sample_weight, lik, runs, weight_unit, expert_convergence
         )
         return self
+
+    def _check_warm_state(self):
+        """Refuse a warm start from a fitted model that the current
+        parameters cannot continue (a regressor's other likelihood)."""
 
     def _check_resizable(self, xp):
         """Refuse a warm start with another number of experts (the flat

@@ -297,7 +297,26 @@ _ACCELERATION_DOC = {
 }
 
 
-# The regressors' (flat and hierarchical) text on a 2-D target.
+# The regressors' (flat and hierarchical) ``likelihood`` parameter, their
+# text on a 2-D target, and the attributes of the families' parameters.
+_LIKELIHOOD_DOC = """likelihood : {"gaussian", "student_t", "poisson", "gamma"}, \
+default="gaussian"
+        How the target is distributed given an expert: ``"gaussian"``, with
+        a noise variance per expert (``noise_variance_``); ``"student_t"``,
+        robust to outliers, a t distribution around the expert's prediction
+        with its own squared scale (``noise_variance_``) and degrees of
+        freedom (``df_``, kept within ``[0.5, 200]``; ``variance_floor``
+        bounds the squared scales), fitted by ECM (the
+        expert is refitted with the responsibilities times each row's
+        precision weight as sample weights; see the user guide's "Robust
+        experts: Student-t"); ``"poisson"``, counts whose mean the expert
+        predicts (``PoissonRegressor`` experts by default); ``"gamma"``,
+        positive targets with a dispersion ``phi_k`` per expert
+        (``dispersion_``; variance ``phi_k f_k(x)^2``, ``GammaRegressor``
+        experts by default). Poisson and gamma experts must predict the
+        mean; a prediction at or below zero counts as ``1e-10``. All but
+        the Gaussian are fitted by EM on NumPy inputs, with a 1-D ``y``."""
+
 _MULTI_OUTPUT_PARAM_DOC = """
     covariance_type : {"full", "diag"}, default="full"
         The noise covariance of each expert when ``y`` is 2-D, of shape
@@ -314,13 +333,18 @@ _MULTI_OUTPUT_PARAM_DOC = """
         must fit a 2-D target (their ``multi_output`` tag); a 2-D ``y`` is
         fitted by EM on NumPy arrays, with the Gaussian likelihood."""
 
-_MULTI_OUTPUT_ATTRS_DOC = """
+_LIKELIHOOD_ATTRS_DOC = """
     noise_variance_ : ndarray of shape (n_experts,), (n_experts, n_targets) \
             or (n_experts, n_targets, n_targets)
         Noise variance ``sigma_k^2`` of each expert (``likelihood=
         "gaussian"``). For a 2-D ``y``: each expert's variances of the
         targets (``covariance_type="diag"``) or its covariance matrix
-        (``"full"``).{leaf}
+        (``"full"``). With ``likelihood="student_t"``, the squared scale
+        ``sigma_k^2`` of each expert's t distribution (its variance is
+        ``sigma_k^2 df_k / (df_k - 2)``, infinite for ``df_k <= 2``).{leaf}
+    df_ : ndarray of shape (n_experts,)
+        Degrees of freedom ``nu_k`` of each expert's t distribution
+        (``likelihood="student_t"``), within ``[0.5, 200]``.
     dispersion_ : ndarray of shape (n_experts,)
         Dispersion ``phi_k`` of each expert (``likelihood="gamma"``): its
         variance is ``phi_k`` times its mean squared.
@@ -331,10 +355,13 @@ _MULTI_OUTPUT_ATTRS_DOC = """
 
 
 def _regressor_doc(doc, leaf="", chunks=""):
-    """A regressor's ``doc`` with its text on 2-D targets filled in."""
-    attrs = _MULTI_OUTPUT_ATTRS_DOC.replace("{leaf}", leaf).replace("{chunks}", chunks)
-    return doc.replace("{multi_output}", _MULTI_OUTPUT_PARAM_DOC).replace(
-        "{noise_attrs}", attrs
+    """A regressor's ``doc`` with its likelihood families and its text on
+    2-D targets filled in."""
+    attrs = _LIKELIHOOD_ATTRS_DOC.replace("{leaf}", leaf).replace("{chunks}", chunks)
+    return (
+        doc.replace("{likelihood}", _LIKELIHOOD_DOC)
+        .replace("{multi_output}", _MULTI_OUTPUT_PARAM_DOC)
+        .replace("{noise_attrs}", attrs)
     )
 
 

@@ -205,15 +205,7 @@ class HierarchicalMixtureOfExpertsRegressor(
 
     Parameters
     ----------{params}
-    likelihood : {"gaussian", "poisson", "gamma"}, default="gaussian"
-        How the target is distributed given an expert: ``"gaussian"``, with
-        a noise variance per expert (``noise_variance_``); ``"poisson"``,
-        counts whose mean the expert predicts (``PoissonRegressor`` experts
-        by default); ``"gamma"``, positive targets with a dispersion
-        ``phi_k`` per expert (``dispersion_``; variance ``phi_k f_k(x)^2``,
-        ``GammaRegressor`` experts by default). The experts must predict
-        the mean; a prediction at or below zero counts as ``1e-10``.
-        Poisson and gamma mixtures are fitted by EM on NumPy inputs.
+    {likelihood}
     variance_floor : float, default=1e-6
         Lower bound on each expert's noise variance, as a fraction of the
         (weighted) variance of ``y``, and never below the variance of

@@ -19,7 +19,7 @@ from ._base import BaseMixtureOfExperts
 from ._classifier import _MixtureClassifierMixin
 from ._docstrings import _flat_doc, _regressor_doc
 from ._em import em_run
-from ._experts import _check_expert_templates
+from ._experts import _check_expert_templates, _FailedExpert
 from ._regressor import _MixtureRegressorMixin, _n_target_columns
 from ._resize import _select
 from ._validation import _check_weights
@@ -251,8 +251,11 @@ class _FlatMixin:
             )
         lik = self._likelihood(y, w)
         noise = self._get_state()["noise_variance"]
+        # The fitted expert k is the previous iterate of this one-expert
+        # M-step (the Student-t family weighs rows by its residuals).
+        previous = self.experts_[k]
         one = {
-            "experts": [template],
+            "experts": [template if isinstance(previous, _FailedExpert) else previous],
             "noise_variance": None if noise is None else noise[k : k + 1],
         }
         lik.m_step([template], X, y, w[:, None], one, None)
@@ -290,15 +293,7 @@ class MixtureOfExpertsRegressor(
 
     Parameters
     ----------{params}
-    likelihood : {"gaussian", "poisson", "gamma"}, default="gaussian"
-        How the target is distributed given an expert: ``"gaussian"``, with
-        a noise variance per expert (``noise_variance_``); ``"poisson"``,
-        counts whose mean the expert predicts (``PoissonRegressor`` experts
-        by default); ``"gamma"``, positive targets with a dispersion
-        ``phi_k`` per expert (``dispersion_``; variance ``phi_k f_k(x)^2``,
-        ``GammaRegressor`` experts by default). The experts must predict
-        the mean; a prediction at or below zero counts as ``1e-10``.
-        Poisson and gamma mixtures are fitted by EM on NumPy inputs.
+    {likelihood}
     variance_floor : float, default=1e-6
         Lower bound on each expert's noise variance, as a fraction of the
         (weighted) variance of ``y``. It keeps an expert that fits a few rows

@@ -1,8 +1,11 @@
-"""One-dimensional Gaussian mixtures, one per row: the regressors'
-predictive distributions.
+"""One-dimensional Gaussian (or Student-t) mixtures, one per row: the
+regressors' predictive distributions.
 
 A fitted regressor's predictive distribution at ``x`` is
-``p(y | x) = sum_k g_k(x) N(y; mu_k(x), sigma_k^2)``. :class:`_RowMixtures`
+``p(y | x) = sum_k g_k(x) N(y; mu_k(x), sigma_k^2)`` (Student-t components
+``t_{nu_k}(y; mu_k(x), sigma_k^2)`` for ``likelihood="student_t"``:
+:class:`_RowTMixtures`, which changes only the components' density,
+distribution function, quantiles and draws). :class:`_RowMixtures`
 holds these mixtures for a batch of rows (on the host, in float64) and
 computes what the regressors' ``predict_quantiles``, ``predict_interval``
 and ``sample_y`` return: quantiles by bisection on the mixture's CDF,
@@ -13,7 +16,7 @@ of rows.
 """
 
 import numpy as np
-from scipy.special import ndtr, ndtri
+from scipy.special import gammaln, ndtr, ndtri, stdtr, stdtrit
 
 #: Quantiles are exact within this fraction of the smallest noise standard
 #: deviation among the experts a row's gate weighs (or within the float64
@@ -95,6 +98,20 @@ class _RowMixtures:
         smallest standard deviation among the weighed components."""
         return QUANTILE_RTOL * np.min(np.where(w > 0, s, np.inf), axis=1)
 
+    def _standard_quantiles(self, q):
+        """Each component's quantiles at ``q`` in units of its scale around
+        its mean, broadcastable to (1, m, K)."""
+        return ndtri(q)[None, :, None]
+
+    def _grid_offsets(self, t):
+        """Grid offsets per component in units of its scale, broadcastable
+        to (K, P), at the points ``t`` of a standard normal."""
+        return t[None, :]
+
+    def _tail_factors(self, comp, rng):
+        """Factors of the standard normal draws of components ``comp``: 1."""
+        return 1.0
+
     # ------------------------------------------------------------------
     # Quantiles
     # ------------------------------------------------------------------
@@ -112,7 +129,7 @@ class _RowMixtures:
         out = np.empty((n, q.size))
         for rows in _blocks(n, q.size * n_comp):
             w, mu, s = self._take(rows)
-            comp = mu[:, None, :] + s[:, None, :] * ndtri(q)[None, :, None]
+            comp = mu[:, None, :] + s[:, None, :] * self._standard_quantiles(q)
             used = (w > 0)[:, None, :]
             lo = np.min(np.where(used, comp, np.inf), axis=2)
             hi = np.max(np.where(used, comp, -np.inf), axis=2)
@@ -148,7 +165,10 @@ class _RowMixtures:
         rows = np.arange(w.shape[0])
         mu = np.where(w > 0, mu, mu[rows, first][:, None])
         s = np.where(w > 0, s, s[rows, first][:, None])
-        grid = np.sort((mu[:, :, None] + s[:, :, None] * t).reshape(w.shape[0], -1))
+        offsets = self._grid_offsets(t)[None]
+        grid = np.sort(
+            (mu[:, :, None] + s[:, :, None] * offsets).reshape(w.shape[0], -1)
+        )
         return np.sort(np.concatenate([grid, self._extrema(grid, w, mu, s)], 1), 1)
 
     def _extrema(self, grid, w, mu, s):
@@ -342,12 +362,67 @@ class _RowMixtures:
         cum = np.cumsum(self.weights, axis=1)
         u = rng.uniform(size=(n, n_samples)) * cum[:, -1:]
         noise = rng.standard_normal(size=(n, n_samples))
-        out = np.empty((n, n_samples))
+        comp = np.empty((n, n_samples), dtype=np.intp)
         for rows in _blocks(n, n_samples * n_comp):
-            comp = _components(cum[rows], u[rows])
-            idx = np.arange(n)[rows, None]
-            out[rows] = self.means[idx, comp] + self.scales[idx, comp] * noise[rows]
-        return out
+            comp[rows] = _components(cum[rows], u[rows])
+        idx = np.arange(n)[:, None]
+        noise = noise * self._tail_factors(comp, rng)
+        return self.means[idx, comp] + self.scales[idx, comp] * noise
+
+
+class _RowTMixtures(_RowMixtures):
+    """``n`` mixtures of ``K`` Student-t components: as :class:`_RowMixtures`,
+    component ``k`` a t distribution with ``df[k]`` degrees of freedom,
+    location ``means[i, k]`` and scale ``scales[i, k]``.
+
+    The highest-density grid of a component lies at its quantiles of the
+    probabilities of the Gaussian grid points (``Phi(t)``, ``t`` in
+    ``+- HDR_GRID_HALF_WIDTH``): the same probability reach into heavier
+    tails, with cells that widen where the density flattens.
+
+    Parameters
+    ----------
+    weights, means, scales : ndarray of shape (n, K)
+        As for :class:`_RowMixtures` (``scales`` are the t scales, not
+        standard deviations).
+    df : ndarray of shape (K,)
+        Positive degrees of freedom of each component.
+    """
+
+    def __init__(self, weights, means, scales, df):
+        super().__init__(weights, means, scales)
+        self.df = np.asarray(df, dtype=np.float64)
+
+    def _log_norm(self):
+        df = self.df
+        return gammaln(0.5 * (df + 1)) - gammaln(0.5 * df) - 0.5 * np.log(np.pi * df)
+
+    def _pdf(self, y, w, mu, s):
+        z = (y[..., None] - mu[..., None, :]) / s[..., None, :]
+        log_t = self._log_norm() - 0.5 * (self.df + 1) * np.log1p(z * z / self.df)
+        return np.sum(w[..., None, :] * np.exp(log_t) / s[..., None, :], axis=-1)
+
+    def _cdf(self, y, w, mu, s):
+        z = (y[..., None] - mu[..., None, :]) / s[..., None, :]
+        return np.sum(w[..., None, :] * stdtr(self.df, z), axis=-1)
+
+    def _pdf_slope(self, y, w, mu, s):
+        z = (y[:, None] - mu) / s
+        log_t = self._log_norm() - 0.5 * (self.df + 1) * np.log1p(z * z / self.df)
+        dens = w * np.exp(log_t) / s
+        slope = -dens * (self.df + 1) * z / ((self.df + z * z) * s)
+        return np.sum(dens, axis=1), np.sum(slope, axis=1)
+
+    def _standard_quantiles(self, q):
+        return stdtrit(self.df[None, None, :], q[None, :, None])
+
+    def _grid_offsets(self, t):
+        return stdtrit(self.df[:, None], ndtr(t)[None, :])
+
+    def _tail_factors(self, comp, rng):
+        """A t draw is a normal one times ``sqrt(nu / chi2_nu)``."""
+        df = self.df[comp]
+        return np.sqrt(df / rng.chisquare(df))
 
 
 def _components(cum, u):

@@ -1,6 +1,7 @@
-"""What the regressors share, flat or hierarchical: Gaussian experts.
+"""What the regressors share, flat or hierarchical.
 
-The targets (numeric, validated), the likelihood (``GaussianLikelihood``),
+The targets (numeric, validated), the likelihood (``likelihood``: Gaussian,
+Student-t, Poisson or gamma experts, ``_likelihood.py``),
 the bound on the experts' predictions (``clip_predictions``) and the
 predictions themselves: the mixture's mean and standard deviation, each
 expert's own, and the whole predictive distribution (quantiles, intervals,
@@ -36,7 +37,7 @@ from ._likelihood import (
     REGRESSION_LIKELIHOODS,
     MultiOutputGaussianLikelihood,
 )
-from ._predictive import _RowMixtures, _sample_multivariate
+from ._predictive import _RowMixtures, _RowTMixtures, _sample_multivariate
 from ._validation import (
     _check_magnitude,
     _dask_blockwise,
@@ -57,8 +58,19 @@ def _n_target_columns(y):
     return 1 if len(shape) < 2 or shape[1] is None else int(shape[1])
 
 
+def _parameter_names(family):
+    """The fitted attributes of a family's per-expert parameters: one name
+    per column of the state's ``"noise_variance"`` (none, or a 1-D array
+    for a single one)."""
+    names = family.parameter
+    if names is None:
+        return ()
+    return (names,) if isinstance(names, str) else tuple(names)
+
+
 class _MixtureRegressorMixin(RegressorMixin):
-    """Regression with Gaussian experts, for a :class:`BaseMixtureOfExperts`."""
+    """Regression experts (of the ``likelihood`` family), for a
+    :class:`BaseMixtureOfExperts`."""
 
     _regressor_parameter_constraints: dict = {
         "likelihood": [StrOptions(set(REGRESSION_LIKELIHOODS))],
@@ -73,6 +85,10 @@ class _MixtureRegressorMixin(RegressorMixin):
         tags.target_tags.multi_output = (
             self.likelihood == "gaussian" and getattr(self, "solver", "em") == "em"
         )
+        # Only Gaussian experts are fitted on array-API (device) inputs.
+        tags.array_api_support = (
+            tags.array_api_support and self.likelihood == "gaussian"
+        )
         return tags
 
     def _default_expert(self):
@@ -84,20 +100,51 @@ class _MixtureRegressorMixin(RegressorMixin):
 
     def _get_state(self):
         state = super()._get_state()
-        parameter = REGRESSION_LIKELIHOODS[self.likelihood].parameter
-        state["noise_variance"] = getattr(self, parameter, None) if parameter else None
+        names = _parameter_names(REGRESSION_LIKELIHOODS[self.likelihood])
+        values = [getattr(self, name, None) for name in names]
+        if not values or any(v is None for v in values):
+            state["noise_variance"] = None
+        elif len(values) == 1:
+            state["noise_variance"] = values[0]
+        else:  # one column per attribute (NumPy-only families)
+            state["noise_variance"] = np.column_stack(values)
         return state
 
     def _set_state(self, state):
-        # Only the family's own parameter attribute: none left from a fit
+        # Only the family's own parameter attributes: none left from a fit
         # with another likelihood.
         for family in REGRESSION_LIKELIHOODS.values():
-            if family.parameter is not None:
-                self.__dict__.pop(family.parameter, None)
+            for name in _parameter_names(family):
+                self.__dict__.pop(name, None)
         super()._set_state({**state, "noise_variance": None})
-        parameter = REGRESSION_LIKELIHOODS[self.likelihood].parameter
-        if parameter is not None and state.get("noise_variance") is not None:
-            setattr(self, parameter, state["noise_variance"])
+        names = _parameter_names(REGRESSION_LIKELIHOODS[self.likelihood])
+        parameter = state.get("noise_variance")
+        if not names or parameter is None:
+            return
+        if len(names) == 1:
+            setattr(self, names[0], parameter)
+        else:
+            for j, name in enumerate(names):
+                setattr(self, name, np.array(parameter[:, j]))
+
+    def _check_warm_state(self):
+        """The fitted model must hold the parameters of ``likelihood``'s
+        family, and no other family's: EM continues from them."""
+        names = set(_parameter_names(REGRESSION_LIKELIHOODS[self.likelihood]))
+        others = {
+            name
+            for family in REGRESSION_LIKELIHOODS.values()
+            for name in _parameter_names(family)
+        } - names
+        held = {name for name in names | others if hasattr(self, name)}
+        if held != names:
+            raise ValueError(
+                "warm_start=True but the fitted model was fitted with another "
+                f"likelihood than likelihood={self.likelihood!r} (it holds "
+                f"{sorted(held) or 'no noise parameter'}, this family needs "
+                f"{sorted(names) or 'none'}): set warm_start=False to fit a "
+                "new model, or set likelihood back."
+            )
 
     def _noise_parameter(self):
         """The fitted per-expert parameter of the likelihood (or None)."""
@@ -366,7 +413,9 @@ class _MixtureRegressorMixin(RegressorMixin):
             return mean
         spread = xp.where(used, (preds - mean[:, None]) ** 2, zero)
         noise = self._likelihood().variances(preds, self._noise_parameter())
-        var = xp.sum(weights * (noise + spread), axis=1)
+        # An expert left out adds nothing, even an infinite variance (a
+        # Student-t expert with at most 2 degrees of freedom).
+        var = xp.sum(xp.where(used, weights * (noise + spread), zero), axis=1)
         return mean, xp.sqrt(var)
 
     @_dask_blockwise
@@ -395,10 +444,11 @@ class _MixtureRegressorMixin(RegressorMixin):
     def _predictive_parts(self, X, method):
         """Validated X, the gate's probabilities (n, K) and the experts'
         unclipped means, (n, K) or (n, K, n_targets), on the host."""
-        if self.likelihood != "gaussian":
+        if self.likelihood not in ("gaussian", "student_t"):
             raise ValueError(
                 f"{method} computes the predictive distribution of Gaussian "
-                f"experts; this model has likelihood={self.likelihood!r}. Use "
+                "and Student-t experts; this model has "
+                f"likelihood={self.likelihood!r}. Use "
                 "predict(X, return_std=True) for its mean and spread."
             )
         X = self._check_X(X, method)
@@ -418,8 +468,10 @@ class _MixtureRegressorMixin(RegressorMixin):
                 _RowMixtures(gate, means[:, :, t], np.sqrt(variances[:, :, t]))
                 for t in range(means.shape[2])
             ]
-        mixtures = _RowMixtures(gate, means, np.sqrt(_to_numpy(self.noise_variance_)))
-        return X, mixtures
+        scales = np.sqrt(_to_numpy(self.noise_variance_))
+        if self.likelihood == "student_t":
+            return X, _RowTMixtures(gate, means, scales, self.df_)
+        return X, _RowMixtures(gate, means, scales)
 
     @_keeps_float32
     @validate_params(
@@ -430,7 +482,9 @@ class _MixtureRegressorMixin(RegressorMixin):
         """Quantiles of the predictive distribution.
 
         The predictive distribution at ``x`` is the Gaussian mixture
-        ``p(y | x) = sum_k g_k(x) N(y; f_k(x), sigma_k^2)``: the density that
+        ``p(y | x) = sum_k g_k(x) N(y; f_k(x), sigma_k^2)`` (with
+        ``likelihood="student_t"``, the mixture of the experts' t
+        distributions ``t_{nu_k}(y; f_k(x), sigma_k^2)``): the density that
         :meth:`score_samples` evaluates. It weighs every expert by the gate
         and uses the experts' own predictions, whatever ``routing`` and
         ``clip_predictions`` say (they act on :meth:`predict` only).
@@ -438,8 +492,9 @@ class _MixtureRegressorMixin(RegressorMixin):
         Each quantile is found by bisection on the mixture's distribution
         function, inside the range of the experts' own quantiles. It is
         exact within ``1e-9`` times the smallest noise standard deviation
-        among the experts the gate weighs at that row (or within the float64
-        resolution of the value, where that is coarser).
+        (t scale ``sigma_k``) among the experts the gate weighs at that row
+        (or within the float64 resolution of the value, where that is
+        coarser).
 
         Parameters
         ----------
@@ -468,7 +523,7 @@ class _MixtureRegressorMixin(RegressorMixin):
             raise ValueError(
                 "q must be a probability level or a 1-D array of them, each "
                 f"strictly between 0 and 1 (the 0 and 1 quantiles of a "
-                f"Gaussian mixture are infinite); got {q!r}."
+                f"mixture are infinite); got {q!r}."
             )
         X, mixtures = self._predictive(X, "predict_quantiles")
         if isinstance(mixtures, list):  # per target, (n, n_targets, n_levels)
@@ -489,8 +544,8 @@ class _MixtureRegressorMixin(RegressorMixin):
     def predict_interval(self, X, coverage=0.9, kind="central"):
         """Prediction intervals of the predictive distribution.
 
-        The predictive distribution is the Gaussian mixture that
-        :meth:`predict_quantiles` describes (the density of
+        The predictive distribution is the Gaussian (or Student-t) mixture
+        that :meth:`predict_quantiles` describes (the density of
         :meth:`score_samples`). Where it is multimodal, its highest-density
         set can be a union of disjoint intervals, shorter than the central
         interval of the same probability.
@@ -511,7 +566,9 @@ class _MixtureRegressorMixin(RegressorMixin):
             ``coverage``; its endpoints are exact within the tolerance of
             :meth:`predict_quantiles`. The density's local maxima and minima
             are first located on a grid of 65 points per expert over
-            ``f_k(x) +- 8 sigma_k`` and refined; between them the density is
+            ``f_k(x) +- 8 sigma_k`` (for t experts, at the expert's
+            quantiles of the same probabilities, reaching further into its
+            heavier tails) and refined; between them the density is
             monotone, so each endpoint is found in its grid cell and no piece
             of the set, nor gap between pieces, is missed (short of a
             maximum and a minimum within one grid step, ``sigma_k / 4``, of
@@ -567,7 +624,8 @@ class _MixtureRegressorMixin(RegressorMixin):
         """Draw targets from the predictive distribution.
 
         For each row and draw, an expert is drawn with the gate's
-        probabilities, then a target from that expert's Gaussian: a draw
+        probabilities, then a target from that expert's Gaussian (or t
+        distribution, ``likelihood="student_t"``): a draw
         from the mixture that :meth:`predict_quantiles` describes (as
         :meth:`sklearn.gaussian_process.GaussianProcessRegressor.sample_y`
         draws from a Gaussian process). For a model fitted on a 2-D ``y``,

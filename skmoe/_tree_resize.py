@@ -37,7 +37,7 @@ def _grown(estimator, state, X, y, w, lik, resp):
         if weights is None:
             experts += [copy.deepcopy(expert) for _ in range(b)]
             if noise is not None:
-                variances.append(np.full(b, noise[leaf]))
+                variances.append(np.repeat(np.asarray(noise[leaf])[None], b, axis=0))
             continue
         parts, part_noise = _fit_parts(
             estimator,

@@ -98,6 +98,42 @@ def test_growing_never_lowers_the_log_likelihood(seed, depths, branching):
     _check_consistent(est, depths[1], X.shape[0])
 
 
+@pytest.mark.parametrize(
+    "params, two_targets",
+    [
+        ({"likelihood": "student_t", "branching": 3}, False),
+        ({"covariance_type": "full"}, True),
+        ({"covariance_type": "diag"}, True),
+    ],
+)
+def test_growing_and_pruning_other_families(params, two_targets):
+    """Each leaf's family parameters (t scale and degrees of freedom, a
+    noise covariance per leaf for several targets) follow the leaf into its
+    children and back."""
+    X, y = make_piecewise_linear(n_samples=300, noise=0.5, random_state=0)
+    rng = np.random.default_rng(0)
+    if two_targets:
+        y = np.column_stack([y, 0.5 * y + rng.normal(0.0, 0.3, y.size)])
+    else:
+        y = y + 0.3 * rng.standard_t(3, y.size)
+    est = HierarchicalMixtureOfExpertsRegressor(
+        depth=1, warm_start=True, random_state=0, **params
+    )
+    before = _quiet(est.fit, X, y).log_likelihood_
+    shape = est.noise_variance_.shape[1:]
+    _quiet(est.set_params(depth=2).fit, X, y)
+    assert est.log_likelihood_ >= before
+    n_leaves = est.branching**2
+    assert est.noise_variance_.shape == (n_leaves, *shape)
+    assert len(est.experts_) == n_leaves
+    if "likelihood" in params:
+        assert est.df_.shape == (n_leaves,)
+    assert est.predict(X[:3]).shape == y[:3].shape
+    _quiet(est.set_params(depth=1).fit, X, y)
+    assert est.noise_variance_.shape == (est.branching, *shape)
+    assert np.isfinite(est.log_likelihood_)
+
+
 def _start(est, X, y, depth):
     """The resized start of ``est`` (fitted, unit weights) for ``depth``."""
     w = np.ones(X.shape[0])

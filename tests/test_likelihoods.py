@@ -143,7 +143,7 @@ def test_refitting_with_another_likelihood_keeps_only_its_parameters():
                 .fit(X, y)
                 .predict_quantiles(X, 0.5)
             ),
-            "predictive distribution of Gaussian experts",
+            "predictive distribution of Gaussian and Student-t experts",
         ),
         (
             lambda X, y: (

@@ -79,7 +79,8 @@ def export_text(estimator, *, feature_names=None, decimals=3, max_coef=10):
     the training data under it, one line per leaf with its share and a
     summary of its expert (intercept and coefficients of a linear expert, the
     size of a tree, otherwise the type) and, for regression, the noise
-    standard deviation. A flat mixture prints as a tree of depth 1.
+    standard deviation (for Student-t experts, the t scale and degrees of
+    freedom). A flat mixture prints as a tree of depth 1.
 
     Shares are the posterior mass of the (weighted) training data,
     ``expert_shares_``; a node's share is the sum over the leaves under it.
@@ -134,6 +135,7 @@ def export_text(estimator, *, feature_names=None, decimals=3, max_coef=10):
     names = [str(n) for n in names]
     shares = _to_numpy(estimator.expert_shares_)
     noise = getattr(estimator, "noise_variance_", None)
+    df = getattr(estimator, "df_", None)
     gate = estimator.gate_
     if isinstance(gate, TreeGate):
         depth, branching, n_nodes = gate.depth, gate.branching, gate.n_nodes_
@@ -154,7 +156,12 @@ def export_text(estimator, *, feature_names=None, decimals=3, max_coef=10):
         text = f"leaf {leaf} (share {_fmt(shares[leaf], decimals)})"
         summary = _expert_text(estimator.experts_[leaf], names, decimals, max_coef)
         text += " " + summary[0]
-        if noise is not None:
+        if noise is not None and df is not None:  # Student-t experts
+            text += (
+                f", t scale={_fmt(np.sqrt(noise[leaf]), decimals)}"
+                f", df={_fmt(df[leaf], decimals)}"
+            )
+        elif noise is not None:
             std = np.atleast_1d(noise_std(noise[leaf]))  # one per target
             text += f", noise std={', '.join(_fmt(s, decimals) for s in std)}"
         lines.append(prefix + text)

@@ -194,9 +194,11 @@ def summary(estimator, X=None, y=None, *, precision=4, max_features=12):
     # -- the experts ------------------------------------------------------
     shares = getattr(moe, "expert_shares_", None)
     noise = getattr(moe, "noise_variance_", None)
+    # Student-t experts: noise_variance_ is the squared scale.
+    df = getattr(moe, "df_", None)
     header = ["expert", "share"]
     if noise is not None:
-        header.append("noise std")
+        header += ["noise std"] if df is None else ["t scale", "df"]
     header += ["type", "details"]
     rows = []
     for k, expert in enumerate(experts):
@@ -205,6 +207,8 @@ def summary(estimator, X=None, y=None, *, precision=4, max_features=12):
             # One per target for a 2-D y.
             std = np.atleast_1d(noise_std(noise[k]))
             row.append(", ".join(_fmt(s, precision) for s in std))
+        if noise is not None and df is not None:
+            row.append(_fmt(df[k], precision))
         kind = "failed" if isinstance(expert, _FailedExpert) else type(expert).__name__
         row += [kind, _describe_expert(expert)]
         rows.append(row)
