@@ -26,6 +26,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
+from ._regressor import _n_target_columns
+
 __all__ = ["ConformalMixtureRegressor"]
 
 
@@ -188,10 +190,11 @@ class ConformalMixtureRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimato
                 "is None."
             )
         check_consistent_length(X, y)
-        if np.ndim(y) == 2 and np.shape(y)[1] > 1:
+        n_targets = _n_target_columns(y)
+        if n_targets > 1:
             raise ValueError(
                 f"{type(self).__name__} calibrates intervals of one target; y "
-                f"has shape {np.shape(y)}. Calibrate one per target column."
+                f"has {n_targets} columns. Calibrate one per target column."
             )
         if self.method == "cqr" and _interval_model(self.estimator) is None:
             raise ValueError(
