@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
+from scipy import stats
 from scipy.special import logsumexp
+from sklearn.linear_model import PoissonRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeRegressor
@@ -87,8 +89,14 @@ def test_unsupported_models_are_refused():
     trees = MixtureOfExpertsRegressor(
         n_experts=2, expert=DecisionTreeRegressor(max_depth=2), random_state=0
     ).fit(X, y)
-    with pytest.raises(TypeError, match="LinearRegression experts"):
+    with pytest.raises(TypeError, match="unpenalised experts with an intercept"):
         coefficient_table(trees, X, y)
+    counts = np.random.default_rng(0).poisson(2.0, size=y.size)
+    penalised = MixtureOfExpertsRegressor(
+        n_experts=2, likelihood="poisson", expert=PoissonRegressor(), random_state=0
+    ).fit(X, counts)
+    with pytest.raises(TypeError, match="PoissonRegressor\\(alpha=0\\)"):
+        coefficient_table(penalised, X, counts)
 
 
 def test_standard_errors_agree_with_the_bootstrap_on_a_true_model():
@@ -113,3 +121,97 @@ def test_standard_errors_agree_with_the_bootstrap_on_a_true_model():
     assert_allclose(nonparametric["bootstrap_std_err"], table["std_err"], rtol=0.3)
     with pytest.raises(ValueError, match="bootstrap='jackknife'"):
         coefficient_table(moe, X, y, bootstrap="jackknife")
+
+
+def _two_regimes(likelihood, n=400, seed=0):
+    """One feature, two linear predictors behind a soft gate, targets of the
+    family ``likelihood`` (means exp(eta) for the GLMs)."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-2, 2, n)
+    second = rng.uniform(size=n) < 1 / (1 + np.exp(-2.0 * x))
+    eta = np.where(second, 2.0 + 0.5 * x, -0.2 - 0.5 * x)
+    if likelihood == "student_t":
+        y = 3 * eta + 0.3 * rng.standard_t(4, n)
+    elif likelihood == "poisson":
+        y = rng.poisson(np.exp(eta)).astype(float)
+    else:
+        y = rng.gamma(8.0, np.exp(eta) / 8.0)
+    return x[:, None], y
+
+
+def _family_log_likelihood(likelihood, theta, Z, y, K):
+    """The mixture's log-likelihood from scipy's densities (no score)."""
+    d1 = Z.shape[1]
+    gate = np.vstack([np.zeros(d1), theta[: (K - 1) * d1].reshape(K - 1, d1)])
+    experts = theta[(K - 1) * d1 : (2 * K - 1) * d1].reshape(K, d1)
+    extras = np.exp(theta[(2 * K - 1) * d1 :].reshape(-1, K))
+    log_gate = Z @ gate.T
+    log_gate -= logsumexp(log_gate, axis=1, keepdims=True)
+    eta = Z @ experts.T
+    Y = y[:, None]
+    if likelihood == "student_t":
+        scale2, df = extras
+        log_lik = stats.t.logpdf(Y, df, loc=eta, scale=np.sqrt(scale2))
+    elif likelihood == "poisson":
+        log_lik = stats.poisson.logpmf(Y, np.exp(eta))
+    else:
+        shape = 1.0 / extras[0]
+        log_lik = stats.gamma.logpdf(Y, shape, scale=np.exp(eta) / shape)
+    return logsumexp(log_gate + log_lik, axis=1).sum()
+
+
+@pytest.mark.parametrize("likelihood", ["student_t", "poisson", "gamma"])
+def test_other_families_match_the_hessian_of_their_log_likelihood(likelihood):
+    """For every family, the standard errors equal those of the observed
+    information computed by second differences of the log-likelihood
+    written with scipy's densities."""
+    X, y = _two_regimes(likelihood)
+    moe = MixtureOfExpertsRegressor(
+        n_experts=2, likelihood=likelihood, random_state=0
+    ).fit(X, y)
+    table = coefficient_table(moe, X, y)
+    theta = table["coef"].to_numpy()
+    Z = np.column_stack([np.ones(X.shape[0]), X])
+    P, h = theta.size, 1e-4
+    H = np.empty((P, P))
+    for i in range(P):
+        for j in range(i + 1):
+            e_i, e_j = np.eye(P)[i] * h, np.eye(P)[j] * h
+            H[i, j] = H[j, i] = (
+                _family_log_likelihood(likelihood, theta + e_i + e_j, Z, y, 2)
+                - _family_log_likelihood(likelihood, theta + e_i - e_j, Z, y, 2)
+                - _family_log_likelihood(likelihood, theta - e_i + e_j, Z, y, 2)
+                + _family_log_likelihood(likelihood, theta - e_i - e_j, Z, y, 2)
+            ) / (4 * h * h)
+    reference = np.sqrt(np.diag(np.linalg.inv(-H)))
+    assert_allclose(table["std_err"], reference, rtol=2e-3)
+    extras = {"student_t": 2 * 2, "poisson": 0, "gamma": 2}[likelihood]
+    assert len(table) == 2 + 2 * 2 + extras
+    # At the fit the score vanishes: the table's coefficients are the model's.
+    assert_allclose(theta[4], moe.experts_[1].intercept_, rtol=1e-10)
+
+
+def test_one_poisson_expert_has_the_glm_standard_errors():
+    """One Poisson expert is a Poisson GLM: the inverse of X^T diag(mu) X."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(500, 2))
+    Z = np.column_stack([np.ones(500), X])
+    y = rng.poisson(np.exp(Z @ [0.5, 0.3, -0.2])).astype(float)
+    moe = MixtureOfExpertsRegressor(n_experts=1, likelihood="poisson").fit(X, y)
+    table = coefficient_table(moe, X, y)
+    beta = table["coef"].to_numpy()
+    glm = np.sqrt(np.diag(np.linalg.inv(Z.T @ (np.exp(Z @ beta)[:, None] * Z))))
+    assert_allclose(table["std_err"], glm, rtol=1e-5)
+
+
+@pytest.mark.parametrize("likelihood", ["poisson", "gamma"])
+def test_glm_standard_errors_agree_with_the_parametric_bootstrap(likelihood):
+    X, y = _two_regimes(likelihood, n=800, seed=2)
+    moe = MixtureOfExpertsRegressor(
+        n_experts=2, likelihood=likelihood, random_state=0
+    ).fit(X, y)
+    table = coefficient_table(
+        moe, X, y, bootstrap="parametric", n_bootstrap=60, n_jobs=2, random_state=0
+    )
+    # 60 refits estimate a standard deviation to about 9% (1 / sqrt(2 * 60)).
+    assert_allclose(table["bootstrap_std_err"], table["std_err"], rtol=0.35)

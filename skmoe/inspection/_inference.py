@@ -8,11 +8,14 @@ import pandas as pd
 from joblib import Parallel, delayed
 from scipy import stats
 from scipy.optimize import linear_sum_assignment
-from scipy.special import logsumexp
+from scipy.special import digamma, logsumexp
 from sklearn.base import clone
-from sklearn.linear_model import LinearRegression
+from sklearn.linear_model import GammaRegressor, LinearRegression, PoissonRegressor
 from sklearn.utils import check_random_state
 
+from .._array_api import _to_numpy
+from .._kernels import gaussian_log_likelihood
+from .._likelihood import GammaLikelihood, PoissonLikelihood, _t_log_density
 from .._resize import _select
 from ._utils import _FittedMixture
 
@@ -22,25 +25,149 @@ __all__ = ["coefficient_table"]
 _STEP = 1e-5
 
 
-class _Parameters:
-    """The free parameters of a mixture of linear-Gaussian experts with a
-    softmax gate, as one vector: the gate's log-odds against expert 0
-    (intercept and coefficients of experts 1..K-1), each expert's intercept
-    and coefficients, and each expert's log noise variance."""
+class _Family:
+    """What :func:`coefficient_table` needs of a likelihood family with
+    linear predictors ``eta_k = z^T beta_k``: each expert's log-density of a
+    row, its derivative in ``eta_k``, and its derivatives in the family's
+    extra parameters per expert (on the log scale, so that they are free).
 
-    def __init__(self, n_features, n_experts):
-        self.d, self.K = n_features, n_experts
+    Subclasses name the experts they take (``expert_type``, fitted without a
+    penalty), the extra parameters (``extra_names``, attributes
+    ``extra_attributes``) and, for the parametric bootstrap, a draw of a
+    target given an expert.
+    """
+
+    expert_type = LinearRegression
+    extra_names = ()
+    extra_attributes = ()
+
+    def extras_of(self, moe):
+        """(n_extra, K) extra parameters of a fitted model, log scale."""
+        extras = [
+            np.log(np.asarray(getattr(moe, a), float)) for a in self.extra_attributes
+        ]
+        return np.array(extras).reshape(len(extras), len(moe.experts_))
+
+    def unpenalised(self, expert):
+        return type(expert) is self.expert_type and expert.fit_intercept
+
+    def draw(self, eta, extras, rng):
+        """One target per row from the chosen experts' (n,) ``eta`` and
+        (n_extra, n) ``extras``."""
+        raise NotImplementedError
+
+
+class _Gaussian(_Family):
+    extra_names = ("log noise variance",)
+    extra_attributes = ("noise_variance_",)
+
+    def log_density(self, y, eta, extras):
+        return _to_numpy(gaussian_log_likelihood(y, eta, np.exp(extras[0])))
+
+    def scores(self, y, eta, extras):
+        var = np.exp(extras[0])
+        resid = y[:, None] - eta
+        return resid / var, [0.5 * (resid**2 / var - 1.0)]
+
+    def draw(self, eta, extras, rng):
+        return eta + np.sqrt(np.exp(extras[0])) * rng.standard_normal(eta.size)
+
+
+class _StudentT(_Family):
+    extra_names = ("log squared scale", "log degrees of freedom")
+    extra_attributes = ("noise_variance_", "df_")
+
+    def log_density(self, y, eta, extras):
+        return _t_log_density(y[:, None] - eta, np.exp(extras[0]), np.exp(extras[1]))
+
+    def scores(self, y, eta, extras):
+        scale2, df = np.exp(extras[0]), np.exp(extras[1])
+        resid = y[:, None] - eta
+        q = resid**2 / (df * scale2)
+        d_eta = (df + 1.0) * resid / (df * scale2 + resid**2)
+        d_log_scale2 = 0.5 * ((df + 1.0) * q / (1.0 + q) - 1.0)
+        d_df = 0.5 * (
+            digamma(0.5 * (df + 1.0))
+            - digamma(0.5 * df)
+            - 1.0 / df
+            - np.log1p(q)
+            + (df + 1.0) * q / (df * (1.0 + q))
+        )
+        return d_eta, [d_log_scale2, df * d_df]
+
+    def draw(self, eta, extras, rng):
+        df = np.exp(extras[1])
+        return eta + np.sqrt(np.exp(extras[0])) * rng.standard_t(df)
+
+
+class _Poisson(_Family):
+    expert_type = PoissonRegressor
+
+    def unpenalised(self, expert):
+        return super().unpenalised(expert) and expert.alpha == 0
+
+    def log_density(self, y, eta, extras):
+        return PoissonLikelihood._log_density(y, np.exp(eta))
+
+    def scores(self, y, eta, extras):
+        return y[:, None] - np.exp(eta), []
+
+    def draw(self, eta, extras, rng):
+        return rng.poisson(np.exp(eta)).astype(float)
+
+
+class _Gamma(_Family):
+    expert_type = GammaRegressor
+    extra_names = ("log dispersion",)
+    extra_attributes = ("dispersion_",)
+
+    def unpenalised(self, expert):
+        return super().unpenalised(expert) and expert.alpha == 0
+
+    def log_density(self, y, eta, extras):
+        return GammaLikelihood._log_density(y, np.exp(eta), np.exp(extras[0]))
+
+    def scores(self, y, eta, extras):
+        mean, shape = np.exp(eta), np.exp(-extras[0])
+        ratio = y[:, None] / mean
+        d_log_dispersion = -shape * (
+            np.log(shape * ratio) + 1.0 - ratio - digamma(shape)
+        )
+        return shape * (ratio - 1.0), [d_log_dispersion]
+
+    def draw(self, eta, extras, rng):
+        shape = np.exp(-extras[0])
+        return rng.gamma(shape, np.exp(eta) / shape)
+
+
+_FAMILIES = {
+    "gaussian": _Gaussian(),
+    "student_t": _StudentT(),
+    "poisson": _Poisson(),
+    "gamma": _Gamma(),
+}
+
+
+class _Parameters:
+    """The free parameters of a mixture of experts with linear predictors
+    and a softmax gate, as one vector: the gate's log-odds against expert 0
+    (intercept and coefficients of experts 1..K-1), each expert's intercept
+    and coefficients, and the family's extra parameters (each a block of
+    ``K``, log scale)."""
+
+    def __init__(self, n_features, n_experts, family):
+        self.d, self.K, self.family = n_features, n_experts, family
         self.n_gate = (n_experts - 1) * (n_features + 1)
         self.n_expert = n_experts * (n_features + 1)
 
-    def pack(self, gate_b, gate_W, b, W, log_var):
+    def pack(self, gate_b, gate_W, b, W, extras):
         return np.concatenate(
             [
                 np.vstack(
                     [gate_b[1:] - gate_b[0], (gate_W[:, 1:] - gate_W[:, :1])]
                 ).T.ravel(),
                 np.vstack([b, W]).T.ravel(),
-                log_var,
+                np.asarray(extras, dtype=float).ravel(),
             ]
         )
 
@@ -49,27 +176,28 @@ class _Parameters:
         gate = np.zeros((K, d + 1))
         gate[1:] = theta[: self.n_gate].reshape(K - 1, d + 1)
         experts = theta[self.n_gate : self.n_gate + self.n_expert].reshape(K, d + 1)
-        log_var = theta[self.n_gate + self.n_expert :]
-        return gate, experts, log_var
+        extras = theta[self.n_gate + self.n_expert :].reshape(-1, K)
+        return gate, experts, extras
 
 
 def _score(theta, params, Z, y, w):
     """Gradient of the weighted observed-data log-likelihood (Fisher's
     identity: the complete-data gradient under the posterior)."""
-    gate, experts, log_var = params.unpack(theta)
+    gate, experts, extras = params.unpack(theta)
+    family = params.family
     logits = Z @ gate.T
     log_gate = logits - logsumexp(logits, axis=1, keepdims=True)
-    var = np.exp(log_var)
-    resid = y[:, None] - Z @ experts.T
-    log_lik = -0.5 * (np.log(2 * np.pi) + log_var + resid**2 / var)
-    joint = log_gate + log_lik
+    eta = Z @ experts.T
+    joint = log_gate + family.log_density(y, eta, extras)
     h = np.exp(joint - logsumexp(joint, axis=1, keepdims=True))
     g = np.exp(log_gate)
     hw = h * w[:, None]
+    d_eta, d_extras = family.scores(y, eta, extras)
     d_gate = ((h - g) * w[:, None]).T @ Z  # (K, d+1)
-    d_experts = (hw * resid / var).T @ Z
-    d_log_var = 0.5 * (hw * (resid**2 / var - 1.0)).sum(axis=0)
-    return np.concatenate([d_gate[1:].ravel(), d_experts.ravel(), d_log_var])
+    d_experts = (hw * d_eta).T @ Z
+    parts = [d_gate[1:].ravel(), d_experts.ravel()]
+    parts += [(hw * d).sum(axis=0) for d in d_extras]
+    return np.concatenate(parts)
 
 
 def coefficient_table(
@@ -85,15 +213,22 @@ def coefficient_table(
 ):
     """Coefficients, standard errors, z and p-values of a fitted mixture.
 
-    For a :class:`~skmoe.MixtureOfExpertsRegressor` whose experts are
-    ``LinearRegression`` (Gaussian likelihood) and whose gate is the softmax
-    gate: the standard errors come from the observed information of the
+    For a :class:`~skmoe.MixtureOfExpertsRegressor` with the softmax gate
+    and unpenalised experts with an intercept, in any of its likelihood
+    families: ``LinearRegression`` experts with ``likelihood="gaussian"``
+    or ``"student_t"``, ``PoissonRegressor(alpha=0)`` with ``"poisson"``,
+    ``GammaRegressor(alpha=0)`` with ``"gamma"`` (the defaults of each
+    family). The standard errors come from the observed information of the
     mixture's full log-likelihood on (X, y) (the Hessian at the fit, by
     central differences of the exact score), so they account for the
     uncertainty of the routing, unlike the responsibility-weighted fits of
     each expert, which understate them. The gate is reported as log-odds
     against expert 0 (a softmax is identified only up to a common shift).
-    The gate's weak default penalty is ignored.
+    The gate's weak default penalty is ignored. Each family's own
+    parameters are reported on the log scale: the noise variance, the t
+    distribution's squared scale and degrees of freedom, the gamma
+    dispersion. (Degrees of freedom held at a bound of ``[0.5, 200]`` are
+    not at an interior optimum, and their standard error means little.)
 
     Parameters
     ----------
@@ -107,8 +242,9 @@ def coefficient_table(
     bootstrap : {"nonparametric", "parametric"} or None, default=None
         Also estimate each standard error from ``n_bootstrap`` refits:
         on the rows resampled with replacement (``"nonparametric"``), or on
-        targets drawn from the fitted model (``"parametric"``,
-        :meth:`~skmoe.MixtureOfExpertsRegressor.sample_y`). Each refit
+        targets drawn from the fitted model (``"parametric"``: an expert
+        by the gate's probabilities, then a target from its distribution).
+        Each refit
         starts from the fitted model (a warm start, so the experts keep
         their identity; they are matched to the fitted ones by their
         coefficients all the same), and the column ``bootstrap_std_err``
@@ -124,8 +260,9 @@ def coefficient_table(
     -------
     table : pandas.DataFrame
         One row per parameter: ``component`` (``"gate 1 vs 0"``, ...,
-        ``"expert k"``), ``term`` (``"intercept"``, a feature name, or
-        ``"log noise variance"``), ``coef``, ``std_err``, ``z`` and
+        ``"expert k"``), ``term`` (``"intercept"``, a feature name,
+        ``"log noise variance"``, ``"log squared scale"``, ``"log degrees of
+        freedom"`` or ``"log dispersion"``), ``coef``, ``std_err``, ``z`` and
         ``p_value`` (two-sided, normal), and ``bootstrap_std_err`` when
         ``bootstrap`` is given.
 
@@ -143,23 +280,30 @@ def coefficient_table(
     fitted = _FittedMixture(estimator, "coefficient_table")
     moe = fitted.moe
     experts = list(moe.experts_)
+    family = _FAMILIES.get(getattr(moe, "likelihood", None))
     ok = (
-        getattr(moe, "likelihood", None) == "gaussian"
+        family is not None
         and hasattr(moe, "n_experts")
-        and all(type(e) is LinearRegression and e.fit_intercept for e in experts)
+        and all(family.unpenalised(e) for e in experts)
         and moe.gate_.fit_intercept
     )
     if not ok:
         raise TypeError(
-            "coefficient_table needs a MixtureOfExpertsRegressor with "
-            "likelihood='gaussian', LinearRegression experts (fit_intercept="
-            f"True) and the softmax gate; got {fitted.name} with experts "
-            f"{sorted({type(e).__name__ for e in experts})}."
+            "coefficient_table needs a MixtureOfExpertsRegressor with the "
+            "softmax gate and unpenalised experts with an intercept: "
+            "LinearRegression for likelihood='gaussian' or 'student_t', "
+            "PoissonRegressor(alpha=0) for 'poisson', GammaRegressor(alpha=0) "
+            f"for 'gamma'; got {fitted.name} with "
+            f"likelihood={getattr(moe, 'likelihood', None)!r} and experts "
+            f"{sorted({repr(e) for e in experts})}."
         )
-    if np.ndim(moe.noise_variance_) > 1:
+    if (
+        family.extra_attributes
+        and np.ndim(getattr(moe, family.extra_attributes[0])) > 1
+    ):
         raise ValueError(
             "coefficient_table is for a mixture of one target; this one was "
-            f"fitted on {moe.noise_variance_.shape[1]} targets (a 2-D y). Fit "
+            f"fitted on {moe.target_range_.shape[1]} targets (a 2-D y). Fit "
             "one mixture per target column for their tables."
         )
     Z = np.asarray(fitted.transform(X), dtype=np.float64)
@@ -172,7 +316,7 @@ def coefficient_table(
     y = np.asarray(y, dtype=np.float64).ravel()
     w = np.ones(y.size) if sample_weight is None else np.asarray(sample_weight, float)
     d, K = Z.shape[1] - 1, len(experts)
-    params = _Parameters(d, K)
+    params = _Parameters(d, K, family)
     theta = _theta_of(moe, params)
     hessian = np.empty((theta.size, theta.size))
     for j in range(theta.size):
@@ -194,8 +338,9 @@ def coefficient_table(
     for k in range(K):
         component += [f"expert {k}"] * (d + 1)
         term += names
-    component += [f"expert {k}" for k in range(K)]
-    term += ["log noise variance"] * K
+    for name in family.extra_names:
+        component += [f"expert {k}" for k in range(K)]
+        term += [name] * K
     with np.errstate(divide="ignore", invalid="ignore"):
         z = theta / std_err
     table = pd.DataFrame(
@@ -230,8 +375,21 @@ def _theta_of(moe, params):
         np.asarray(gate.coef_),
         np.array([e.intercept_ for e in experts], dtype=float),
         np.array([e.coef_ for e in experts], dtype=float).T,
-        np.log(np.asarray(moe.noise_variance_, dtype=float)),
+        params.family.extras_of(moe),
     )
+
+
+def _draw_targets(theta, params, Z, rng):
+    """One target per row from the fitted mixture: an expert drawn by the
+    gate's probabilities, then a target from its distribution."""
+    gate, experts, extras = params.unpack(theta)
+    logits = Z @ gate.T
+    prob = np.exp(logits - logsumexp(logits, axis=1, keepdims=True))
+    cum = np.cumsum(prob, axis=1)
+    u = rng.uniform(size=(Z.shape[0], 1)) * cum[:, -1:]
+    k = np.minimum(np.sum(cum <= u, axis=1), params.K - 1)
+    eta = np.einsum("ij,ij->i", Z, experts[k])
+    return params.family.draw(eta, extras[:, k], rng)
 
 
 def _bootstrap_refit(moe, params, Z, y, w, kind, seed):
@@ -246,7 +404,7 @@ def _bootstrap_refit(moe, params, Z, y, w, kind, seed):
         counts = rng.multinomial(y.size, w / w.sum()).astype(float)
         target, weight = y, counts
     else:
-        target = moe.sample_y(X, n_samples=1, random_state=rng)[:, 0]
+        target = _draw_targets(_theta_of(moe, params), params, Z, rng)
         weight = w
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a resample's warnings: not the user's fit
