@@ -5,14 +5,20 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy import stats
 from scipy.special import logsumexp
-from sklearn.linear_model import PoissonRegressor
+from sklearn.linear_model import LogisticRegression, PoissonRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeRegressor
 
-from skmoe import MixtureOfExpertsRegressor
+from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
 from skmoe.datasets import make_piecewise_linear
 from skmoe.inspection import coefficient_table
+from skmoe.inspection._inference import (
+    _FAMILIES,
+    _draw_targets,
+    _Parameters,
+    _theta_of,
+)
 
 
 def test_one_expert_has_the_least_squares_standard_errors():
@@ -215,3 +221,108 @@ def test_glm_standard_errors_agree_with_the_parametric_bootstrap(likelihood):
     )
     # 60 refits estimate a standard deviation to about 9% (1 / sqrt(2 * 60)).
     assert_allclose(table["bootstrap_std_err"], table["std_err"], rtol=0.35)
+
+
+def _two_class_regimes(n_classes, n=500, seed=0):
+    """Two logistic experts behind a soft gate in x0."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-2, 2, (n, 2))
+    second = rng.uniform(size=n) < 1 / (1 + np.exp(-2.0 * X[:, 0]))
+    Z = np.column_stack([np.ones(n), X])
+    B = np.where(second[:, None, None], 1.0, -1.0) * np.array(
+        [[0.0, 0.0, 0.0], [0.5, 0.0, 1.5], [-0.3, 1.0, -0.5]][:n_classes]
+    )
+    logits = np.einsum("nd,ncd->nc", Z, np.broadcast_to(B, (n, n_classes, 3)))
+    p = np.exp(logits - logsumexp(logits, axis=1, keepdims=True))
+    y = (np.cumsum(p, axis=1) > rng.uniform(size=(n, 1))).argmax(axis=1)
+    return X, np.array(["a", "b", "c"])[y]
+
+
+def _classifier_log_likelihood(theta, Z, codes, K, n_classes):
+    d1 = Z.shape[1]
+    gate = np.vstack([np.zeros(d1), theta[: (K - 1) * d1].reshape(K - 1, d1)])
+    m = n_classes - 1
+    experts = theta[(K - 1) * d1 :].reshape(K, m, d1)
+    log_gate = Z @ gate.T
+    log_gate -= logsumexp(log_gate, axis=1, keepdims=True)
+    total = log_gate.copy()
+    for k in range(K):
+        logits = np.column_stack([np.zeros(Z.shape[0]), Z @ experts[k].T])
+        log_p = logits - logsumexp(logits, axis=1, keepdims=True)
+        total[:, k] += log_p[np.arange(Z.shape[0]), codes]
+    return logsumexp(total, axis=1).sum()
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_logistic_experts_match_the_hessian_of_their_log_likelihood(n_classes):
+    X, y = _two_class_regimes(n_classes)
+    moe = MixtureOfExpertsClassifier(
+        n_experts=2, expert=LogisticRegression(C=np.inf), random_state=0
+    ).fit(X, y)
+    table = coefficient_table(moe, X, y)
+    theta = table["coef"].to_numpy()
+    Z = np.column_stack([np.ones(X.shape[0]), X])
+    codes = np.searchsorted(moe.classes_, y)
+    P, h = theta.size, 1e-4
+    H = np.empty((P, P))
+    f = _classifier_log_likelihood
+    for i in range(P):
+        for j in range(i + 1):
+            e_i, e_j = np.eye(P)[i] * h, np.eye(P)[j] * h
+            H[i, j] = H[j, i] = (
+                f(theta + e_i + e_j, Z, codes, 2, n_classes)
+                - f(theta + e_i - e_j, Z, codes, 2, n_classes)
+                - f(theta - e_i + e_j, Z, codes, 2, n_classes)
+                + f(theta - e_i - e_j, Z, codes, 2, n_classes)
+            ) / (4 * h * h)
+    assert_allclose(table["std_err"], np.sqrt(np.diag(np.linalg.inv(-H))), rtol=2e-3)
+    assert len(table) == 3 + 2 * (n_classes - 1) * 3
+    expert = moe.experts_[1]
+    log_odds = expert.coef_[-1] - (expert.coef_[0] if n_classes > 2 else 0.0)
+    assert_allclose(theta[-2:], log_odds, rtol=1e-10)
+    assert table["component"].iloc[-1] == f"expert 1, class {moe.classes_[-1]} vs a"
+
+
+def test_one_logistic_expert_has_the_glm_standard_errors():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(600, 2))
+    Z = np.column_stack([np.ones(600), X])
+    y = (rng.uniform(size=600) < 1 / (1 + np.exp(-Z @ [0.3, 1.0, -0.7]))).astype(int)
+    moe = MixtureOfExpertsClassifier(
+        n_experts=1, expert=LogisticRegression(C=np.inf, tol=1e-10)
+    ).fit(X, y)
+    table = coefficient_table(moe, X, y)
+    beta = table["coef"].to_numpy()
+    p = 1 / (1 + np.exp(-Z @ beta))
+    glm = np.sqrt(np.diag(np.linalg.inv(Z.T @ ((p * (1 - p))[:, None] * Z))))
+    assert_allclose(table["std_err"], glm, rtol=1e-4)
+
+
+def test_penalised_logistic_experts_are_refused():
+    X, y = _two_class_regimes(2, n=200)
+    moe = MixtureOfExpertsClassifier(n_experts=2, random_state=0).fit(X, y)
+    with pytest.raises(TypeError, match="LogisticRegression\\(C=np.inf\\)"):
+        coefficient_table(moe, X, y)
+
+
+def test_parametric_draws_follow_the_fitted_classifier():
+    """The parametric bootstrap's targets: class frequencies per row match
+    the fitted mixture's predict_proba."""
+    X, y = _two_class_regimes(3, n=300)
+    moe = MixtureOfExpertsClassifier(
+        n_experts=2, expert=LogisticRegression(C=np.inf), random_state=0
+    ).fit(X, y)
+    family = _FAMILIES["categorical"]
+    params = _Parameters(2, 2, family, family.n_predictors(moe))
+    Z = np.column_stack([np.ones(X.shape[0]), X])
+    rng = np.random.RandomState(0)
+    theta = _theta_of(moe, params)
+    draws = np.array(
+        [_draw_targets(theta, params, Z, rng, moe.classes_) for _ in range(400)]
+    )
+    frequencies = (draws[:, :, None] == moe.classes_).mean(axis=0)
+    # 400 draws per row: a frequency's standard error is at most 0.025.
+    assert np.abs(frequencies - moe.predict_proba(X)).max() < 0.12
+    assert_allclose(
+        frequencies.mean(axis=0), moe.predict_proba(X).mean(axis=0), atol=0.01
+    )

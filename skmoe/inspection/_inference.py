@@ -9,8 +9,13 @@ from joblib import Parallel, delayed
 from scipy import stats
 from scipy.optimize import linear_sum_assignment
 from scipy.special import digamma, logsumexp
-from sklearn.base import clone
-from sklearn.linear_model import GammaRegressor, LinearRegression, PoissonRegressor
+from sklearn.base import clone, is_classifier
+from sklearn.linear_model import (
+    GammaRegressor,
+    LinearRegression,
+    LogisticRegression,
+    PoissonRegressor,
+)
 from sklearn.utils import check_random_state
 
 from .._array_api import _to_numpy
@@ -40,6 +45,25 @@ class _Family:
     expert_type = LinearRegression
     extra_names = ()
     extra_attributes = ()
+
+    def n_predictors(self, moe):
+        """Linear predictors per expert."""
+        return 1
+
+    def coefficients(self, moe, experts):
+        """(K, n_predictors, n_features + 1): each expert's intercept and
+        coefficients, per linear predictor."""
+        return np.array([np.r_[e.intercept_, e.coef_] for e in experts], dtype=float)[
+            :, None, :
+        ]
+
+    def encode(self, moe, y):
+        """The targets as :meth:`log_density` takes them."""
+        return np.asarray(y, dtype=np.float64).ravel()
+
+    def predictor_names(self, moe):
+        """A label per linear predictor (none for one)."""
+        return [""]
 
     def extras_of(self, moe):
         """(n_extra, K) extra parameters of a fitted model, log scale."""
@@ -140,11 +164,63 @@ class _Gamma(_Family):
         return rng.gamma(shape, np.exp(eta) / shape)
 
 
+class _Categorical(_Family):
+    """Categorical experts, ``LogisticRegression`` without a penalty: one
+    linear predictor per class but the first, the log-odds against it."""
+
+    expert_type = LogisticRegression
+
+    def unpenalised(self, expert):
+        return (
+            type(expert) is LogisticRegression
+            and expert.fit_intercept
+            and (np.isinf(expert.C) or expert.penalty is None)
+        )
+
+    def n_predictors(self, moe):
+        return len(moe.classes_) - 1
+
+    def coefficients(self, moe, experts):
+        out = []
+        for e in experts:
+            coef = np.column_stack([e.intercept_, e.coef_])
+            if coef.shape[0] > 1:  # multinomial: against the first class
+                coef = coef[1:] - coef[:1]
+            out.append(coef)
+        return np.array(out, dtype=float)
+
+    def encode(self, moe, y):
+        return np.searchsorted(moe.classes_, np.asarray(y).ravel())
+
+    def predictor_names(self, moe):
+        first = moe.classes_[0]
+        return [f"class {c} vs {first}" for c in moe.classes_[1:].tolist()]
+
+    def log_density(self, y, eta, extras):
+        logits = np.concatenate([np.zeros(eta.shape[:2] + (1,)), eta], axis=2)
+        log_p = logits - logsumexp(logits, axis=2, keepdims=True)
+        return np.take_along_axis(log_p, y[:, None, None], axis=2)[:, :, 0]
+
+    def scores(self, y, eta, extras):
+        logits = np.concatenate([np.zeros(eta.shape[:2] + (1,)), eta], axis=2)
+        p = np.exp(logits - logsumexp(logits, axis=2, keepdims=True))
+        onehot = (y[:, None] == np.arange(1, p.shape[2]))[:, None, :]
+        return onehot - p[:, :, 1:], []
+
+    def draw(self, eta, extras, rng, classes=None):
+        logits = np.column_stack([np.zeros(eta.shape[0]), eta])
+        p = np.exp(logits - logsumexp(logits, axis=1, keepdims=True))
+        u = rng.uniform(size=(eta.shape[0], 1))
+        idx = np.minimum(np.sum(np.cumsum(p, axis=1) <= u, axis=1), p.shape[1] - 1)
+        return classes[idx]
+
+
 _FAMILIES = {
     "gaussian": _Gaussian(),
     "student_t": _StudentT(),
     "poisson": _Poisson(),
     "gamma": _Gamma(),
+    "categorical": _Categorical(),
 }
 
 
@@ -152,32 +228,45 @@ class _Parameters:
     """The free parameters of a mixture of experts with linear predictors
     and a softmax gate, as one vector: the gate's log-odds against expert 0
     (intercept and coefficients of experts 1..K-1), each expert's intercept
-    and coefficients, and the family's extra parameters (each a block of
-    ``K``, log scale)."""
+    and coefficients (per linear predictor, for categorical experts), and
+    the family's extra parameters (each a block of ``K``, log scale)."""
 
-    def __init__(self, n_features, n_experts, family):
-        self.d, self.K, self.family = n_features, n_experts, family
+    def __init__(self, n_features, n_experts, family, n_predictors=1):
+        self.d, self.K, self.family, self.m = (
+            n_features,
+            n_experts,
+            family,
+            n_predictors,
+        )
         self.n_gate = (n_experts - 1) * (n_features + 1)
-        self.n_expert = n_experts * (n_features + 1)
+        self.n_expert = n_experts * n_predictors * (n_features + 1)
 
-    def pack(self, gate_b, gate_W, b, W, extras):
+    def pack(self, gate_b, gate_W, coefficients, extras):
         return np.concatenate(
             [
                 np.vstack(
                     [gate_b[1:] - gate_b[0], (gate_W[:, 1:] - gate_W[:, :1])]
                 ).T.ravel(),
-                np.vstack([b, W]).T.ravel(),
+                np.asarray(coefficients, dtype=float).ravel(),
                 np.asarray(extras, dtype=float).ravel(),
             ]
         )
 
     def unpack(self, theta):
+        """The gate (K, d + 1), the experts (K, m, d + 1), the extras."""
         d, K = self.d, self.K
         gate = np.zeros((K, d + 1))
         gate[1:] = theta[: self.n_gate].reshape(K - 1, d + 1)
-        experts = theta[self.n_gate : self.n_gate + self.n_expert].reshape(K, d + 1)
+        experts = theta[self.n_gate : self.n_gate + self.n_expert].reshape(
+            K, self.m, d + 1
+        )
         extras = theta[self.n_gate + self.n_expert :].reshape(-1, K)
         return gate, experts, extras
+
+    def predictors(self, Z, experts):
+        """Linear predictors, (n, K) for one per expert, else (n, K, m)."""
+        eta = np.einsum("nd,kmd->nkm", Z, experts)
+        return eta if isinstance(self.family, _Categorical) else eta[:, :, 0]
 
 
 def _score(theta, params, Z, y, w):
@@ -187,14 +276,15 @@ def _score(theta, params, Z, y, w):
     family = params.family
     logits = Z @ gate.T
     log_gate = logits - logsumexp(logits, axis=1, keepdims=True)
-    eta = Z @ experts.T
+    eta = params.predictors(Z, experts)
     joint = log_gate + family.log_density(y, eta, extras)
     h = np.exp(joint - logsumexp(joint, axis=1, keepdims=True))
     g = np.exp(log_gate)
     hw = h * w[:, None]
     d_eta, d_extras = family.scores(y, eta, extras)
     d_gate = ((h - g) * w[:, None]).T @ Z  # (K, d+1)
-    d_experts = (hw * d_eta).T @ Z
+    d_eta = d_eta.reshape(d_eta.shape[0], params.K, params.m)
+    d_experts = np.einsum("nk,nkm,nd->kmd", hw, d_eta, Z)
     parts = [d_gate[1:].ravel(), d_experts.ravel()]
     parts += [(hw * d).sum(axis=0) for d in d_extras]
     return np.concatenate(parts)
@@ -218,7 +308,9 @@ def coefficient_table(
     families: ``LinearRegression`` experts with ``likelihood="gaussian"``
     or ``"student_t"``, ``PoissonRegressor(alpha=0)`` with ``"poisson"``,
     ``GammaRegressor(alpha=0)`` with ``"gamma"`` (the defaults of each
-    family). The standard errors come from the observed information of the
+    family); or a :class:`~skmoe.MixtureOfExpertsClassifier` with
+    ``LogisticRegression(C=np.inf)`` experts (each class's log-odds against
+    the first). The standard errors come from the observed information of the
     mixture's full log-likelihood on (X, y) (the Hessian at the fit, by
     central differences of the exact score), so they account for the
     uncertainty of the routing, unlike the responsibility-weighted fits of
@@ -232,11 +324,12 @@ def coefficient_table(
 
     Parameters
     ----------
-    estimator : fitted MixtureOfExpertsRegressor or Pipeline ending in one
+    estimator : fitted MixtureOfExpertsRegressor or MixtureOfExpertsClassifier, \
+            or Pipeline ending in one
     X : array-like of shape (n_samples, n_features)
         The training data (for a pipeline, as the pipeline takes them).
     y : array-like of shape (n_samples,)
-        Their targets.
+        Their targets (class labels, for a classifier).
     sample_weight : array-like of shape (n_samples,), default=None
         The fit's sample weights.
     bootstrap : {"nonparametric", "parametric"} or None, default=None
@@ -260,7 +353,8 @@ def coefficient_table(
     -------
     table : pandas.DataFrame
         One row per parameter: ``component`` (``"gate 1 vs 0"``, ...,
-        ``"expert k"``), ``term`` (``"intercept"``, a feature name,
+        ``"expert k"``, or ``"expert k, class c vs c0"`` for a
+        classifier), ``term`` (``"intercept"``, a feature name,
         ``"log noise variance"``, ``"log squared scale"``, ``"log degrees of
         freedom"`` or ``"log dispersion"``), ``coef``, ``std_err``, ``z`` and
         ``p_value`` (two-sided, normal), and ``bootstrap_std_err`` when
@@ -280,7 +374,8 @@ def coefficient_table(
     fitted = _FittedMixture(estimator, "coefficient_table")
     moe = fitted.moe
     experts = list(moe.experts_)
-    family = _FAMILIES.get(getattr(moe, "likelihood", None))
+    kind = "categorical" if is_classifier(moe) else getattr(moe, "likelihood", None)
+    family = _FAMILIES.get(kind)
     ok = (
         family is not None
         and hasattr(moe, "n_experts")
@@ -289,13 +384,22 @@ def coefficient_table(
     )
     if not ok:
         raise TypeError(
-            "coefficient_table needs a MixtureOfExpertsRegressor with the "
-            "softmax gate and unpenalised experts with an intercept: "
-            "LinearRegression for likelihood='gaussian' or 'student_t', "
-            "PoissonRegressor(alpha=0) for 'poisson', GammaRegressor(alpha=0) "
-            f"for 'gamma'; got {fitted.name} with "
-            f"likelihood={getattr(moe, 'likelihood', None)!r} and experts "
-            f"{sorted({repr(e) for e in experts})}."
+            "coefficient_table needs a flat mixture (MixtureOfExpertsRegressor "
+            "or MixtureOfExpertsClassifier) with the softmax gate and "
+            "unpenalised experts with an intercept: LinearRegression for "
+            "likelihood='gaussian' or 'student_t', PoissonRegressor(alpha=0) "
+            "for 'poisson', GammaRegressor(alpha=0) for 'gamma', "
+            "LogisticRegression(C=np.inf) for a classifier; got "
+            f"{fitted.name} with experts {sorted({repr(e) for e in experts})}"
+            + ("" if kind == "categorical" else f" and likelihood={kind!r}")
+            + "."
+        )
+    if kind == "categorical" and any(
+        len(e.classes_) != len(moe.classes_) for e in experts
+    ):
+        raise ValueError(
+            "coefficient_table needs every expert to have seen every class; "
+            "an expert fitted on fewer has no coefficients for the others."
         )
     if (
         family.extra_attributes
@@ -313,10 +417,11 @@ def coefficient_table(
             f"preprocessing); got shape {Z.shape}."
         )
     Z = np.column_stack([np.ones(Z.shape[0]), Z])
-    y = np.asarray(y, dtype=np.float64).ravel()
+    y = np.asarray(y).ravel()
+    y_coded = family.encode(moe, y)
     w = np.ones(y.size) if sample_weight is None else np.asarray(sample_weight, float)
     d, K = Z.shape[1] - 1, len(experts)
-    params = _Parameters(d, K, family)
+    params = _Parameters(d, K, family, family.n_predictors(moe))
     theta = _theta_of(moe, params)
     hessian = np.empty((theta.size, theta.size))
     for j in range(theta.size):
@@ -325,7 +430,7 @@ def coefficient_table(
         up[j] += step
         down[j] -= step
         hessian[:, j] = (
-            _score(up, params, Z, y, w) - _score(down, params, Z, y, w)
+            _score(up, params, Z, y_coded, w) - _score(down, params, Z, y_coded, w)
         ) / (2 * step)
     hessian = 0.5 * (hessian + hessian.T)
     covariance = np.linalg.pinv(-hessian)
@@ -336,8 +441,9 @@ def coefficient_table(
         component += [f"gate {k} vs 0"] * (d + 1)
         term += names
     for k in range(K):
-        component += [f"expert {k}"] * (d + 1)
-        term += names
+        for label in family.predictor_names(moe):
+            component += [f"expert {k}" + (f", {label}" if label else "")] * (d + 1)
+            term += names
     for name in family.extra_names:
         component += [f"expert {k}" for k in range(K)]
         term += [name] * K
@@ -373,13 +479,12 @@ def _theta_of(moe, params):
     return params.pack(
         np.asarray(gate.intercept_),
         np.asarray(gate.coef_),
-        np.array([e.intercept_ for e in experts], dtype=float),
-        np.array([e.coef_ for e in experts], dtype=float).T,
+        params.family.coefficients(moe, experts),
         params.family.extras_of(moe),
     )
 
 
-def _draw_targets(theta, params, Z, rng):
+def _draw_targets(theta, params, Z, rng, classes=None):
     """One target per row from the fitted mixture: an expert drawn by the
     gate's probabilities, then a target from its distribution."""
     gate, experts, extras = params.unpack(theta)
@@ -388,8 +493,10 @@ def _draw_targets(theta, params, Z, rng):
     cum = np.cumsum(prob, axis=1)
     u = rng.uniform(size=(Z.shape[0], 1)) * cum[:, -1:]
     k = np.minimum(np.sum(cum <= u, axis=1), params.K - 1)
-    eta = np.einsum("ij,ij->i", Z, experts[k])
-    return params.family.draw(eta, extras[:, k], rng)
+    eta = np.einsum("nd,nmd->nm", Z, experts[k])
+    if isinstance(params.family, _Categorical):
+        return params.family.draw(eta, extras[:, k], rng, classes)
+    return params.family.draw(eta[:, 0], extras[:, k], rng)
 
 
 def _bootstrap_refit(moe, params, Z, y, w, kind, seed):
@@ -404,15 +511,16 @@ def _bootstrap_refit(moe, params, Z, y, w, kind, seed):
         counts = rng.multinomial(y.size, w / w.sum()).astype(float)
         target, weight = y, counts
     else:
-        target = _draw_targets(_theta_of(moe, params), params, Z, rng)
+        classes = getattr(moe, "classes_", None)
+        target = _draw_targets(_theta_of(moe, params), params, Z, rng, classes)
         weight = w
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a resample's warnings: not the user's fit
         refit.fit(X, target, sample_weight=weight)
     # Match the refit's experts to the fitted ones (a warm start keeps them,
     # but the canonical order by share may swap two of similar size).
-    old = np.array([np.r_[e.intercept_, e.coef_] for e in moe.experts_])
-    new = np.array([np.r_[e.intercept_, e.coef_] for e in refit.experts_])
+    old = params.family.coefficients(moe, moe.experts_).reshape(params.K, -1)
+    new = params.family.coefficients(refit, refit.experts_).reshape(params.K, -1)
     cost = ((old[:, None, :] - new[None, :, :]) ** 2).sum(axis=2)
     order = linear_sum_assignment(cost)[1]
     refit._set_state(_select(refit._get_state(), order.tolist()))
