@@ -65,11 +65,12 @@ _SUPPORTED_EXPERTS = (LinearRegression, Ridge)
 
 
 def _is_plain_logistic(expert):
-    """A LogisticRegression whose fit is L-BFGS on the L2-penalised
-    weighted log-loss (what :func:`_fit_logistic_expert` repeats)."""
+    """A LogisticRegression whose fit minimises the L2-penalised weighted
+    log-loss (what :func:`_fit_logistic_expert` minimises, by L-BFGS; with
+    ``"newton-cholesky"`` the same optimum by another path)."""
     return (
         type(expert) is LogisticRegression
-        and expert.solver == "lbfgs"
+        and expert.solver in ("lbfgs", "newton-cholesky")
         and expert.class_weight is None
         and expert.penalty in ("l2", "deprecated")
         and (expert.penalty == "l2" or expert.l1_ratio in (0, 0.0, None))
@@ -85,8 +86,8 @@ def _check_supported(estimator, templates):
         "the Dask path fits MixtureOfExpertsRegressor(likelihood='gaussian', "
         "solver='em') with LinearRegression or Ridge experts (solver 'auto' or "
         "'cholesky', positive=False), and MixtureOfExpertsClassifier("
-        "solver='em') with LogisticRegression experts (solver 'lbfgs', L2 "
-        "penalty, no class_weight), with the SoftmaxGate"
+        "solver='em') with LogisticRegression experts (solver 'lbfgs' or "
+        "'newton-cholesky', L2 penalty, no class_weight), with the SoftmaxGate"
     )
     if type(estimator) not in (MixtureOfExpertsRegressor, MixtureOfExpertsClassifier):
         raise TypeError(

@@ -285,7 +285,11 @@ _DEFAULT_EXPERT_DOC = {
         "``LogisticRegression(tol=1e-6,\n        max_iter=1000)``: "
         "scikit-learn's default ``tol=1e-4``\n        leaves the M-steps "
         "inexact enough for EM to stop early, on a\n        flat stretch of "
-        "its objective"
+        'its objective. Its ``solver`` is ``"newton-cholesky"``\n'
+        "        (Newton's method, whose steps do not depend on the\n"
+        "        features' units) when ``(n_features + 1) * n_outputs <= 256``\n"
+        "        (``n_outputs`` is 1 for two classes, else the number of\n"
+        '        classes), ``"lbfgs"`` otherwise: the same objective'
     ),
 }
 
@@ -541,7 +545,8 @@ _HME_ATTRS_DOC = """
 _HME_DEFAULT_EXPERT_DOC = {
     "regressor": "``LinearRegression()``",
     "classifier": (
-        "``LogisticRegression(tol=1e-6, max_iter=1000)``\n        (as for "
+        "``LogisticRegression(tol=1e-6, max_iter=1000)``,\n        with "
+        "Newton's solver for small problems (as for\n        "
         ":class:`MixtureOfExpertsClassifier`)"
     ),
 }

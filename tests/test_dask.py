@@ -144,14 +144,19 @@ def test_lazy_predictions_match_in_memory(client):
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_classifier_same_answer_as_numpy(client, n_classes):
     # LogisticRegression experts: scikit-learn's own L-BFGS objective, each
-    # evaluation a pass over the blocks; binary and multinomial.
+    # evaluation a pass over the blocks; binary and multinomial. The expert
+    # is pinned to L-BFGS, the Dask path's solver (the default expert takes
+    # Newton steps in memory on problems this small: the same optimum by
+    # another path, checked below).
     rng = np.random.RandomState(0)
     X = rng.normal(size=(600, 2))
     y = (X[:, 0] * X[:, 1] > 0).astype(int)
     if n_classes == 3:
         y[X[:, 0] > 1.2] = 2
     labels = np.array(["a", "b", "c"])[y]  # string labels, as in memory
-    start = MixtureOfExpertsClassifier(n_experts=2, random_state=0)
+    start = MixtureOfExpertsClassifier(
+        n_experts=2, expert=LogisticRegression(tol=1e-6, max_iter=1000), random_state=0
+    )
     start.fit(X[:400], labels[:400]).set_params(warm_start=True, tol=1e-7)
     in_memory, on_dask = copy.deepcopy(start), copy.deepcopy(start)
     in_memory.fit(X, labels)
@@ -162,6 +167,13 @@ def test_classifier_same_answer_as_numpy(client, n_classes):
     np.testing.assert_allclose(
         on_dask.predict_proba(X), in_memory.predict_proba(X), atol=1e-6
     )
+    # Newton's steps in memory (the default expert's, here), L-BFGS on Dask.
+    newton = copy.deepcopy(start)
+    for expert in newton.experts_:
+        expert.set_params(solver="newton-cholesky")
+    newton.fit(X, labels)
+    assert newton.experts_[0].solver == "newton-cholesky"
+    assert abs(newton.log_likelihood_ - on_dask.log_likelihood_) <= 1e-6 * X.shape[0]
 
 
 def test_classifier_lazy_predict_proba(client):
