@@ -38,6 +38,22 @@ def test_one_expert_has_the_least_squares_standard_errors():
     assert_allclose(table["std_err"][3], np.sqrt(2 / n), rtol=1e-5)
 
 
+def _hessian(f, theta, h=1e-4):
+    """The Hessian of ``f`` at ``theta`` by second differences of ``f``."""
+    P = theta.size
+    H = np.empty((P, P))
+    for i in range(P):
+        for j in range(i + 1):
+            e_i, e_j = np.eye(P)[i] * h, np.eye(P)[j] * h
+            H[i, j] = H[j, i] = (
+                f(theta + e_i + e_j)
+                - f(theta + e_i - e_j)
+                - f(theta - e_i + e_j)
+                + f(theta - e_i - e_j)
+            ) / (4 * h * h)
+    return H
+
+
 def _log_likelihood(theta, Z, y, K):
     """The mixture's log-likelihood, written directly (no score)."""
     d1 = Z.shape[1]
@@ -61,17 +77,7 @@ def test_two_experts_match_the_hessian_of_the_log_likelihood():
     table = coefficient_table(moe, X, y)
     theta = table["coef"].to_numpy()
     Z = np.column_stack([np.ones(X.shape[0]), X])
-    P, h = theta.size, 1e-4
-    H = np.empty((P, P))
-    for i in range(P):
-        for j in range(P):
-            e_i, e_j = np.eye(P)[i] * h, np.eye(P)[j] * h
-            H[i, j] = (
-                _log_likelihood(theta + e_i + e_j, Z, y, 2)
-                - _log_likelihood(theta + e_i - e_j, Z, y, 2)
-                - _log_likelihood(theta - e_i + e_j, Z, y, 2)
-                + _log_likelihood(theta - e_i - e_j, Z, y, 2)
-            ) / (4 * h * h)
+    H = _hessian(lambda t: _log_likelihood(t, Z, y, 2), theta)
     reference = np.sqrt(np.diag(np.linalg.inv(-H)))
     assert_allclose(table["std_err"], reference, rtol=1e-3)
     # Log-odds of the gate against expert 0, and the fitted experts.
@@ -178,17 +184,7 @@ def test_other_families_match_the_hessian_of_their_log_likelihood(likelihood):
     table = coefficient_table(moe, X, y)
     theta = table["coef"].to_numpy()
     Z = np.column_stack([np.ones(X.shape[0]), X])
-    P, h = theta.size, 1e-4
-    H = np.empty((P, P))
-    for i in range(P):
-        for j in range(i + 1):
-            e_i, e_j = np.eye(P)[i] * h, np.eye(P)[j] * h
-            H[i, j] = H[j, i] = (
-                _family_log_likelihood(likelihood, theta + e_i + e_j, Z, y, 2)
-                - _family_log_likelihood(likelihood, theta + e_i - e_j, Z, y, 2)
-                - _family_log_likelihood(likelihood, theta - e_i + e_j, Z, y, 2)
-                + _family_log_likelihood(likelihood, theta - e_i - e_j, Z, y, 2)
-            ) / (4 * h * h)
+    H = _hessian(lambda t: _family_log_likelihood(likelihood, t, Z, y, 2), theta)
     reference = np.sqrt(np.diag(np.linalg.inv(-H)))
     assert_allclose(table["std_err"], reference, rtol=2e-3)
     extras = {"student_t": 2 * 2, "poisson": 0, "gamma": 2}[likelihood]
@@ -263,18 +259,7 @@ def test_logistic_experts_match_the_hessian_of_their_log_likelihood(n_classes):
     theta = table["coef"].to_numpy()
     Z = np.column_stack([np.ones(X.shape[0]), X])
     codes = np.searchsorted(moe.classes_, y)
-    P, h = theta.size, 1e-4
-    H = np.empty((P, P))
-    f = _classifier_log_likelihood
-    for i in range(P):
-        for j in range(i + 1):
-            e_i, e_j = np.eye(P)[i] * h, np.eye(P)[j] * h
-            H[i, j] = H[j, i] = (
-                f(theta + e_i + e_j, Z, codes, 2, n_classes)
-                - f(theta + e_i - e_j, Z, codes, 2, n_classes)
-                - f(theta - e_i + e_j, Z, codes, 2, n_classes)
-                + f(theta - e_i - e_j, Z, codes, 2, n_classes)
-            ) / (4 * h * h)
+    H = _hessian(lambda t: _classifier_log_likelihood(t, Z, codes, 2, n_classes), theta)
     assert_allclose(table["std_err"], np.sqrt(np.diag(np.linalg.inv(-H))), rtol=2e-3)
     assert len(table) == 3 + 2 * (n_classes - 1) * 3
     expert = moe.experts_[1]
