@@ -16,7 +16,9 @@ of rows.
 """
 
 import numpy as np
-from scipy.special import gammaln, ndtr, ndtri, stdtr, stdtrit
+from scipy.special import ndtr, ndtri, stdtr, stdtrit
+
+from ._likelihood import _t_log_density
 
 #: Quantiles are exact within this fraction of the smallest noise standard
 #: deviation among the experts a row's gate weighs (or within the float64
@@ -393,24 +395,19 @@ class _RowTMixtures(_RowMixtures):
         super().__init__(weights, means, scales)
         self.df = np.asarray(df, dtype=np.float64)
 
-    def _log_norm(self):
-        df = self.df
-        return gammaln(0.5 * (df + 1)) - gammaln(0.5 * df) - 0.5 * np.log(np.pi * df)
-
     def _pdf(self, y, w, mu, s):
-        z = (y[..., None] - mu[..., None, :]) / s[..., None, :]
-        log_t = self._log_norm() - 0.5 * (self.df + 1) * np.log1p(z * z / self.df)
-        return np.sum(w[..., None, :] * np.exp(log_t) / s[..., None, :], axis=-1)
+        resid = y[..., None] - mu[..., None, :]
+        log_t = _t_log_density(resid, s[..., None, :] ** 2, self.df)
+        return np.sum(w[..., None, :] * np.exp(log_t), axis=-1)
 
     def _cdf(self, y, w, mu, s):
         z = (y[..., None] - mu[..., None, :]) / s[..., None, :]
         return np.sum(w[..., None, :] * stdtr(self.df, z), axis=-1)
 
     def _pdf_slope(self, y, w, mu, s):
-        z = (y[:, None] - mu) / s
-        log_t = self._log_norm() - 0.5 * (self.df + 1) * np.log1p(z * z / self.df)
-        dens = w * np.exp(log_t) / s
-        slope = -dens * (self.df + 1) * z / ((self.df + z * z) * s)
+        resid = y[:, None] - mu
+        dens = w * np.exp(_t_log_density(resid, s**2, self.df))
+        slope = -dens * (self.df + 1) * resid / (self.df * s**2 + resid**2)
         return np.sum(dens, axis=1), np.sum(slope, axis=1)
 
     def _standard_quantiles(self, q):

@@ -72,16 +72,12 @@ def _split_weights(expert, h, X, y, lik, n_parts):
     centre. More parts are cut at the weighted quantiles."""
     if lik.classifier:
         Xn = _to_numpy(X)
-        centre = (h @ Xn) / h.sum()
-        centred = (Xn - centre) * np.sqrt(h)[:, None]
-        direction = np.linalg.svd(centred, full_matrices=False)[2][0]
-        score = (Xn - centre) @ direction
+        centred = Xn - (h @ Xn) / h.sum()
+        score = centred @ _principal_direction(centred, h)
     else:
         score = _to_numpy(y) - _to_numpy(expert.predict(X))
         if score.ndim == 2:
-            centred = score * np.sqrt(h)[:, None]
-            direction = np.linalg.svd(centred, full_matrices=False)[2][0]
-            score = score @ direction
+            score = score @ _principal_direction(score, h)
     if n_parts == 2:
         part = (score <= 0).astype(np.intp)
     else:
@@ -94,6 +90,12 @@ def _split_weights(expert, h, X, y, lik, n_parts):
     if not np.all(weights.sum(axis=0) > 0):
         return None
     return weights
+
+
+def _principal_direction(values, h):
+    """The first principal direction of the rows of ``values`` (n, p),
+    weighted by ``h``, about the origin."""
+    return np.linalg.svd(values * np.sqrt(h)[:, None], full_matrices=False)[2][0]
 
 
 def _fit_parts(estimator, expert, noise, X, y, weights, lik):

@@ -35,6 +35,16 @@ def _quiet(fit, *args, **kwargs):
         return fit(*args, **kwargs)
 
 
+def _fresh_optima(X, y, depth):
+    """Log-likelihoods of three fresh fits of ``depth`` (seeds 0 to 2)."""
+    return [
+        HierarchicalMixtureOfExpertsRegressor(depth=depth, random_state=seed)
+        .fit(X, y)
+        .log_likelihood_
+        for seed in range(3)
+    ]
+
+
 def _check_consistent(est, depth, n_rows):
     """Every fitted attribute describes the same tree of ``depth``."""
     b = est.branching
@@ -69,12 +79,7 @@ def test_growing_reaches_the_deeper_optimum(regimes):
     small = est.fit(X, y).log_likelihood_
     est.set_params(depth=2).fit(X, y)
     _check_consistent(est, 2, X.shape[0])
-    fresh = [
-        HierarchicalMixtureOfExpertsRegressor(depth=2, random_state=seed)
-        .fit(X, y)
-        .log_likelihood_
-        for seed in range(3)
-    ]
+    fresh = _fresh_optima(X, y, depth=2)
     assert est.log_likelihood_ >= small
     # The best of three fresh depth-2 fits, to 1e-4 nats per row.
     assert est.log_likelihood_ >= max(fresh) - 1e-4 * X.shape[0]
@@ -196,12 +201,7 @@ def test_pruning_reaches_the_shallower_optimum(regimes):
     est = HierarchicalMixtureOfExpertsRegressor(depth=2, random_state=0).fit(X, y)
     est.set_params(depth=1, warm_start=True).fit(X, y)
     _check_consistent(est, 1, X.shape[0])
-    fresh = [
-        HierarchicalMixtureOfExpertsRegressor(depth=1, random_state=seed)
-        .fit(X, y)
-        .log_likelihood_
-        for seed in range(3)
-    ]
+    fresh = _fresh_optima(X, y, depth=1)
     assert est.log_likelihood_ >= max(fresh) - 1e-4 * X.shape[0]
     # EM continued from the pruned start: its objective never fell.
     assert np.all(np.diff(est.lower_bounds_) >= -1e-10)

@@ -303,7 +303,7 @@ def test_parametric_draws_follow_the_fitted_classifier():
     rng = np.random.RandomState(0)
     theta = _theta_of(moe, params)
     draws = np.array(
-        [_draw_targets(theta, params, Z, rng, moe.classes_) for _ in range(400)]
+        [family.decode(moe, _draw_targets(theta, params, Z, rng)) for _ in range(400)]
     )
     frequencies = (draws[:, :, None] == moe.classes_).mean(axis=0)
     # 400 draws per row: a frequency's standard error is at most 0.025.

@@ -21,6 +21,7 @@ from sklearn.utils import check_random_state
 from .._array_api import _to_numpy
 from .._kernels import gaussian_log_likelihood
 from .._likelihood import GammaLikelihood, PoissonLikelihood, _t_log_density
+from .._predictive import _components
 from .._resize import _select
 from ._utils import _FittedMixture
 
@@ -60,6 +61,15 @@ class _Family:
     def encode(self, moe, y):
         """The targets as :meth:`log_density` takes them."""
         return np.asarray(y, dtype=np.float64).ravel()
+
+    def decode(self, moe, targets):
+        """The targets :meth:`draw` returns, as the model is fitted on."""
+        return targets
+
+    def predictor(self, eta):
+        """The linear predictors (..., n_predictors) as :meth:`log_density`,
+        :meth:`scores` and :meth:`draw` take them: (...) for one."""
+        return eta[..., 0]
 
     def predictor_names(self, moe):
         """A label per linear predictor (none for one)."""
@@ -192,6 +202,12 @@ class _Categorical(_Family):
     def encode(self, moe, y):
         return np.searchsorted(moe.classes_, np.asarray(y).ravel())
 
+    def decode(self, moe, targets):
+        return moe.classes_[targets]
+
+    def predictor(self, eta):
+        return eta
+
     def predictor_names(self, moe):
         first = moe.classes_[0]
         return [f"class {c} vs {first}" for c in moe.classes_[1:].tolist()]
@@ -207,12 +223,12 @@ class _Categorical(_Family):
         onehot = (y[:, None] == np.arange(1, p.shape[2]))[:, None, :]
         return onehot - p[:, :, 1:], []
 
-    def draw(self, eta, extras, rng, classes=None):
+    def draw(self, eta, extras, rng):
         logits = np.column_stack([np.zeros(eta.shape[0]), eta])
         p = np.exp(logits - logsumexp(logits, axis=1, keepdims=True))
-        u = rng.uniform(size=(eta.shape[0], 1))
-        idx = np.minimum(np.sum(np.cumsum(p, axis=1) <= u, axis=1), p.shape[1] - 1)
-        return classes[idx]
+        return _components(np.cumsum(p, axis=1), rng.uniform(size=(eta.shape[0], 1)))[
+            :, 0
+        ]
 
 
 _FAMILIES = {
@@ -265,8 +281,7 @@ class _Parameters:
 
     def predictors(self, Z, experts):
         """Linear predictors, (n, K) for one per expert, else (n, K, m)."""
-        eta = np.einsum("nd,kmd->nkm", Z, experts)
-        return eta if isinstance(self.family, _Categorical) else eta[:, :, 0]
+        return self.family.predictor(np.einsum("nd,kmd->nkm", Z, experts))
 
 
 def _score(theta, params, Z, y, w):
@@ -484,19 +499,18 @@ def _theta_of(moe, params):
     )
 
 
-def _draw_targets(theta, params, Z, rng, classes=None):
-    """One target per row from the fitted mixture: an expert drawn by the
-    gate's probabilities, then a target from its distribution."""
+def _draw_targets(theta, params, Z, rng):
+    """One target per row from the fitted mixture (coded as the family's
+    :meth:`~_Family.draw` codes them): an expert drawn by the gate's
+    probabilities, then a target from its distribution."""
     gate, experts, extras = params.unpack(theta)
     logits = Z @ gate.T
     prob = np.exp(logits - logsumexp(logits, axis=1, keepdims=True))
     cum = np.cumsum(prob, axis=1)
     u = rng.uniform(size=(Z.shape[0], 1)) * cum[:, -1:]
-    k = np.minimum(np.sum(cum <= u, axis=1), params.K - 1)
-    eta = np.einsum("nd,nmd->nm", Z, experts[k])
-    if isinstance(params.family, _Categorical):
-        return params.family.draw(eta, extras[:, k], rng, classes)
-    return params.family.draw(eta[:, 0], extras[:, k], rng)
+    k = _components(cum, u)[:, 0]
+    eta = params.family.predictor(np.einsum("nd,nmd->nm", Z, experts[k]))
+    return params.family.draw(eta, extras[:, k], rng)
 
 
 def _bootstrap_refit(moe, params, Z, y, w, kind, seed):
@@ -511,8 +525,8 @@ def _bootstrap_refit(moe, params, Z, y, w, kind, seed):
         counts = rng.multinomial(y.size, w / w.sum()).astype(float)
         target, weight = y, counts
     else:
-        classes = getattr(moe, "classes_", None)
-        target = _draw_targets(_theta_of(moe, params), params, Z, rng, classes)
+        codes = _draw_targets(_theta_of(moe, params), params, Z, rng)
+        target = params.family.decode(moe, codes)
         weight = w
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a resample's warnings: not the user's fit
