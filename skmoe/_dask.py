@@ -43,9 +43,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.utils import check_random_state
 
-from ._em import _N_ITER_NO_CHANGE, _rising, _settled
+from . import _gate
+from ._em import _stops
 from ._experts import _check_expert_templates, _linear_expert_from_moments
-from ._gate import SoftmaxGate, _constant_columns, _quiet_gate_fits
+from ._gate import SoftmaxGate, _constant_columns, _em_gate_fits
 from ._gate_solvers import _lbfgs, _newton, _SoftTargetLoss
 from ._kernels import e_step, softmax_cross_entropy, softmax_cross_entropy_hessian
 from ._likelihood import (
@@ -617,7 +618,13 @@ def _em_loop(estimator, family, start, gate_inputs, wsum):
     converged, n_iter = False, 0
     n_experts = len(family.templates)
     progress = _RunProgress(estimator, 0, "Dask EM iteration")
+    # The regressor's experts are linear Gaussian ones: their gate takes the
+    # in-memory fit's capped steps and its last M-step polishes the gate
+    # (see _em._em_loop and _em_fused.gate_steps).
+    capped = None if estimator._classifier else _gate.EM_NEWTON_STEPS
+    polish = False
     for n_iter in range(1, max_iter + 1):
+        polishing, polish = polish, False
         experts, var = family.m_step(source, extra)
         state = {
             "experts": experts,
@@ -625,7 +632,7 @@ def _em_loop(estimator, family, start, gate_inputs, wsum):
             "noise_variance": var,
         }
         gate_inputs.source = source
-        with _quiet_gate_fits():
+        with _em_gate_fits(None if polishing else capped):
             state["gate"]._fit_prepared(gate_inputs, _Shape((blocks.n, n_experts)))
         total, mass, extra = family.stats(state)
         bound = (total - estimator._gate_penalty(state["gate"])) / wsum
@@ -637,11 +644,11 @@ def _em_loop(estimator, family, start, gate_inputs, wsum):
         if improved or best_iter == 0:
             best_iter = n_iter
         source = state
-        # The in-memory stopping rule (see _em._settled).
-        if _settled(history, tol):
-            converged = True
-            break
-        if n_iter - best_iter >= _N_ITER_NO_CHANGE and not _rising(history):
+        # The in-memory stopping rule (see _em._stops).
+        if _stops(history, tol, n_iter, best_iter):
+            if capped is not None and not polishing and n_iter < max_iter:
+                polish = True
+                continue
             converged = True
             break
     return _Run(

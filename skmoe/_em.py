@@ -17,13 +17,14 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from ._array_api import _like, _to_numpy, _xp_of
+from ._em_fused import _FusedStep, gate_steps
 from ._experts import (
     _check_expert_templates,
     _failed_indices,
     _FailedExpert,
     _make_experts,
 )
-from ._gate import _quiet_gate_fits, _weighted_standardization
+from ._gate import _em_gate_fits, _weighted_standardization
 from ._kernels import e_step
 from ._progress import _RunProgress
 from ._run import _Run, _snapshot
@@ -283,30 +284,48 @@ def _em_loop(
     squarem = _squarem_for(
         estimator, state, X, y, w, lik, gate_inputs, inner_jobs, run, wsum
     )
-    # SQUAREM cycles start from a fitted state and its E-step.
+    fused = _FusedStep.for_loop(estimator, state, X, y, w, lik, gate_inputs, squarem)
+    # SQUAREM cycles and fused steps start from a fitted state and its E-step.
     plain = True
+    # Responsibilities that are no E-step of the state (a re-initialisation)
+    # get a gate solved to its tol, and so does the last M-step of a run
+    # whose gate takes capped steps (see _em_fused.gate_steps), so that the
+    # fitted gate is the optimum for the fitted experts (polishing).
+    jumped = polish = False
     for n_iter in range(1, max_iter + 1):
+        polishing, polish = polish, False
         try:
-            if plain or squarem is None:
+            total = mass = None
+            if fused is not None and not plain:
+                total, mass, log_prob = fused.step(state, resp, polishing)
+                # Kept in the fused step; made where needed.
+                resp = None
+            elif plain or polishing or squarem is None:
                 log_lik = lik.m_step(
                     state["experts"], X, y, resp * w[:, None], state, inner_jobs
                 )
                 _record_failures(state["experts"], failures, n_iter, run)
-                with _quiet_gate_fits():
+                steps = gate_steps(state["experts"], lik)
+                if jumped or polishing:
+                    steps = None
+                with _em_gate_fits(steps):
                     state["gate"]._fit_prepared(gate_inputs, resp)
                 resp, log_prob = estimator._e_step(state, X, log_lik)
                 if top_k is not None:
                     resp, log_mass = _top_k_posteriors(resp, top_k)
+                if fused is not None:
+                    fused.invalidate()
             else:
                 state, resp, log_prob, _ = squarem.cycle(state, resp, history[-1], tol)
-            plain = False
+            plain = jumped = False
         except Exception as err:
             # Which iteration of which run: an expert's own error says
             # neither.
             where = f"run {run}" if run is not None else "a small-EM short run"
             err.add_note(f"Raised in EM iteration {n_iter} of {where}.")
             raise
-        total = float(w @ log_prob)
+        if total is None:
+            total = float(w @ log_prob)
         # Sparse EM's objective is the log of each row's top-k mass, which
         # its E-step keeps; the log-likelihood recorded stays the model's.
         objective = total if top_k is None else float(w @ (log_prob + log_mass))
@@ -320,9 +339,12 @@ def _em_loop(
             best_log_lik = total
         if improved or best_iter == 0:
             best_iter = n_iter
-        mass = _to_numpy(w @ resp)
+        if mass is None:
+            mass = _to_numpy(w @ resp)
         dead = estimator._dead_experts(mass, state["experts"], lik)
         if dead.size and reinit_left > 0:
+            if resp is None:
+                resp = fused.responsibilities()
             resp = _reinitialise(
                 resp, log_prob, dead[:reinit_left], estimator.n_experts
             )
@@ -330,12 +352,16 @@ def _em_loop(
             reinit_left -= min(dead.size, reinit_left)
             best_iter = n_iter
             # The new responsibilities are no E-step of the state.
-            plain = True
+            plain = jumped = True
             continue
-        if _settled(history, tol):
-            converged = True
-            break
-        if n_iter - best_iter >= _N_ITER_NO_CHANGE and not _rising(history):
+        if _stops(history, tol, n_iter, best_iter):
+            if (
+                not polishing
+                and n_iter < max_iter
+                and gate_steps(state["experts"], lik) is not None
+            ):
+                polish = True
+                continue
             converged = True
             break
     if verbose:
@@ -397,7 +423,7 @@ def _squarem_for(estimator, state, X, y, w, lik, gate_inputs, inner_jobs, run, w
     def em_step(old, resp):
         new = _snapshot(old)
         log_lik = lik.m_step(new["experts"], X, y, resp * w[:, None], new, inner_jobs)
-        with _quiet_gate_fits():
+        with _em_gate_fits(gate_steps(new["experts"], lik)):
             new["gate"]._fit_prepared(gate_inputs, resp)
         resp, log_prob = estimator._e_step(new, X, log_lik)
         return new, resp, log_prob, bound_of(new, log_prob)
@@ -414,6 +440,15 @@ def _squarem_for(estimator, state, X, y, w, lik, gate_inputs, inner_jobs, run, w
     return Squarem(
         em_step, e_step_of, bound_of, lik.variance_floor, x_scale, float(y_scale[0])
     )
+
+
+def _stops(history, tol, n_iter, best_iter):
+    """EM's stopping rule: converged (:func:`_settled`), or no improvement
+    on the best objective by more than ``tol`` for ``_N_ITER_NO_CHANGE``
+    iterations without a steady climb (:func:`_rising`)."""
+    if _settled(history, tol):
+        return True
+    return n_iter - best_iter >= _N_ITER_NO_CHANGE and not _rising(history)
 
 
 def _settled(history, tol):

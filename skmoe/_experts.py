@@ -355,20 +355,23 @@ def _fit_linear_experts(experts, X, y, weights):
     experts come from one kernel pass over the data.
     """
     center = np.array([e.fit_intercept for e in experts])
-    on_host = isinstance(X, np.ndarray)
-    if on_host:
-        XT, WT = np.ascontiguousarray(X.T), np.ascontiguousarray(weights.T)
-    else:
-        XT, WT = X.T, weights.T
     # The (d, d) systems are solved on the host, also for device data.
-    wsum, x_mean, y_mean, gram, rhs = (
-        _to_numpy(a) for a in weighted_normal_equations(XT, y, WT, center)
+    moments = (_to_numpy(a) for a in weighted_normal_equations(X, y, weights, center))
+    _, x_mean, y_mean, gram, rhs = moments
+    return _linear_experts_from_moments(
+        experts, X, y, lambda k: weights[:, k], x_mean, y_mean, gram, rhs
     )
+
+
+def _linear_experts_from_moments(experts, X, y, weight, x_mean, y_mean, gram, rhs):
+    """:func:`_linear_expert_from_moments` for each expert, ``weight(k)``
+    expert k's weights (read only when its normal equations are singular
+    and it is solved by least squares on the weighted rows)."""
     fitted = []
     for k, expert in enumerate(experts):
 
         def lstsq(alpha, unit, k=k):
-            root = np.sqrt(_to_numpy(weights[:, k]))
+            root = np.sqrt(_to_numpy(weight(k)))
             A = (_to_numpy(X) - x_mean[k]) * root[:, None]
             b = (_to_numpy(y) - y_mean[k]) * root
             if alpha > 0:
@@ -403,7 +406,7 @@ def _linear_expert_from_moments(expert, x_mean, y_mean, gram, rhs, n_rows, lstsq
     weighted rows, in the column units ``unit``); the Dask path, which has
     only the moments, solves them by least squares instead.
     """
-    est = clone(expert)
+    est = _unfitted_copy(expert)
     n_features = gram.shape[0]
     alpha = float(expert.alpha) if type(expert) is Ridge else 0.0
     gram_reg = gram + alpha * np.eye(n_features)
@@ -414,13 +417,13 @@ def _linear_expert_from_moments(expert, x_mean, y_mean, gram, rhs, n_rows, lstsq
     unit = np.sqrt(np.diag(gram_reg))
     unit[~(unit > 0)] = 1.0
     scaled = gram_reg / unit[:, None] / unit[None, :]
-    eig = linalg.eigvalsh(scaled)
+    # NumPy's LAPACK wrappers: SciPy's cost several times more on these
+    # small systems, solved at every EM iteration.
+    eig = np.linalg.eigvalsh(scaled)
     # The normal equations square the condition number: past 1e10 (1e5
     # for the data) fall back to lstsq on the weighted data, as sklearn does.
     if eig[0] > 1e-10 * eig[-1]:
-        coef = (
-            linalg.solve(scaled, rhs / unit, assume_a="pos", check_finite=False) / unit
-        )
+        coef = np.linalg.solve(scaled, rhs / unit) / unit
     else:
         coef = lstsq(alpha, unit)
     est.coef_ = coef
@@ -428,7 +431,7 @@ def _linear_expert_from_moments(expert, x_mean, y_mean, gram, rhs, n_rows, lstsq
     est.n_features_in_ = n_features
     if type(expert) is LinearRegression:
         # As scikit-learn's: those of the centred data, in their units.
-        singular = np.sqrt(np.clip(linalg.eigvalsh(gram_reg), 0, None))[::-1]
+        singular = np.sqrt(np.clip(np.linalg.eigvalsh(gram_reg), 0, None))[::-1]
         est.singular_ = singular
         est.rank_ = int(
             np.sum(
@@ -438,6 +441,17 @@ def _linear_expert_from_moments(expert, x_mean, y_mean, gram, rhs, n_rows, lstsq
     else:
         est.n_iter_ = None
         est.solver_ = "cholesky"
+    return est
+
+
+def _unfitted_copy(expert):
+    """``clone(expert)`` for a LinearRegression or Ridge: their parameters
+    are scalars, so a shallow copy without the fitted attributes is a clone,
+    at a tenth of the cost (the linear experts are refitted at every EM
+    iteration)."""
+    est = copy.copy(expert)
+    for name in [a for a in vars(est) if a.endswith("_") and not a.startswith("_")]:
+        delattr(est, name)
     return est
 
 
@@ -467,9 +481,11 @@ def _fit_experts(
         else:
             generic.append(k)
     if linear:
-        group = _fit_linear_experts(
-            [experts[k] for k in linear], X, y, _take(weights, linear, axis=1)
+        # Every expert linear (the default): no copy of the weights.
+        group_weights = (
+            weights if len(linear) == n_experts else _take(weights, linear, axis=1)
         )
+        group = _fit_linear_experts([experts[k] for k in linear], X, y, group_weights)
         for k, est in zip(linear, group, strict=True):
             fitted[k] = est
     if n_jobs in (None, 1) or len(generic) <= 1:

@@ -32,6 +32,7 @@ from ._gate_solvers import (
     _balance_penalty,
     _lbfgs_soft_targets,
     _log_softmax,
+    _newton,
     _newton_numpy,
     _newton_soft_targets,
 )
@@ -41,24 +42,40 @@ from ._validation import _check_weights, _validate_data
 __all__ = ["SoftmaxGate"]
 
 
-# Set by the EM driver around its gate fits (see _quiet_gate_fits).
-_QUIET_GATE = contextvars.ContextVar("skmoe_quiet_gate", default=False)
+# Set by the EM driver around its gate fits (see _em_gate_fits): whether a
+# fit is an EM M-step, and the most Newton steps a warm-started one takes.
+_IN_EM = contextvars.ContextVar("skmoe_in_em", default=False)
+_EM_NEWTON_CAP = contextvars.ContextVar("skmoe_em_newton_cap", default=None)
+
+#: Newton steps of a warm-started gate fit in an EM M-step where the
+#: experts' M-step is exact and cheap (see ``_em_fused.gate_steps``).
+EM_NEWTON_STEPS = 1
 
 
 @contextlib.contextmanager
-def _quiet_gate_fits():
-    """Gate fits inside this block raise no ConvergenceWarning.
+def _em_gate_fits(newton_steps=None):
+    """Gate fits inside this block are EM's M-steps.
 
-    For EM's M-steps: the gate is warm-started at every iteration with a
-    capped number of solver steps, so stopping at the cap is normal there; EM
-    reports its own convergence. A context variable, not a warnings filter on
-    the message: it is local to the thread, and does not depend on the text.
+    - With ``newton_steps``, a warm-started gate fitted by Newton's method
+      takes at most that many (backtracked) steps: generalised EM (an ECM
+      step). The EM driver asks for it where the experts' M-step is exact and
+      cheap (``_em_fused.gate_steps``): there EM's own linear convergence sets
+      the pace, and solving the gate to its ``tol`` at every M-step costs
+      passes over the data and buys no iterations
+      (``benchmarks/bench_fused.py``). A fresh gate, L-BFGS, and every M-step
+      of other experts, are solved to ``tol``.
+    - They raise no ConvergenceWarning: stopping at a cap is normal there;
+      EM reports its own convergence.
+
+    Context variables, not a warnings filter on the message: they are local
+    to the thread, and do not depend on the text.
     """
-    token = _QUIET_GATE.set(True)
+    tokens = _IN_EM.set(True), _EM_NEWTON_CAP.set(newton_steps)
     try:
         yield
     finally:
-        _QUIET_GATE.reset(token)
+        _IN_EM.reset(tokens[0])
+        _EM_NEWTON_CAP.reset(tokens[1])
 
 
 def _weighted_standardization(X, sample_weight):
@@ -150,6 +167,13 @@ def _original_scale(W, b, mean, scale):
     back to ``X``."""
     coef = W / scale[:, None]
     return coef, b - mean @ coef
+
+
+def _standardised(coef, inputs):
+    """Raw-scale ``(W, b)`` mapped onto ``inputs``' standardised scale (the
+    inverse of :func:`_original_scale`)."""
+    W, b = coef
+    return W * inputs.scale[:, None], b + inputs.mean @ W
 
 
 class _BaseGate(BaseEstimator, metaclass=ABCMeta):
@@ -503,21 +527,22 @@ class SoftmaxGate(ClassifierMixin, _BaseGate):
         # Inputs that bring their own solver (the Dask path's, whose loss is
         # a pass over the blocks) hold NumPy moments only.
         own = getattr(inputs, "soft_target_solver", None)
-        xp = np if own is not None else _xp_of(inputs.Xs)
-        mean, scale = inputs.mean, inputs.scale
         if init is not None:
-            # Map the raw-scale coefficients into the standardised space.
-            init = (init[0] * scale[:, None], init[1] + mean @ init[0])
-        l2 = 0.0 if np.isinf(self.C) else 1.0 / self.C
+            init = _standardised(init, inputs)
+        l2 = self._l2()
         balance = getattr(self, "_balance_strength", 0.0)
         # NumPy: Newton's method or L-BFGS on the numba kernels (only the
         # L-BFGS objective carries the balance penalty, which couples the
         # rows through the average gate); a device: Newton's method there;
         # the Dask path: its own solvers, the same two, over the blocks.
         newton = self._uses_newton(inputs.Xs.shape[1], targets.shape[1])
+        max_iter = self.max_iter
+        cap = _EM_NEWTON_CAP.get()
+        if newton and init is not None and cap is not None:
+            max_iter = min(max_iter, cap)
         if own is not None:
             solve, solver = own, "Newton solver" if newton else "L-BFGS"
-        elif xp is not np:
+        elif _xp_of(inputs.Xs) is not np:
             solve, solver = _newton_soft_targets, "Newton solver"
         elif newton and not balance:
             solve, solver = _newton_numpy, "Newton solver"
@@ -530,22 +555,18 @@ class SoftmaxGate(ClassifierMixin, _BaseGate):
             self.fit_intercept,
             init,
             {
-                "max_iter": self.max_iter,
+                "max_iter": max_iter,
                 "tol": self.tol,
                 "balance": balance,
                 "newton": newton,
             },
         )
-        self.coef_, self.intercept_ = _original_scale(W, b, mean, scale)
-        self.n_iter_ = int(n_iter)
-        self.converged_ = status == 0
-        self.objective_ = float(objective)
-        self.penalty_ = 0.5 * l2 * float(xp.sum(W * W))
+        self._set_solution(inputs, W, b, n_iter, status, objective)
         if balance:
             self.penalty_ += _balance_penalty(
                 inputs.Xs @ W + b, inputs.sample_weight, balance
             )
-        if status == 1 and not _QUIET_GATE.get():
+        if status == 1 and not _IN_EM.get():
             warnings.warn(
                 f"SoftmaxGate's {solver} did not converge in max_iter="
                 f"{self.max_iter} iterations: increase max_iter, or decrease C.",
@@ -553,6 +574,39 @@ class SoftmaxGate(ClassifierMixin, _BaseGate):
                 # _fit_soft_targets < _fit_validated < fit < _fit_context < caller
                 stacklevel=5,
             )
+
+    def _l2(self):
+        """The objective's L2 penalty on the standardised coefficients."""
+        return 0.0 if np.isinf(self.C) else 1.0 / self.C
+
+    def _set_solution(self, inputs, W, b, n_iter, status, objective):
+        """The fitted attributes from a solution ``(W, b)`` on the
+        standardised rows ``inputs`` (the balance penalty aside)."""
+        xp = _xp_of(W)
+        self.coef_, self.intercept_ = _original_scale(W, b, inputs.mean, inputs.scale)
+        self.n_iter_ = int(n_iter)
+        self.converged_ = status == 0
+        self.objective_ = float(objective)
+        self.penalty_ = 0.5 * self._l2() * float(xp.sum(W * W))
+
+    def _newton_steps(self, inputs, loss, first, max_iter):
+        """At most ``max_iter`` Newton steps on ``loss`` (a
+        :class:`~skmoe._gate_solvers._SoftTargetLoss` on ``inputs``' rows)
+        from the fitted coefficients, whose value, gradient and Hessian
+        ``first`` the caller has: the gate's M-step in generalised EM (the
+        fused EM pass, ``_em_fused``). No step raises the objective."""
+        W, b, n_iter, status, objective = _newton(
+            loss,
+            self._standardised_coef(inputs),
+            {"max_iter": max_iter, "tol": self.tol},
+            first,
+        )
+        self._set_solution(inputs, W, b, n_iter, status, objective)
+        return self
+
+    def _standardised_coef(self, inputs):
+        """The fitted ``(coef_, intercept_)`` on ``inputs``' standardised scale."""
+        return _standardised((self.coef_, self.intercept_), inputs)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

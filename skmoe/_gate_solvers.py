@@ -156,10 +156,12 @@ def _newton_numpy(inputs, targets, l2, fit_intercept, init, options):
     return _newton(loss, init, options)
 
 
-def _newton(loss, init, options):
+def _newton(loss, init, options, first=None):
     """:func:`_newton_numpy`'s iterations on ``loss`` (a
     :class:`_SoftTargetLoss`, or the Dask path's, whose evaluations are
-    passes over the blocks) from ``init``."""
+    passes over the blocks) from ``init``; ``first``: the value, gradient
+    and Hessian at ``init`` (as ``loss.loss_gradient_hessian``) when the
+    caller has them (the fused EM pass), which saves the first pass."""
     d, k = loss.n_features, loss.n_classes
     fit_intercept, l2 = loss.fit_intercept, loss.l2
     q = d + 1 if fit_intercept else d
@@ -182,7 +184,10 @@ def _newton(loss, init, options):
     f = g = None
     converged, n_iter = False, 0
     for n_iter in range(1, options["max_iter"] + 1):
-        f_data, g_data, h_data = loss.loss_gradient_hessian(A)
+        if first is not None:
+            (f_data, g_data, h_data), first = first, None
+        else:
+            f_data, g_data, h_data = loss.loss_gradient_hessian(A)
         if f is None:
             f, g = f_data, g_data
             if np.max(np.abs(g)) <= options["tol"]:
@@ -286,19 +291,35 @@ class _SoftTargetLoss:
     probabilities is added before the division.
     """
 
-    def __init__(self, XT, targets, sample_weight, l2, fit_intercept, balance=0.0):
+    def __init__(
+        self,
+        XT,
+        targets,
+        sample_weight,
+        l2,
+        fit_intercept,
+        balance=0.0,
+        weighted_targets_T=None,
+    ):
         # Features-major (``XT`` is ``X.T``, C-contiguous): the kernel
-        # vectorises over rows.
+        # vectorises over rows. ``weighted_targets_T``: the targets times
+        # the row weights, transposed and C-contiguous, when the caller has
+        # them (``targets`` is then unused, and each row's mass is its
+        # weight: its targets sum to 1).
         self.XT = XT
-        self.weighted_targets_T = np.ascontiguousarray(
-            targets.T * sample_weight, dtype=np.float64
-        )
-        self.row_mass = self.weighted_targets_T.sum(axis=0)
+        if weighted_targets_T is None:
+            weighted_targets_T = np.ascontiguousarray(
+                targets.T * sample_weight, dtype=np.float64
+            )
+            self.row_mass = weighted_targets_T.sum(axis=0)
+        else:
+            self.row_mass = sample_weight
+        self.weighted_targets_T = weighted_targets_T
         self.wsum = sample_weight.sum()
         self.l2 = l2
         self.fit_intercept = fit_intercept
         self.n_features = XT.shape[0]
-        self.n_classes = targets.shape[1]
+        self.n_classes = weighted_targets_T.shape[0]
         self.balance = balance
         self.sample_weight = sample_weight
 
@@ -321,7 +342,12 @@ class _SoftTargetLoss:
         d, k = self.n_features, self.n_classes
         b = A[d] if self.fit_intercept else np.zeros(k)
         W = np.ascontiguousarray(A[:d])
-        loss, grad, hess = self._data_loss_gradient_hessian(W, b)
+        return self.penalised(W, *self._data_loss_gradient_hessian(W, b))
+
+    def penalised(self, W, loss, grad, hess):
+        """:meth:`loss_gradient_hessian` from the data part's sums at
+        ``W`` (and the intercepts): the penalty added, the intercepts'
+        entries dropped when there are none, divided by the total weight."""
         loss += 0.5 * self.l2 * np.vdot(W, W)
         grad[:-1] += self.l2 * W
         if not self.fit_intercept:

@@ -127,18 +127,25 @@ class GaussianLikelihood:
         preds = _expert_outputs(fitted, X, isolate=self.isolate)
         xp = _xp_of(preds)
         mass = xp.sum(weights, axis=0)
-        sq = weights * (y[:, None] - preds) ** 2
-        previous = state.get("noise_variance")
-        # An expert without data (mass 0) keeps its variance (0/0 is masked).
-        safe_mass = xp.where(mass > 0, mass, xp.ones_like(mass))
-        var = xp.sum(sq, axis=0) / safe_mass
-        if previous is not None:
-            var = xp.where(mass > 0, var, previous)
-        var = xp.where(xp.isnan(var), xp.zeros_like(var), var)
-        var = xp.maximum(var, xp.full_like(var, self.variance_floor))
+        sq = xp.sum(weights * (y[:, None] - preds) ** 2, axis=0)
+        var = self.noise_variances(sq, mass, state.get("noise_variance"))
         state["experts"] = fitted
         state["noise_variance"] = var
         return gaussian_log_likelihood(y, preds, var)
+
+    def noise_variances(self, squares, mass, previous):
+        """The M-step's noise variances from each expert's weighted sum of
+        squared residuals ``squares`` and its weight ``mass`` (K,); an
+        expert without data (mass 0) keeps its ``previous`` variance, and
+        none falls below the floor. Any array namespace."""
+        xp = _xp_of(squares)
+        # 0/0 is masked.
+        safe_mass = xp.where(mass > 0, mass, xp.ones_like(mass))
+        var = squares / safe_mass
+        if previous is not None:
+            var = xp.where(mass > 0, var, previous)
+        var = xp.where(xp.isnan(var), xp.zeros_like(var), var)
+        return xp.maximum(var, xp.full_like(var, self.variance_floor))
 
     def log_likelihood(self, state, X, y):
         """(n, K) log-density of ``y`` under each expert of ``state``."""

@@ -80,7 +80,7 @@ def _run_recording_warnings(run_once, *args, catch=False, record=True, **kwargs)
     not help, because scikit-learn's own
     input checks reset it at every call: users saw the same warning
     hundreds of times in one fit. (The gate's fits raise none: see
-    :func:`_gate._quiet_gate_fits`.) Picklable, so joblib workers (restarts in
+    :func:`_gate._em_gate_fits`.) Picklable, so joblib workers (restarts in
     parallel) return their warnings too. ``record=False`` (threads, whose
     caller records for all of them) returns no records.
     """

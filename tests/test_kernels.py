@@ -591,15 +591,19 @@ def test_normal_equations_match_reference(n, d, k, n_threads, monkeypatch):
     y = rng.normal(size=n)
     W = rng.dirichlet(np.ones(k), size=n)
     W[::4, 0] = 0.0
-    XT, WT = np.ascontiguousarray(X.T), np.ascontiguousarray(W.T)
     center = np.arange(k) % 2 == 0
-    got = weighted_normal_equations(XT, y, WT, center)
-    expected = weighted_normal_equations_reference(XT, y, WT, center)
+    got = weighted_normal_equations(X, y, W, center)
+    expected = weighted_normal_equations_reference(X, y, W, center)
+    # Any memory layout of the features.
+    for a, b in zip(
+        weighted_normal_equations(np.asfortranarray(X), y, W, center), got, strict=True
+    ):
+        assert_allclose(a, b, rtol=1e-13, atol=1e-13 * n)
     for a, b in zip(got, expected, strict=True):
         assert_allclose(a, b, rtol=1e-9, atol=1e-9 * n)
     monkeypatch.setattr(_config, "PARALLEL_MIN_ENTRIES", 1)
     monkeypatch.setattr(_dispatch, "_n_threads", lambda: n_threads)
-    threaded = weighted_normal_equations(XT, y, WT, center)
+    threaded = weighted_normal_equations(X, y, W, center)
     for a, b in zip(threaded, got, strict=True):
         assert_array_equal(a, b)
     # Uncentred experts keep zero means.

@@ -11,6 +11,7 @@ from skmoe import (
     MixtureOfExpertsClassifier,
     MixtureOfExpertsRegressor,
     SoftmaxGate,
+    _em_fused,
 )
 from skmoe._squarem import _pack, _unpack
 from skmoe.datasets import make_moe_classification, make_moe_regression
@@ -59,6 +60,14 @@ def test_fewer_em_steps_on_overlapping_experts(monkeypatch):
         return fit_prepared(self, inputs, targets)
 
     monkeypatch.setattr(SoftmaxGate, "_fit_prepared", counting)
+    fused_step = _em_fused._FusedStep.step
+
+    def counting_fused(self, *args):
+        # Plain EM's fused iterations (one M-step each) fit the gate there.
+        steps[key] += 1
+        return fused_step(self, *args)
+
+    monkeypatch.setattr(_em_fused._FusedStep, "step", counting_fused)
     fits = {}
     for key in (None, "squarem"):
         steps[key] = 0

@@ -49,12 +49,13 @@ def _switching_lines(n=400, seed=0):
 
 
 def test_one_warning_of_each_kind_per_fit():
-    # A tree larger than the data need, stopped early: it used to give two
+    # A tree larger than the data need (two regimes, four leaves, each of
+    # which needs 20 rows to live), stopped early: it used to give two
     # DeadExpertWarnings (one for the re-initialisations, one for the dead
     # experts of the fitted model) besides the ConvergenceWarning.
     X, y = _switching_lines()
     est = HierarchicalMixtureOfExpertsRegressor(
-        depth=2, tol=0.0, max_iter=15, random_state=0
+        depth=2, tol=0.0, max_iter=15, random_state=0, min_expert_weight=20
     )
     caught = _recorded(lambda: est.fit(X, y))
     assert est.dead_experts_.size and est.reinitialized_experts_

@@ -49,6 +49,11 @@ _INIT_MAX_ITER = 100
 #: gradient solvers, on at most ``_INIT_ROWS`` random rows of the training
 #: data in ``fit`` (on the first chunk in ``partial_fit``).
 _INIT_EM_ITER = 5
+
+#: The tolerance of the initialisation's M-steps (L-BFGS): tight, so that
+#: they end at their optimum, not anywhere along a flat valley of the gate
+#: (where a looser stop made the start depend on rounding: the weights' unit).
+_INIT_TOL = 1e-10
 _INIT_ROWS = 10_000
 
 #: Minibatch size used by ``batch_size="auto"`` with the minibatch solver
@@ -238,7 +243,7 @@ class _Stream:
             self.partial_fit_externals(X, y, resp * w[:, None])
             ext = self.external_out(X, t)
             objective = _Objective(m, Xs, t, w, resp=resp, ext_out=ext)
-            _lbfgs(objective, _INIT_MAX_ITER, 1e-8)
+            _lbfgs(objective, _INIT_MAX_ITER, _INIT_TOL)
             if not self.classifier:
                 self.exact_variances(X, Xs, t, y, w, resp=resp)
         self.seen += float(w.sum())

@@ -136,17 +136,18 @@ def _map_chunks(fn, n, step, n_threads):
 _CHUNK_ROWS = 16384
 
 
-def _sum_chunks(fn, n, n_entries):
+def _sum_chunks(fn, n, n_entries, chunk_rows=_CHUNK_ROWS):
     """``fn(0, n)``, or on large problems its sum over chunks, in threads.
 
     ``fn(lo, hi)`` returns a tuple of partial sums over rows ``lo:hi``
     (floats or arrays). From ``PARALLEL_MIN_ENTRIES`` entries the rows are
-    cut into chunks of ``_CHUNK_ROWS`` and the chunks' tuples added in chunk
-    order, so that the result does not depend on the number of threads.
+    cut into chunks of ``chunk_rows`` (fixed per kernel: smaller for kernels
+    that do more per row) and the chunks' tuples added in chunk order, so
+    that the result does not depend on the number of threads.
     """
     if n_entries < _config.PARALLEL_MIN_ENTRIES:
         return fn(0, n)
-    parts = _map_chunks(fn, n, _CHUNK_ROWS, _n_threads())
+    parts = _map_chunks(fn, n, chunk_rows, _n_threads())
     total = list(parts[0])
     for part in parts[1:]:
         for i, value in enumerate(part):

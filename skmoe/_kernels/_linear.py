@@ -3,10 +3,11 @@
 EM refits every ``LinearRegression``/``Ridge`` expert on its own column of
 responsibilities. Computing each expert's weighted means, centred Gram matrix
 and right-hand side with NumPy costs several (n, d) temporaries per expert;
-this kernel reads the features once per pair of columns, features-major, for
-all experts, with the exact two-pass centring (means first, then centred
-products) that keeps the normal equations accurate when a feature's mean is
-large against its spread (a calendar year).
+this kernel reads the rows in blocks that stay in cache (two passes over the
+data for all experts together, in threads on large problems), with the exact
+two-pass centring (means first, then centred products) that keeps the normal
+equations accurate when a feature's mean is large against its spread (a
+calendar year).
 """
 
 import numpy as np
@@ -14,16 +15,16 @@ import numpy as np
 from . import _dispatch
 
 
-def weighted_normal_equations(XT, y, WT, center):
+def weighted_normal_equations(X, y, W, center):
     """Weighted means, centred Gram matrices and right-hand sides.
 
     Parameters
     ----------
-    XT : ndarray of shape (n_features, n_samples), float64, C-contiguous
-        The features, transposed.
+    X : ndarray of shape (n_samples, n_features), float64
+        The features, as the caller holds them (row-major or not).
     y : ndarray of shape (n_samples,), float64
-    WT : ndarray of shape (n_experts, n_samples), float64, C-contiguous
-        One row of non-negative weights per expert.
+    W : ndarray of shape (n_samples, n_experts), float64
+        One column of non-negative weights per expert.
     center : ndarray of shape (n_experts,), bool
         Whether expert k fits an intercept (then its data are centred by its
         weighted means; otherwise the means are taken as zero).
@@ -38,36 +39,40 @@ def weighted_normal_equations(XT, y, WT, center):
     rhs : ndarray of shape (n_experts, n_features)
         ``sum_i w_ki (x_i - m_k)(y_i - ybar_k)``.
     """
-    if not isinstance(XT, np.ndarray):
+    if not isinstance(X, np.ndarray):
         # Other array namespaces (CuPy, ...): the twin, a few matrix
         # products per expert on the device.
-        return weighted_normal_equations_reference(XT, y, WT, center)
-    from ._linear_numba import _normal_equations
+        return weighted_normal_equations_reference(X, y, W, center)
+    from ._linear_numba import _centred_products, _weighted_sums
 
-    n_experts = WT.shape[0]
-    if not _dispatch._use_parallel((XT.shape[1], n_experts), None):
-        return _normal_equations(XT, y, WT, center)
-    # The experts are independent: one per chunk, in threads (bitwise the
-    # same results as one thread).
-    parts = _dispatch._map_chunks(
-        lambda lo, hi: _normal_equations(XT, y, WT[lo:hi], center[lo:hi]),
-        n_experts,
-        1,
-        _dispatch._n_threads(),
+    # Any memory layout: the kernels read the rows block by block.
+    X, y, W = (np.asarray(a, dtype=np.float64) for a in (X, y, W))
+    n, d = X.shape
+    n_experts = W.shape[1]
+    # Per row, the products weigh like this many entries of an (n, K) pass.
+    entries = n * n_experts * (d + 1) * (d + 2) // 2
+    wsum, x_sum, y_sum = _dispatch._sum_chunks(
+        lambda lo, hi: _weighted_sums(X, y, W, lo, hi), n, entries
     )
-    return tuple(np.concatenate(arrays) for arrays in zip(*parts, strict=True))
+    center = np.asarray(center, dtype=bool) & (wsum > 0)
+    safe = np.where(center, wsum, 1.0)
+    x_mean = np.where(center[:, None], x_sum / safe[:, None], 0.0)
+    y_mean = np.where(center, y_sum / safe, 0.0)
+    gram, rhs = _dispatch._sum_chunks(
+        lambda lo, hi: _centred_products(X, y, W, x_mean, y_mean, lo, hi), n, entries
+    )
+    return wsum, x_mean, y_mean, gram, rhs
 
 
-def weighted_normal_equations_reference(XT, y, WT, center):
+def weighted_normal_equations_reference(X, y, W, center):
     """Array-API twin of :func:`weighted_normal_equations` (the test oracle)."""
     from .._array_api import _xp_of
 
-    xp = _xp_of(XT)
-    X = XT.T
-    wsum = xp.sum(WT, axis=1)
+    xp = _xp_of(X)
+    wsum = xp.sum(W, axis=0)
     means, y_means, grams, rhss = [], [], [], []
-    for k in range(WT.shape[0]):
-        w = WT[k, :]
+    for k in range(W.shape[1]):
+        w = W[:, k]
         if center[k]:
             x_mean, y_mean = w @ X / wsum[k], w @ y / wsum[k]
         else:
