@@ -12,7 +12,7 @@ dispatches here). For a flat regressor with ``LinearRegression`` or
   ``[x, 1, y]`` (the normal equations and the weighted residual sum of
   squares for the noise variance): one ``(d + 2) x (d + 2)`` matrix per
   expert and block, summed on the client, solved by the in-memory path's
-  own solver (``_experts._linear_expert_from_moments``);
+  own solver (``_experts._linear_experts_from_moments``);
 * a logistic expert's M-step is scikit-learn's own L-BFGS on its own
   objective (:func:`_fit_logistic_expert`), each evaluation a pass;
 * the gate's M-step is the in-memory path's L-BFGS on the same objective,
@@ -45,7 +45,7 @@ from sklearn.utils import check_random_state
 
 from . import _gate
 from ._em import _stops
-from ._experts import _check_expert_templates, _linear_expert_from_moments
+from ._experts import _check_expert_templates, _linear_experts_from_moments
 from ._gate import SoftmaxGate, _constant_columns, _em_gate_fits
 from ._gate_solvers import _lbfgs, _newton, _SoftTargetLoss
 from ._kernels import e_step, softmax_cross_entropy, softmax_cross_entropy_hessian
@@ -366,18 +366,18 @@ def _experts_from_moments(templates, moments, mass, previous, floor, x_shift, y_
             var[k] = previous["noise_variance"][k]
             continue
 
-        def lstsq(alpha, unit, gram=gram, rhs=rhs):
+        def lstsq(k, alpha, unit, gram=gram, rhs=rhs):
             # Only the moments are here: the minimum-norm solution of the
             # normal equations.
             reg = (gram + alpha * np.eye(d)) / unit[:, None] / unit[None, :]
             return np.linalg.lstsq(reg, rhs / unit, rcond=1e-12)[0] / unit
 
-        est = _linear_expert_from_moments(
-            template,
-            x_mean + (x_shift if template.fit_intercept else 0.0),
-            y_mean + (y_shift if template.fit_intercept else 0.0),
-            gram,
-            rhs,
+        (est,) = _linear_experts_from_moments(
+            [template],
+            [x_mean + (x_shift if template.fit_intercept else 0.0)],
+            [y_mean + (y_shift if template.fit_intercept else 0.0)],
+            gram[None],
+            rhs[None],
             int(round(wsum)),
             lstsq,
         )

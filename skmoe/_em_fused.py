@@ -31,6 +31,7 @@ from ._experts import (
     _FailedExpert,
     _is_plain_linear,
     _linear_experts_from_moments,
+    _lstsq_on_rows,
 )
 from ._gate import SoftmaxGate, _GateInputs
 from ._gate_solvers import _SoftTargetLoss
@@ -169,8 +170,9 @@ class _FusedStep:
         weighted, mass = sums["targets"], sums["mass"]
         x_mean, y_mean, gram, rhs, syy = moments
         previous = state["experts"]
+        lstsq = _lstsq_on_rows(X, y, lambda k: weighted[k], x_mean, y_mean)
         fitted = _linear_experts_from_moments(
-            previous, X, y, lambda k: weighted[k], x_mean, y_mean, gram, rhs
+            previous, x_mean, y_mean, gram, rhs, X.shape[0], lstsq
         )
         squares = np.empty(len(fitted))
         for k, est in enumerate(fitted):

@@ -358,90 +358,99 @@ def _fit_linear_experts(experts, X, y, weights):
     # The (d, d) systems are solved on the host, also for device data.
     moments = (_to_numpy(a) for a in weighted_normal_equations(X, y, weights, center))
     _, x_mean, y_mean, gram, rhs = moments
-    return _linear_experts_from_moments(
-        experts, X, y, lambda k: weights[:, k], x_mean, y_mean, gram, rhs
+    lstsq = _lstsq_on_rows(X, y, lambda k: weights[:, k], x_mean, y_mean)
+    fitted = _linear_experts_from_moments(
+        experts, x_mean, y_mean, gram, rhs, X.shape[0], lstsq
     )
-
-
-def _linear_experts_from_moments(experts, X, y, weight, x_mean, y_mean, gram, rhs):
-    """:func:`_linear_expert_from_moments` for each expert, ``weight(k)``
-    expert k's weights (read only when its normal equations are singular
-    and it is solved by least squares on the weighted rows)."""
-    fitted = []
-    for k, expert in enumerate(experts):
-
-        def lstsq(alpha, unit, k=k):
-            root = np.sqrt(_to_numpy(weight(k)))
-            A = (_to_numpy(X) - x_mean[k]) * root[:, None]
-            b = (_to_numpy(y) - y_mean[k]) * root
-            if alpha > 0:
-                A = np.vstack([A, np.sqrt(alpha) * np.eye(X.shape[1])])
-                b = np.concatenate([b, np.zeros(X.shape[1])])
-            return (
-                linalg.lstsq(
-                    A / unit,
-                    b,
-                    cond=max(A.shape) * np.finfo(float).eps,
-                    check_finite=False,
-                )[0]
-                / unit
-            )
-
-        est = _linear_expert_from_moments(
-            expert, x_mean[k], y_mean[k], gram[k], rhs[k], X.shape[0], lstsq
-        )
+    for est in fitted:
         est.coef_ = _like(est.coef_, X)
-        fitted.append(est)
     return fitted
 
 
-def _linear_expert_from_moments(expert, x_mean, y_mean, gram, rhs, n_rows, lstsq):
-    """A fitted clone of the LinearRegression or Ridge ``expert`` from its
-    weighted moments (:func:`weighted_normal_equations`: the weighted means,
-    the centred Gram matrix and right-hand side), with the attributes its own
-    ``fit`` sets.
+def _lstsq_on_rows(X, y, weight, x_mean, y_mean):
+    """``lstsq(k, alpha, unit)`` for :func:`_linear_experts_from_moments`:
+    expert k's coefficients by least squares on its weighted, centred rows
+    (``weight(k)`` its weights), in the column units ``unit``."""
 
-    ``lstsq(alpha, unit)``: the coefficients when the normal equations are
-    singular or ill-conditioned, from the data (least squares on the
-    weighted rows, in the column units ``unit``); the Dask path, which has
-    only the moments, solves them by least squares instead.
+    def lstsq(k, alpha, unit):
+        root = np.sqrt(_to_numpy(weight(k)))
+        A = (_to_numpy(X) - x_mean[k]) * root[:, None]
+        b = (_to_numpy(y) - y_mean[k]) * root
+        if alpha > 0:
+            A = np.vstack([A, np.sqrt(alpha) * np.eye(X.shape[1])])
+            b = np.concatenate([b, np.zeros(X.shape[1])])
+        return (
+            linalg.lstsq(
+                A / unit,
+                b,
+                cond=max(A.shape) * np.finfo(float).eps,
+                check_finite=False,
+            )[0]
+            / unit
+        )
+
+    return lstsq
+
+
+def _linear_experts_from_moments(experts, x_mean, y_mean, gram, rhs, n_rows, lstsq):
+    """Fitted clones of the LinearRegression or Ridge ``experts`` from their
+    weighted moments (:func:`weighted_normal_equations`: the weighted means
+    (K, d) and (K,), the centred Gram matrices (K, d, d) and right-hand sides
+    (K, d)), with the attributes their own ``fit`` sets.
+
+    ``lstsq(k, alpha, unit)``: expert k's coefficients when its normal
+    equations are singular or ill-conditioned, from the data (least squares
+    on the weighted rows, :func:`_lstsq_on_rows`, in the column units
+    ``unit``); the Dask path, which has only the moments, solves them by
+    least squares instead. The experts' small systems are solved together
+    (NumPy's batched LAPACK calls: at every EM iteration, one call per
+    expert and per decomposition cost more than the solves).
     """
-    est = _unfitted_copy(expert)
-    n_features = gram.shape[0]
-    alpha = float(expert.alpha) if type(expert) is Ridge else 0.0
-    gram_reg = gram + alpha * np.eye(n_features)
+    n_experts, n_features = rhs.shape
+    alpha = np.array([float(e.alpha) if type(e) is Ridge else 0.0 for e in experts])
+    gram_reg = gram + alpha[:, None, None] * np.eye(n_features)
     # Solved in units where every column has the same spread (Jacobi
     # scaling), so that a feature's unit (a standard deviation of 1e-15
     # or 1e15) changes neither the solution nor the singularity test;
     # the solution itself is the same as on the original scale.
-    unit = np.sqrt(np.diag(gram_reg))
+    unit = np.sqrt(np.diagonal(gram_reg, axis1=1, axis2=2)).copy()
     unit[~(unit > 0)] = 1.0
-    scaled = gram_reg / unit[:, None] / unit[None, :]
-    # NumPy's LAPACK wrappers: SciPy's cost several times more on these
-    # small systems, solved at every EM iteration.
+    scaled = gram_reg / unit[:, :, None] / unit[:, None, :]
     eig = np.linalg.eigvalsh(scaled)
     # The normal equations square the condition number: past 1e10 (1e5
     # for the data) fall back to lstsq on the weighted data, as sklearn does.
-    if eig[0] > 1e-10 * eig[-1]:
-        coef = np.linalg.solve(scaled, rhs / unit) / unit
-    else:
-        coef = lstsq(alpha, unit)
-    est.coef_ = coef
-    est.intercept_ = float(y_mean - x_mean @ coef) if expert.fit_intercept else 0.0
-    est.n_features_in_ = n_features
-    if type(expert) is LinearRegression:
-        # As scikit-learn's: those of the centred data, in their units.
-        singular = np.sqrt(np.clip(np.linalg.eigvalsh(gram_reg), 0, None))[::-1]
-        est.singular_ = singular
-        est.rank_ = int(
-            np.sum(
-                singular > singular[0] * max(n_rows, n_features) * np.finfo(float).eps
-            )
+    solvable = eig[:, 0] > 1e-10 * eig[:, -1]
+    coef = np.empty((n_experts, n_features))
+    if solvable.any():
+        rhs_scaled = (rhs / unit)[solvable][:, :, None]
+        coef[solvable] = (
+            np.linalg.solve(scaled[solvable], rhs_scaled)[:, :, 0] / unit[solvable]
         )
-    else:
-        est.n_iter_ = None
-        est.solver_ = "cholesky"
-    return est
+    for k in np.flatnonzero(~solvable):
+        coef[k] = lstsq(k, alpha[k], unit[k])
+    # As scikit-learn's: those of the centred data, in their units.
+    singular = np.sqrt(np.clip(np.linalg.eigvalsh(gram_reg), 0, None))[:, ::-1]
+    fitted = []
+    for k, expert in enumerate(experts):
+        est = _unfitted_copy(expert)
+        est.coef_ = coef[k]
+        est.intercept_ = (
+            float(y_mean[k] - x_mean[k] @ coef[k]) if expert.fit_intercept else 0.0
+        )
+        est.n_features_in_ = n_features
+        if type(expert) is LinearRegression:
+            est.singular_ = singular[k]
+            est.rank_ = int(
+                np.sum(
+                    singular[k]
+                    > singular[k, 0] * max(n_rows, n_features) * np.finfo(float).eps
+                )
+            )
+        else:
+            est.n_iter_ = None
+            est.solver_ = "cholesky"
+        fitted.append(est)
+    return fitted
 
 
 def _unfitted_copy(expert):
@@ -449,9 +458,10 @@ def _unfitted_copy(expert):
     are scalars, so a shallow copy without the fitted attributes is a clone,
     at a tenth of the cost (the linear experts are refitted at every EM
     iteration)."""
-    est = copy.copy(expert)
-    for name in [a for a in vars(est) if a.endswith("_") and not a.startswith("_")]:
-        delattr(est, name)
+    est = object.__new__(type(expert))
+    est.__dict__.update(
+        (a, v) for a, v in vars(expert).items() if not a.endswith("_") or a[0] == "_"
+    )
     return est
 
 
