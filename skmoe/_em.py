@@ -296,7 +296,7 @@ def _em_loop(
         polishing, polish = polish, False
         try:
             total = mass = None
-            if fused is not None and not plain:
+            if fused is not None and not plain and fused.applies(state):
                 total, mass, log_prob = fused.step(state, resp, polishing)
                 # Kept in the fused step; made where needed.
                 resp = None

@@ -106,6 +106,11 @@ class _FusedStep:
         )
         return cls(X, y, w, lik, inputs) if fusable else None
 
+    def applies(self, state):
+        """Whether the fused step can continue from ``state``: no expert has
+        failed since the loop began (``expert_errors="isolate"``)."""
+        return not any(isinstance(e, _FailedExpert) for e in state["experts"])
+
     def invalidate(self):
         """The state changed outside :meth:`step`: the pass's sums are stale."""
         self._sums = None
