@@ -136,6 +136,15 @@ def _map_chunks(fn, n, step, n_threads):
 _CHUNK_ROWS = 16384
 
 
+def _heavy_chunk_rows(n):
+    """Rows per chunk for kernels with a few hundred products per row (the
+    gate's Hessian, the fused EM pass): smaller chunks than the others' are
+    worth a thread, and from 4,096 rows there are at least four, so that two
+    threads share the work evenly (10,000 rows in four, not one). The size
+    depends on ``n`` only, so the result does not depend on the threads."""
+    return min(4096, max(1024, -(-n // 4)))
+
+
 def _sum_chunks(fn, n, n_entries, chunk_rows=_CHUNK_ROWS):
     """``fn(0, n)``, or on large problems its sum over chunks, in threads.
 

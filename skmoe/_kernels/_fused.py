@@ -14,14 +14,6 @@ import numpy as np
 
 from . import _dispatch
 
-# Rows per chunk of the threaded pass: a few hundred products per row make
-# smaller chunks than the other kernels' worth a thread; at least four
-# chunks from 4,096 rows, so that two threads share the work evenly. The
-# size depends on the number of rows only, so the result does not depend
-# on the number of threads.
-_CHUNK_ROWS = 4096
-_MIN_CHUNK_ROWS = 1024
-
 
 def linear_gaussian_pass(XT, y, w, B, a, variances, W, b, shift):
     """The E-step and the M-step's sums of a linear Gaussian mixture, fused.
@@ -94,7 +86,7 @@ def linear_gaussian_pass(XT, y, w, B, a, variances, W, b, shift):
         n,
         # Per row, the products weigh like this many entries of an (n, K) pass.
         n * max(n_experts, q * q * n_experts * n_experts // 4),
-        min(_CHUNK_ROWS, max(_MIN_CHUNK_ROWS, -(-n // 4))),
+        _dispatch._heavy_chunk_rows(n),
     )
     return RT, log_prob, total, gate_loss, grad, hess, mass, first, second
 

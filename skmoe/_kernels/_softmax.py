@@ -81,13 +81,15 @@ def softmax_cross_entropy_hessian(XT, W, b, weighted_targets_T, row_mass):
     from ._softmax_numba import _softmax_xent_hessian
 
     args = (XT, W, b, weighted_targets_T, row_mass)
+    n = XT.shape[1]
     q, k = XT.shape[0] + 1, W.shape[1]
     return _dispatch._sum_chunks(
         lambda lo, hi: _softmax_xent_hessian(*args, lo, hi),
-        XT.shape[1],
+        n,
         # The Hessian's (q k)^2 / 4 products per row weigh like that many
         # entries of the loss.
-        XT.shape[1] * max(k, q * q * k * k // 4),
+        n * max(k, q * q * k * k // 4),
+        _dispatch._heavy_chunk_rows(n),
     )
 
 
