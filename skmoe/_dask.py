@@ -45,7 +45,11 @@ from sklearn.utils import check_random_state
 
 from . import _gate
 from ._em import _stops
-from ._experts import _check_expert_templates, _linear_experts_from_moments
+from ._experts import (
+    _check_expert_templates,
+    _linear_experts_from_moments,
+    _residual_squares,
+)
 from ._gate import SoftmaxGate, _constant_columns, _em_gate_fits
 from ._gate_solvers import _lbfgs, _newton, _SoftTargetLoss
 from ._kernels import e_step, softmax_cross_entropy, softmax_cross_entropy_hessian
@@ -382,7 +386,7 @@ def _experts_from_moments(templates, moments, mass, previous, floor, x_shift, y_
             lstsq,
         )
         coef = est.coef_
-        rss = syy - 2 * coef @ rhs + coef @ gram @ coef
+        rss = _residual_squares(coef, gram, rhs, syy)
         var[k] = (
             max(rss / mass[k], 0.0) if mass[k] > 0 else previous["noise_variance"][k]
         )

@@ -32,6 +32,7 @@ from ._experts import (
     _is_plain_linear,
     _linear_experts_from_moments,
     _lstsq_on_rows,
+    _residual_squares,
 )
 from ._gate import SoftmaxGate, _GateInputs
 from ._gate_solvers import _SoftTargetLoss
@@ -85,7 +86,7 @@ class _FusedStep:
         fusable = (
             squarem is None
             and estimator.fit_top_k is None
-            and type(lik) is GaussianLikelihood
+            and gate_steps(experts, lik) is not None
             and type(gate) is SoftmaxGate
             and not getattr(gate, "_balance_strength", 0.0)
             and isinstance(X, np.ndarray)
@@ -98,10 +99,7 @@ class _FusedStep:
             and isinstance(inputs.Xs, np.ndarray)
             and gate._uses_newton(X.shape[1], len(experts))
             and all(
-                not isinstance(e, _FailedExpert)
-                and _is_plain_linear(e)
-                and e.fit_intercept
-                for e in experts
+                not isinstance(e, _FailedExpert) and e.fit_intercept for e in experts
             )
         )
         return cls(X, y, w, lik, inputs) if fusable else None
@@ -189,8 +187,7 @@ class _FusedStep:
             # would cancel, from the residuals.
             sq = np.nan
             if syy is not None:
-                coef = est.coef_
-                sq = syy[k] - 2 * coef @ rhs[k] + coef @ gram[k] @ coef
+                sq = _residual_squares(est.coef_, gram[k], rhs[k], syy[k])
             if not sq > _CANCELLATION * (syy[k] if syy is not None else np.inf):
                 residual = y - X @ est.coef_ - est.intercept_
                 sq = float(weighted[k] @ residual**2)
@@ -223,9 +220,8 @@ class _FusedStep:
         coef = np.array([e.coef_ for e in experts]).T
         B = coef * inputs.scale[:, None]
         a = np.array([e.intercept_ for e in experts]) + inputs.mean @ coef
+        # Without an intercept the gate's are zeros, on either scale.
         W, b = state["gate"]._standardised_coef(inputs)
-        if not state["gate"].fit_intercept:
-            b = np.zeros_like(b)
         x_mean, y_mean = moments[:2]
         # Each expert's moments are taken about its last means.
         shift = np.column_stack([(x_mean - inputs.mean) / inputs.scale, y_mean])

@@ -453,6 +453,13 @@ def _linear_experts_from_moments(experts, x_mean, y_mean, gram, rhs, n_rows, lst
     return fitted
 
 
+def _residual_squares(coef, gram, rhs, syy):
+    """An expert's weighted sum of squared residuals from its centred
+    moments (:func:`weighted_normal_equations`, and ``syy`` the target's
+    centred sum of squares) at the coefficients ``coef``."""
+    return syy - 2 * coef @ rhs + coef @ gram @ coef
+
+
 def _unfitted_copy(expert):
     """``clone(expert)`` for a LinearRegression or Ridge: their parameters
     are scalars, so a shallow copy without the fitted attributes is a clone,
