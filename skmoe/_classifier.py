@@ -32,19 +32,10 @@ from ._validation import (
 # scikit-learn's 1e-4: with 1e-4 an expert's weighted fit moves so little
 # between iterations that EM's objective changes by less than its own tol
 # and EM stops on a flat stretch (vowel data, random_state=1: 33 iterations
-# to -0.5245 nats/row, where exact M-steps reach -0.5132 in 127). With warm
-# starts (see _experts._WARM_START_ATTRIBUTES) the cost is about that of
-# the old from-scratch fits with tol=1e-4.
+# to -0.5245 nats/row, where exact M-steps reach -0.5132 in 127). Inside EM
+# skmoe's Newton solver takes one step per M-step from the previous
+# solution and solves the last M-step to this tol (skmoe._logistic).
 _DEFAULT_LOGISTIC = {"tol": 1e-6, "max_iter": 1000}
-
-# The default expert's M-steps take Newton steps (scikit-learn's
-# "newton-cholesky": the same objective as L-BFGS) while the multinomial
-# Hessian has at most this many rows. Newton's steps do not depend on the
-# features' units, where L-BFGS crawls on unscaled ones; but each builds a
-# Hessian of (n_features + 1) * n_outputs squared entries per row, which
-# costs more than L-BFGS's iterations on larger problems (see
-# benchmarks/bench_classifier_solver.py).
-_NEWTON_MAX_PARAMETERS = 256
 
 
 class _MixtureClassifierMixin(ClassifierMixin):
@@ -61,19 +52,10 @@ class _MixtureClassifierMixin(ClassifierMixin):
     _default_gate_params = {"C": 1.0}
 
     def _default_expert(self):
-        return LogisticRegression(solver=self._default_solver(), **_DEFAULT_LOGISTIC)
-
-    def _default_solver(self):
-        """The default expert's solver for the data being fitted (its
-        ``n_features_in_`` and ``classes_``, set by validation before the
-        experts are built): Newton while the problem is small."""
-        n_features = getattr(self, "n_features_in_", None)
-        classes = getattr(self, "classes_", None)
-        if n_features is None or classes is None:
-            return "lbfgs"
-        n_outputs = 1 if len(classes) <= 2 else len(classes)
-        small = (n_features + 1) * n_outputs <= _NEWTON_MAX_PARAMETERS
-        return "newton-cholesky" if small else "lbfgs"
+        # Refitted by skmoe._logistic (Newton's method, whatever the
+        # solver named here) on NumPy data; scikit-learn's L-BFGS fits it
+        # on array-API (device) data.
+        return LogisticRegression(**_DEFAULT_LOGISTIC)
 
     def _validate_fit_data(self, X, y, classes=None):
         """Validate (X, y) and set ``classes_``: the labels of ``y``, or the

@@ -40,7 +40,7 @@ import dask.array as da
 import numpy as np
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.utils import check_random_state
 
 from . import _gate
@@ -58,6 +58,7 @@ from ._likelihood import (
     GaussianLikelihood,
     _rounding_variance,
 )
+from ._logistic import _is_plain_logistic
 from ._progress import _RunProgress
 from ._run import _Run, _snapshot
 from ._validation import _MAX_MAGNITUDE
@@ -69,19 +70,6 @@ _SAMPLE_ROWS = 20_000
 _SUPPORTED_EXPERTS = (LinearRegression, Ridge)
 
 
-def _is_plain_logistic(expert):
-    """A LogisticRegression whose fit minimises the L2-penalised weighted
-    log-loss (what :func:`_fit_logistic_expert` minimises, by L-BFGS; with
-    ``"newton-cholesky"`` the same optimum by another path)."""
-    return (
-        type(expert) is LogisticRegression
-        and expert.solver in ("lbfgs", "newton-cholesky")
-        and expert.class_weight is None
-        and expert.penalty in ("l2", "deprecated")
-        and (expert.penalty == "l2" or expert.l1_ratio in (0, 0.0, None))
-    )
-
-
 def _check_supported(estimator, templates):
     """Refuse what the Dask path does not fit, before any work."""
     from ._moe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
@@ -91,8 +79,8 @@ def _check_supported(estimator, templates):
         "the Dask path fits MixtureOfExpertsRegressor(likelihood='gaussian', "
         "solver='em') with LinearRegression or Ridge experts (solver 'auto' or "
         "'cholesky', positive=False), and MixtureOfExpertsClassifier("
-        "solver='em') with LogisticRegression experts (solver 'lbfgs' or "
-        "'newton-cholesky', L2 penalty, no class_weight), with the SoftmaxGate"
+        "solver='em') with LogisticRegression experts (any solver but 'liblinear', "
+        "L2 penalty or none, no class_weight), with the SoftmaxGate"
     )
     if type(estimator) not in (MixtureOfExpertsRegressor, MixtureOfExpertsClassifier):
         raise TypeError(

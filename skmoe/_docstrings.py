@@ -285,11 +285,11 @@ _DEFAULT_EXPERT_DOC = {
         "``LogisticRegression(tol=1e-6,\n        max_iter=1000)``: "
         "scikit-learn's default ``tol=1e-4``\n        leaves the M-steps "
         "inexact enough for EM to stop early, on a\n        flat stretch of "
-        'its objective. Its ``solver`` is ``"newton-cholesky"``\n'
-        "        (Newton's method, whose steps do not depend on the\n"
-        "        features' units) when ``(n_features + 1) * n_outputs <= 256``\n"
-        "        (``n_outputs`` is 1 for two classes, else the number of\n"
-        '        classes), ``"lbfgs"`` otherwise: the same objective'
+        "its objective. ``LogisticRegression`` experts\n"
+        "        with an L2 penalty (or none) and no ``class_weight`` are\n"
+        "        refitted by skmoe's own Newton solver on standardised\n"
+        "        features (the same objective, whatever their ``solver``;\n"
+        "        its steps do not depend on the features' units)"
     ),
 }
 

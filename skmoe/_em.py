@@ -14,6 +14,7 @@ interface; both are passed in or asked of the estimator, never stored.
 import warnings
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 
 from ._array_api import _like, _to_numpy, _xp_of
@@ -26,6 +27,7 @@ from ._experts import (
 )
 from ._gate import _em_gate_fits, _weighted_standardization
 from ._kernels import e_step
+from ._logistic import _em_expert_fits, _is_plain_logistic, expert_steps
 from ._progress import _RunProgress
 from ._run import _Run, _snapshot
 from ._squarem import Squarem, squarem_is_sound
@@ -78,6 +80,13 @@ def small_em_responsibilities(estimator, X, y, w, lik, rng, proxy_experts=False)
     templates = _check_expert_templates(
         expert, estimator.n_experts, estimator._default_expert(), estimator._classifier
     )
+    # Likewise the logistic experts' M-steps, solved to the short runs' tol.
+    templates = [
+        clone(t).set_params(tol=max(t.tol, _SMALL_EM_TOL))
+        if _is_plain_logistic(t)
+        else t
+        for t in templates
+    ]
     rows = np.arange(X.shape[0])
     if X.shape[0] > _SMALL_EM_MAX_ROWS:
         rows = np.sort(rng.choice(X.shape[0], _SMALL_EM_MAX_ROWS, replace=False))
@@ -301,13 +310,14 @@ def _em_loop(
                 # Kept in the fused step; made where needed.
                 resp = None
             elif plain or polishing or squarem is None:
-                log_lik = lik.m_step(
-                    state["experts"], X, y, resp * w[:, None], state, inner_jobs
-                )
+                exact = jumped or polishing
+                capped = None if exact else expert_steps(state["experts"], lik)
+                with _em_expert_fits(capped):
+                    log_lik = lik.m_step(
+                        state["experts"], X, y, resp * w[:, None], state, inner_jobs
+                    )
                 _record_failures(state["experts"], failures, n_iter, run)
-                steps = gate_steps(state["experts"], lik)
-                if jumped or polishing:
-                    steps = None
+                steps = None if exact else gate_steps(state["experts"], lik)
                 with _em_gate_fits(steps):
                     state["gate"]._fit_prepared(gate_inputs, resp)
                 resp, log_prob = estimator._e_step(state, X, log_lik)
@@ -358,7 +368,10 @@ def _em_loop(
             if (
                 not polishing
                 and n_iter < max_iter
-                and gate_steps(state["experts"], lik) is not None
+                and (
+                    gate_steps(state["experts"], lik) is not None
+                    or expert_steps(state["experts"], lik) is not None
+                )
             ):
                 polish = True
                 continue

@@ -31,6 +31,7 @@ from ._array_api import (
     _xp_of,
 )
 from ._kernels import weighted_normal_equations
+from ._logistic import _is_plain_logistic, em_newton_cap, fit_logistic
 
 #: Floor on an expert's probability of the observed class. Keeps the
 #: log-likelihood finite when an expert gives a class probability 0 (a tree
@@ -248,7 +249,16 @@ def _failed_indices(experts):
     )
 
 
-def _fit_one(expert, X, y, weight, min_responsibility, classifier):
+def _fit_one(
+    expert,
+    X,
+    y,
+    weight,
+    min_responsibility,
+    classifier,
+    newton_cap=None,
+    classes=None,
+):
     """Fit a clone of ``expert`` with ``sample_weight=weight``.
 
     Rows whose weight is below ``min_responsibility`` are left out (they would
@@ -256,7 +266,10 @@ def _fit_one(expert, X, y, weight, min_responsibility, classifier):
     leave a classifier with fewer than two classes; a classifier whose
     positive weights fall on a single class gets every row, the others at a
     negligible weight (``_SINGLE_CLASS_WEIGHT``). Convex experts (see
-    ``_WARM_START_ATTRIBUTES``) start from ``expert``'s fitted solution.
+    ``_WARM_START_ATTRIBUTES``) start from ``expert``'s fitted solution;
+    plain logistic experts are fitted by :func:`skmoe._logistic.fit_logistic`
+    (``newton_cap``: its Newton steps inside EM). ``classes``: the labels,
+    when ``y`` holds columns of it.
     """
     est = clone(expert)
     if not _on_device(est, X):
@@ -288,6 +301,10 @@ def _fit_one(expert, X, y, weight, min_responsibility, classifier):
             weight = xp.maximum(weight, xp.full_like(weight, tiny))
     if not bool(xp.all(keep)):
         X, y, weight = X[keep], y[keep], weight[keep]
+    if classifier and isinstance(X, np.ndarray) and _is_plain_logistic(est):
+        return fit_logistic(est, X, y, weight, expert, newton_cap, classes)
+    if classes is not None:
+        y = classes[y]
     if _start_from(est, expert, y):
         # The fitted expert keeps the user's warm_start, not EM's: the one
         # ``expert`` (fitted the same way, or the template) carries.
@@ -473,15 +490,26 @@ def _unfitted_copy(expert):
 
 
 def _fit_experts(
-    experts, X, y, weights, min_responsibility, classifier, n_jobs, isolate=False
+    experts,
+    X,
+    y,
+    weights,
+    min_responsibility,
+    classifier,
+    n_jobs,
+    isolate=False,
+    classes=None,
 ):
     """Fit expert k on ``weights[:, k]``; returns new fitted estimators.
 
     ``X`` must be a float64 ndarray (the driver validates it) and carry no
     feature names, so the fitted experts carry none either. With
     ``isolate``, an expert whose fit raises becomes a :class:`_FailedExpert`
-    instead of raising; a failed expert stays failed.
+    instead of raising; a failed expert stays failed. ``classes``: the
+    labels, when ``y`` holds each row's column in it (NumPy codes).
     """
+    # Read here, in the caller's thread: the fits may run in others.
+    newton_cap = em_newton_cap()
     n_experts = len(experts)
     fitted = [None] * n_experts
     generic, linear = [], []
@@ -516,6 +544,8 @@ def _fit_experts(
                 weights[:, k],
                 min_responsibility,
                 classifier,
+                newton_cap,
+                classes,
             )
             for k in generic
         ]
@@ -530,6 +560,8 @@ def _fit_experts(
                 weights[:, k],
                 min_responsibility,
                 classifier,
+                newton_cap,
+                classes,
             )
             for k in generic
         )

@@ -8,6 +8,7 @@ objective)`` on the standardised scale.
 """
 
 import numpy as np
+from scipy import linalg
 from scipy.optimize import minimize
 
 from ._array_api import _xp_of
@@ -163,24 +164,8 @@ def _newton(loss, init, options, first=None):
     and Hessian at ``init`` (as ``loss.loss_gradient_hessian``) when the
     caller has them (the fused EM pass), which saves the first pass."""
     d, k = loss.n_features, loss.n_classes
-    fit_intercept, l2 = loss.fit_intercept, loss.l2
-    q = d + 1 if fit_intercept else d
-    p = q * k
-    A = np.zeros((q, k))
-    if init is not None:
-        A[:d] = init[0]
-        if fit_intercept:
-            A[d] = init[1]
-    # The rows of A whose class-sum direction the penalty leaves free.
-    free_rows = np.zeros(q, dtype=bool)
-    if fit_intercept:
-        free_rows[d] = True
-    if l2 == 0:
-        free_rows[:] = True
-    gauge = np.kron(np.diag(free_rows.astype(float)), np.full((k, k), 1.0 / k))
-    penalty = np.zeros((q, k))
-    penalty[:d] = l2
-    penalty = penalty.ravel()
+    A = _start(loss, init)
+    penalty, gauge = _newton_terms(loss)
     f = g = None
     converged, n_iter = False, 0
     for n_iter in range(1, options["max_iter"] + 1):
@@ -193,18 +178,10 @@ def _newton(loss, init, options, first=None):
             if np.max(np.abs(g)) <= options["tol"]:
                 converged, n_iter = True, 0
                 break
-        H = h_data.reshape(p, p) + np.diag(penalty / loss.wsum)
-        c = max(np.trace(H) / p, np.finfo(np.float64).tiny)
-        try:
-            step = -np.linalg.solve(H + c * gauge, g.ravel())
-        except np.linalg.LinAlgError:
-            step = -np.linalg.lstsq(H + c * gauge, g.ravel(), rcond=None)[0]
-        accepted, A_new, f_new, g_new = _backtrack(loss, A, f, g, step)
-        if not accepted:
-            # Far from the optimum (saturated logits) the Hessian can be
-            # nearly singular and its step useless: steepest descent then.
-            steepest = -g.ravel() / max(np.max(np.diag(H)), 1e-12)
-            accepted, A_new, f_new, g_new = _backtrack(loss, A, f, g, steepest)
+        factored = _factor(h_data, penalty, gauge)
+        accepted, A_new, f_new, g_new = _descend(
+            loss, A, f, g, factored.step(g), factored
+        )
         if not accepted:
             # No decrease along either direction: at the optimum to
             # floating-point precision.
@@ -212,14 +189,99 @@ def _newton(loss, init, options, first=None):
             break
         decrease = f - f_new
         A, f, g = A_new, f_new, g_new
-        if np.max(np.abs(g)) <= options["tol"] or decrease <= 64 * np.finfo(
-            np.float64
-        ).eps * max(1.0, abs(f)):
+        if _small(g, decrease, f, options["tol"]):
             converged = True
             break
     W = A[:d]
-    b = A[d] if fit_intercept else np.zeros(k)
+    b = A[d] if loss.fit_intercept else np.zeros(k)
     return W, b, n_iter, 0 if converged else 1, f
+
+
+def _start(loss, init):
+    """The Newton iterations' first ``A = [W; b]`` (zeros without ``init``)."""
+    d, k = loss.n_features, loss.n_classes
+    A = np.zeros((d + 1 if loss.fit_intercept else d, k))
+    if init is not None:
+        A[:d] = init[0]
+        if loss.fit_intercept:
+            A[d] = init[1]
+    return A
+
+
+def _newton_terms(loss):
+    """The penalty's Hessian (diagonal, flattened like ``A``) and the
+    projector on the directions the softmax leaves free (``gauge``) of
+    Newton's system on ``loss``.
+
+    The full softmax is invariant to adding one constant to every class:
+    its class-sum directions are free where the penalty does not hold them
+    (the intercepts; every row when ``l2 == 0``), and the Hessian is
+    singular along them. ``loss.l2`` is a number, or a column of
+    per-feature penalties (a logistic expert's); ``loss.gauge`` False (a
+    binary logistic model: one column, no free direction) leaves none."""
+    d, k = loss.n_features, loss.n_classes
+    q = d + 1 if loss.fit_intercept else d
+    free_rows = np.zeros(q, dtype=bool)
+    if loss.fit_intercept:
+        free_rows[d] = True
+    if not np.any(loss.l2):
+        free_rows[:] = True
+    gauge = np.kron(np.diag(free_rows.astype(float)), np.full((k, k), 1.0 / k))
+    if not getattr(loss, "gauge", True):
+        gauge[:] = 0.0
+    penalty = np.zeros((q, k))
+    penalty[:d] = loss.l2
+    return penalty.ravel() / loss.wsum, gauge
+
+
+def _descend(loss, A, f, g, step, factored):
+    """:func:`_backtrack` along Newton's ``step``, else along steepest
+    descent: far from the optimum (saturated logits) the Hessian can be
+    nearly singular and its step useless."""
+    accepted, A_new, f_new, g_new = _backtrack(loss, A, f, g, step)
+    if not accepted:
+        steepest = -g.ravel() / max(factored.largest, 1e-12)
+        accepted, A_new, f_new, g_new = _backtrack(loss, A, f, g, steepest)
+    return accepted, A_new, f_new, g_new
+
+
+def _small(g, decrease, f, tol):
+    """Newton's stopping rule: the gradient within ``tol``, or a decrease
+    at the objective's rounding level."""
+    return np.max(np.abs(g)) <= tol or decrease <= 64 * np.finfo(np.float64).eps * max(
+        1.0, abs(f)
+    )
+
+
+class _Factored:
+    """The Newton matrix of one Hessian, factored: ``step(g)`` solves for
+    the Newton step; ``largest`` is its largest diagonal entry."""
+
+    def __init__(self, matrix, largest):
+        self.largest = largest
+        try:
+            self.cho, self.matrix = linalg.cho_factor(matrix, check_finite=False), None
+        except linalg.LinAlgError:
+            self.cho, self.matrix = None, matrix
+
+    def step(self, g):
+        if self.cho is not None:
+            return -linalg.cho_solve(self.cho, g.ravel(), check_finite=False)
+        return -np.linalg.lstsq(self.matrix, g.ravel(), rcond=None)[0]
+
+
+def _factor(h_data, penalty, gauge):
+    """:class:`_Factored` of the data Hessian ``h_data`` with the diagonal
+    ``penalty`` added (:func:`_newton_terms`). The Hessian is singular
+    along the free class-sum directions (``gauge``, their projector); the
+    gradient is orthogonal to them, so adding a multiple of the projector
+    there leaves the step unchanged, keeps the iterates' class sums where
+    they started (zero from the default start, as L-BFGS keeps them) and
+    makes the system solvable."""
+    p = penalty.size
+    H = h_data.reshape(p, p) + np.diag(penalty)
+    c = max(np.trace(H) / p, np.finfo(np.float64).tiny)
+    return _Factored(H + c * gauge, float(np.max(np.diag(H))))
 
 
 def _backtrack(loss, A, f, g, step):

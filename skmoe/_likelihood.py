@@ -413,8 +413,20 @@ class CategoricalLikelihood:
     def m_step(self, experts, X, y, weights, state, n_jobs):
         """Fit the experts on ``weights`` (n, K); update ``state``. Returns
         the (n, K) log-probability of each row's label under each expert."""
+        # NumPy labels go to the fits as their columns in ``classes``:
+        # the fits' class look-ups are then on integers, not on (often
+        # string) labels.
+        coded = isinstance(y, np.ndarray)
         fitted = _fit_experts(
-            experts, X, y, weights, self.min_responsibility, True, n_jobs, self.isolate
+            experts,
+            X,
+            self.index(y) if coded else y,
+            weights,
+            self.min_responsibility,
+            True,
+            n_jobs,
+            self.isolate,
+            classes=self.classes if coded else None,
         )
         state["experts"] = fitted
         return self._observed_log_proba(fitted, X, y)

@@ -144,10 +144,13 @@ def test_lazy_predictions_match_in_memory(client):
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_classifier_same_answer_as_numpy(client, n_classes):
     # LogisticRegression experts: scikit-learn's own L-BFGS objective, each
-    # evaluation a pass over the blocks; binary and multinomial. The expert
-    # is pinned to L-BFGS, the Dask path's solver (the default expert takes
-    # Newton steps in memory on problems this small: the same optimum by
-    # another path, checked below).
+    # evaluation a pass over the blocks; binary and multinomial. In memory
+    # skmoe's Newton solver takes one step per M-step (generalised EM) and
+    # solves the last; the Dask path solves every M-step by L-BFGS. Two
+    # algorithms: the same optimum within EM's tolerance (log-likelihood
+    # within 1e-5 nats per row, probabilities within 1e-3), not the same
+    # iterates. Before the Newton solver, when both ran L-BFGS, they
+    # matched iteration for iteration.
     rng = np.random.RandomState(0)
     X = rng.normal(size=(600, 2))
     y = (X[:, 0] * X[:, 1] > 0).astype(int)
@@ -161,19 +164,15 @@ def test_classifier_same_answer_as_numpy(client, n_classes):
     in_memory, on_dask = copy.deepcopy(start), copy.deepcopy(start)
     in_memory.fit(X, labels)
     on_dask.fit(da.from_array(X, chunks=(200, 2)), da.from_array(labels, chunks=200))
-    _assert_same_fit(in_memory, on_dask)
-    assert in_memory.n_iter_ == on_dask.n_iter_
+    assert abs(in_memory.log_likelihood_ - on_dask.log_likelihood_) <= 1e-5 * len(y)
+    assert abs(in_memory.lower_bound_ - on_dask.lower_bound_) <= 1e-5
     np.testing.assert_array_equal(on_dask.classes_, in_memory.classes_)
     np.testing.assert_allclose(
-        on_dask.predict_proba(X), in_memory.predict_proba(X), atol=1e-6
+        on_dask.predict_proba(X), in_memory.predict_proba(X), atol=1e-3
     )
-    # Newton's steps in memory (the default expert's, here), L-BFGS on Dask.
-    newton = copy.deepcopy(start)
-    for expert in newton.experts_:
-        expert.set_params(solver="newton-cholesky")
-    newton.fit(X, labels)
-    assert newton.experts_[0].solver == "newton-cholesky"
-    assert abs(newton.log_likelihood_ - on_dask.log_likelihood_) <= 1e-6 * X.shape[0]
+    np.testing.assert_allclose(
+        on_dask.expert_shares_, in_memory.expert_shares_, atol=1e-3
+    )
 
 
 def test_classifier_lazy_predict_proba(client):

@@ -92,7 +92,7 @@ def test_experts_warnings_join_the_fits_at_the_users_line(n_jobs):
     (warning,) = _of(caught, ConvergenceWarning)
     assert warning.filename == __file__
     message = str(warning.message)
-    assert "lbfgs failed to converge" in message
+    assert "The logistic expert's solver did not converge in max_iter=1" in message
     assert "Scale the inputs" in message and "experts' own max_iter" in message
 
 
