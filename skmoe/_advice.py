@@ -137,8 +137,15 @@ def _unscaled(X):
 
 
 def _scale_free(expert):
-    """Experts whose fit does not depend on the features' units."""
-    return isinstance(expert, (LinearRegression, BaseDecisionTree))
+    """Experts whose fit converges whatever the features' units: least
+    squares, trees, and the logistic experts skmoe's Newton solver refits
+    (:mod:`skmoe._logistic`; their penalty is in the features' units, but
+    not their solver's pace)."""
+    from ._logistic import _is_plain_logistic
+
+    return isinstance(expert, (LinearRegression, BaseDecisionTree)) or (
+        _is_plain_logistic(expert)
+    )
 
 
 def trajectory(history):
@@ -199,7 +206,7 @@ def convergence_message(estimator, run, n_runs, X, experts, dead, expert_warning
             "The experts' own solvers did not converge during the fit "
             f'("{first}"{others}).'
         )
-        if SCALE_INPUTS not in advice:
+        if SCALE_INPUTS not in advice and not all(_scale_free(e) for e in experts):
             advice.insert(0, SCALE_INPUTS)
         advice.append("raise the experts' own max_iter")
     if not parts:

@@ -343,7 +343,11 @@ def _em_loop(
         history.append(bound)
         progress.update(n_iter, bound)
         improved = bound > best_bound + tol
-        if bound > best_bound:
+        # The polished state is the answer (its experts and gate solved for
+        # its responsibilities) also where it is lower by less than tol:
+        # penalised experts (logistic ones) move towards their penalised
+        # optimum there, which the bound, their likelihood, need not follow.
+        if bound > best_bound or (polishing and bound > best_bound - tol):
             best = _snapshot(state)
             best_bound = bound
             best_log_lik = total
