@@ -271,7 +271,7 @@ def _fit_one(
     (``newton_cap``: its Newton steps inside EM). ``classes``: the labels,
     when ``y`` holds columns of it.
     """
-    est = clone(expert)
+    est = _unfitted_copy(expert) if _is_plain_logistic(expert) else clone(expert)
     if not _on_device(est, X):
         # scikit-learn fits this expert on NumPy arrays only: move its inputs.
         X, y, weight = _to_numpy(X), _to_numpy(y), _to_numpy(weight)
@@ -478,8 +478,9 @@ def _residual_squares(coef, gram, rhs, syy):
 
 
 def _unfitted_copy(expert):
-    """``clone(expert)`` for a LinearRegression or Ridge: their parameters
-    are scalars, so a shallow copy without the fitted attributes is a clone,
+    """``clone(expert)`` for a LinearRegression, Ridge or plain
+    LogisticRegression (no ``class_weight``): their parameters are scalars,
+    so a shallow copy without the fitted attributes is a clone,
     at a tenth of the cost (the linear experts are refitted at every EM
     iteration)."""
     est = object.__new__(type(expert))

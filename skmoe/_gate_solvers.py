@@ -211,14 +211,29 @@ def _start(loss, init):
 def _newton_terms(loss):
     """The penalty's Hessian (diagonal, flattened like ``A``) and the
     projector on the directions the softmax leaves free (``gauge``) of
-    Newton's system on ``loss``.
+    Newton's system on ``loss`` (see :func:`_penalty_diagonal` and
+    :func:`_gauge`)."""
+    return _penalty_diagonal(loss), _gauge(loss)
+
+
+def _penalty_diagonal(loss):
+    """The penalty's Hessian, diagonal, flattened like ``A``, divided by
+    the total weight. ``loss.l2`` is a number, or a column of per-feature
+    penalties (a logistic expert's)."""
+    d, k = loss.n_features, loss.n_classes
+    penalty = np.zeros((d + 1 if loss.fit_intercept else d, k))
+    penalty[:d] = loss.l2
+    return penalty.ravel() / loss.wsum
+
+
+def _gauge(loss):
+    """The projector on the directions the softmax leaves free.
 
     The full softmax is invariant to adding one constant to every class:
     its class-sum directions are free where the penalty does not hold them
     (the intercepts; every row when ``l2 == 0``), and the Hessian is
-    singular along them. ``loss.l2`` is a number, or a column of
-    per-feature penalties (a logistic expert's); ``loss.gauge`` False (a
-    binary logistic model: one column, no free direction) leaves none."""
+    singular along them. ``loss.gauge`` False (a binary logistic model: one
+    column, no free direction) leaves none."""
     d, k = loss.n_features, loss.n_classes
     q = d + 1 if loss.fit_intercept else d
     free_rows = np.zeros(q, dtype=bool)
@@ -226,12 +241,9 @@ def _newton_terms(loss):
         free_rows[d] = True
     if not np.any(loss.l2):
         free_rows[:] = True
-    gauge = np.kron(np.diag(free_rows.astype(float)), np.full((k, k), 1.0 / k))
     if not getattr(loss, "gauge", True):
-        gauge[:] = 0.0
-    penalty = np.zeros((q, k))
-    penalty[:d] = loss.l2
-    return penalty.ravel() / loss.wsum, gauge
+        free_rows[:] = False
+    return np.kron(np.diag(free_rows.astype(float)), np.full((k, k), 1.0 / k))
 
 
 def _descend(loss, A, f, g, step, factored):

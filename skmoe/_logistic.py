@@ -25,6 +25,7 @@ loss goes to L-BFGS.
 
 import contextlib
 import contextvars
+import functools
 import warnings
 import weakref
 
@@ -35,8 +36,9 @@ from sklearn.linear_model import LogisticRegression
 from ._gate_solvers import (
     _descend,
     _factor,
+    _gauge,
     _lbfgs,
-    _newton_terms,
+    _penalty_diagonal,
     _small,
     _start,
 )
@@ -154,6 +156,14 @@ class _LogisticLoss:
         l2 = 0.0 if np.isinf(C) else 1.0 / C
         self.l2 = (l2 / scale**2)[:, None]
 
+    @functools.cached_property
+    def with_ones(self):
+        """The standardised features, with a column of ones for the
+        intercept when there is one."""
+        if not self.fit_intercept:
+            return self.Xs
+        return np.column_stack([self.Xs, np.ones(self.Xs.shape[0])])
+
     @property
     def n_parameters(self):
         return (self.n_features + self.fit_intercept) * self.n_classes
@@ -235,10 +245,7 @@ class _Curvature:
 
     def __init__(self, loss, proba):
         self.loss = loss
-        X = loss.Xs
-        if loss.fit_intercept:
-            X = np.column_stack([X, np.ones(X.shape[0])])
-        self.X = X
+        self.X = loss.with_ones
         self.weighted = proba * (loss.weight / loss.wsum)[:, None]
         self.proba = proba
 
@@ -289,7 +296,7 @@ def _newton_cg(loss, init, options, system):
     """
     d, k = loss.n_features, loss.n_classes
     A = _start(loss, init)
-    penalty, gauge = _newton_terms(loss)
+    penalty = _penalty_diagonal(loss)
     f, g = loss.loss_gradient_grid(A)
     converged, n_iter = np.max(np.abs(g)) <= options["tol"], 0
     while not converged and n_iter < options["max_iter"]:
@@ -299,7 +306,7 @@ def _newton_cg(loss, init, options, system):
         if system.factored is not None:
             step = _preconditioned_cg(curvature, penalty, g, system.factored)
         if step is None:
-            system.factored = _factor(curvature.matrix(), penalty, gauge)
+            system.factored = _factor(curvature.matrix(), penalty, _gauge(loss))
             step = system.factored.step(g)
         accepted, A_new, f_new, g_new = _descend(loss, A, f, g, step, system.factored)
         if not accepted:
