@@ -31,7 +31,12 @@ from ._array_api import (
     _xp_of,
 )
 from ._kernels import weighted_normal_equations
-from ._logistic import _is_plain_logistic, em_newton_cap, fit_logistic
+from ._logistic import (
+    _is_plain_logistic,
+    em_newton_cap,
+    fit_logistic,
+    logistic_proba,
+)
 
 #: Floor on an expert's probability of the observed class. Keeps the
 #: log-likelihood finite when an expert gives a class probability 0 (a tree
@@ -648,7 +653,14 @@ def _check_output(out, expert, method, n_rows, n_targets=None):
 
 def _expert_proba(expert, X, classes):
     """An expert's ``predict_proba`` mapped onto the global classes."""
-    proba = _predict(expert, X, "predict_proba")
+    if (
+        isinstance(X, np.ndarray)
+        and _is_plain_logistic(expert)
+        and hasattr(expert, "coef_")
+    ):
+        proba = logistic_proba(expert, X)
+    else:
+        proba = _predict(expert, X, "predict_proba")
     cols = _class_columns(expert, classes)
     if isinstance(proba, np.ndarray):
         full = np.zeros((X.shape[0], classes.size))

@@ -17,6 +17,7 @@ from skmoe._logistic import (
     _is_plain_logistic,
     _LogisticLoss,
     fit_logistic,
+    logistic_proba,
 )
 
 
@@ -216,3 +217,12 @@ def test_raw_units_fit_like_scaled_ones():
         warnings.simplefilter("ignore", ConvergenceWarning)
         scaled = MixtureOfExpertsClassifier(n_experts=2, random_state=0).fit(X, y)
     assert abs(raw.score(X * units, y) - scaled.score(X, y)) < 0.03
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_probabilities_are_scikit_learns(n_classes):
+    X, y, weight = _data(n_classes=n_classes)
+    ref = LogisticRegression().fit(X, y, sample_weight=weight)
+    np.testing.assert_allclose(
+        logistic_proba(ref, X), ref.predict_proba(X), rtol=0, atol=1e-14
+    )
