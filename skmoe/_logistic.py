@@ -81,14 +81,17 @@ def _is_plain_logistic(expert):
 
 
 @contextlib.contextmanager
-def _em_expert_fits(newton_steps):
+def _em_expert_fits(newton_steps, cold_steps=None):
     """Logistic expert fits inside this block are EM's M-steps: with
     ``newton_steps``, a warm-started one takes at most that many Newton
     steps (generalised EM, as the gate's: see
-    :func:`skmoe._gate._em_gate_fits`) and raises no ConvergenceWarning.
-    :func:`_fit_experts` reads it in the caller's thread
-    (:func:`em_newton_cap`) and hands it to the fits, threads included."""
-    token = _EM_NEWTON_CAP.set(newton_steps)
+    :func:`skmoe._gate._em_gate_fits`), and one without a previous solution
+    at most ``cold_steps`` (None: solved to ``tol``); capped fits raise no
+    ConvergenceWarning. :func:`_fit_experts` reads the caps in the caller's
+    thread (:func:`em_newton_cap`) and hands them to the fits, threads
+    included."""
+    caps = None if newton_steps is None else (newton_steps, cold_steps)
+    token = _EM_NEWTON_CAP.set(caps)
     try:
         yield
     finally:
@@ -96,7 +99,8 @@ def _em_expert_fits(newton_steps):
 
 
 def em_newton_cap():
-    """The Newton steps of the enclosing :func:`_em_expert_fits`, or None."""
+    """The ``(warm, cold)`` Newton-step caps of the enclosing
+    :func:`_em_expert_fits`, or None."""
     return _EM_NEWTON_CAP.get()
 
 
@@ -393,8 +397,9 @@ def fit_logistic(est, X, y, weight, previous, newton_cap=None, classes=None):
 
     Newton's factored matrix is kept for the refit of ``est`` at the next
     EM iteration (``_SYSTEMS``), with the units it was formed in (see
-    :func:`_newton_cg`). ``newton_cap``: at most this many Newton steps
-    from a warm start (:func:`_em_expert_fits`). ``classes``: the labels,
+    :func:`_newton_cg`). ``newton_cap``: ``(warm, cold)``, at most this
+    many Newton steps from a previous solution and from none
+    (:func:`_em_expert_fits`). ``classes``: the labels,
     when ``y`` holds columns of it.
     """
     present, index = np.unique(y, return_inverse=True)
@@ -413,9 +418,11 @@ def fit_logistic(est, X, y, weight, previous, newton_cap=None, classes=None):
     )
     init = loss.to_standard(previous.coef_, previous.intercept_) if same else None
     options = {"tol": est.tol, "max_iter": est.max_iter}
-    capped = newton_cap is not None and init is not None
+    warm, cold = (None, None) if newton_cap is None else newton_cap
+    cap = warm if init is not None else cold
+    capped = cap is not None
     if capped:
-        options["max_iter"] = min(est.max_iter, newton_cap)
+        options["max_iter"] = min(est.max_iter, cap)
     if loss.n_parameters <= NEWTON_MAX_PARAMETERS:
         W, b, n_iter, status = _newton_cg(loss, init, options, system)
         _SYSTEMS[est] = ((loss.mean, loss.scale), system)
