@@ -52,9 +52,9 @@ _SMALL_EM_GATE_ITER = 20
 #: Newton steps of a short run's logistic expert fitted without a previous
 #: solution (the run's first M-step); the later ones take one, as in every
 #: run. On LetterRecognition, Vowel and Satellite (default classifier,
-#: four seeds) the fit ended as high or higher in six cases of eight where
-#: the runs differed, and faster: a cold fit to tol forms a new Hessian
-#: per step, half of a LetterRecognition fit's time.
+#: four seeds) the fit ended higher in seven of the nine cases where the
+#: runs differed, and sooner: a cold fit to tol forms a new Hessian per
+#: step, half of a LetterRecognition fit's time (docs/benchmarks.rst).
 _SMALL_EM_COLD_STEPS = 3
 _SMALL_EM_TIE = 1e-6
 

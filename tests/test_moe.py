@@ -1104,21 +1104,30 @@ def test_default_classifier_reaches_the_exact_em_optimum():
         n_samples=1000, n_features=3, n_experts=3, n_classes=4, random_state=0
     )
 
-    def fit(expert):
-        return MixtureOfExpertsClassifier(3, expert=expert, random_state=0).fit(X, y)
+    def fit(expert, **params):
+        return MixtureOfExpertsClassifier(
+            3, expert=expert, random_state=0, **params
+        ).fit(X, y)
 
     import skmoe._logistic as logistic
 
-    saved = logistic.EM_NEWTON_STEPS
-    logistic.EM_NEWTON_STEPS = 5000  # every M-step solved, not one step
-    try:
-        exact = fit(LogisticRegression(tol=1e-10, max_iter=5000))
-    finally:
-        logistic.EM_NEWTON_STEPS = saved
-    default = fit(None)
+    def exact_fit(**params):
+        saved = logistic.EM_NEWTON_STEPS
+        logistic.EM_NEWTON_STEPS = 5000  # every M-step solved, not one step
+        try:
+            return fit(LogisticRegression(tol=1e-10, max_iter=5000), **params)
+        finally:
+            logistic.EM_NEWTON_STEPS = saved
+
+    exact, default = exact_fit(), fit(None)
     assert exact.converged_ and default.converged_
-    assert abs(default.lower_bound_ - exact.lower_bound_) < 1e-4
-    assert_allclose(default.predict_proba(X), exact.predict_proba(X), atol=1e-3)
+    assert abs(default.lower_bound_ - exact.lower_bound_) < 1e-5
+    # The two stop within EM's tol (1e-6 per row) of each other, which on
+    # these data leaves the probabilities up to 4e-3 apart along a flat
+    # direction of the objective; with EM run to 1e-8 they agree closely.
+    tight = exact_fit(tol=1e-8, max_iter=3000)
+    default_tight = fit(None, tol=1e-8, max_iter=3000)
+    assert_allclose(default_tight.predict_proba(X), tight.predict_proba(X), atol=1e-3)
     # From one k-means start the loose expert stops well short (small-EM's
     # short runs happen to hide it on these data).
     loose = MixtureOfExpertsClassifier(
