@@ -16,11 +16,15 @@ start needs one or two steps, and its steps do not depend on the features'
 units. Here the features are standardised (the expert's weighted mean and
 spread; the penalty carried over, so the objective is the one above), the
 loss and gradient come from the gate's fused kernel
-(:func:`~skmoe._kernels.softmax_cross_entropy`) and the Hessian from two
-BLAS products per chunk of rows; the iterations are the gate's
-(:func:`skmoe._gate_solvers._newton`). Past ``NEWTON_MAX_PARAMETERS``
-coefficients the Hessian costs more than L-BFGS's passes, and the same
-loss goes to L-BFGS.
+(:func:`~skmoe._kernels.softmax_cross_entropy`), and each Newton step is
+solved by conjugate gradients preconditioned by the expert's last factored
+Hessian (:func:`_newton_cg`; a new one from two BLAS products per chunk of
+rows where the old one no longer serves). Inside EM a warm-started expert
+takes one step per M-step (:func:`_em_expert_fits`). The line search,
+stopping rule and Newton system are the gate's
+(:mod:`skmoe._gate_solvers`). Past ``NEWTON_MAX_PARAMETERS`` coefficients
+the Hessian costs more than L-BFGS's passes, and the same loss goes to
+L-BFGS.
 """
 
 import contextlib
