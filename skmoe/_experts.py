@@ -276,7 +276,8 @@ def _fit_one(
     (``newton_cap``: its Newton steps inside EM). ``classes``: the labels,
     when ``y`` holds columns of it.
     """
-    est = _unfitted_copy(expert) if _is_plain_logistic(expert) else clone(expert)
+    plain_logistic = _is_plain_logistic(expert)
+    est = _unfitted_copy(expert) if plain_logistic else clone(expert)
     if not _on_device(est, X):
         # scikit-learn fits this expert on NumPy arrays only: move its inputs.
         X, y, weight = _to_numpy(X), _to_numpy(y), _to_numpy(weight)
@@ -306,7 +307,7 @@ def _fit_one(
             weight = xp.maximum(weight, xp.full_like(weight, tiny))
     if not bool(xp.all(keep)):
         X, y, weight = X[keep], y[keep], weight[keep]
-    if classifier and isinstance(X, np.ndarray) and _is_plain_logistic(est):
+    if classifier and isinstance(X, np.ndarray) and plain_logistic:
         return fit_logistic(est, X, y, weight, expert, newton_cap, classes)
     if classes is not None:
         y = classes[y]

@@ -34,6 +34,7 @@ import warnings
 import weakref
 
 import numpy as np
+from scipy.special import expit
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
@@ -132,11 +133,19 @@ def logistic_proba(expert, X):
     itself."""
     coef = np.asarray(expert.coef_, dtype=np.float64)
     intercept = np.asarray(expert.intercept_, dtype=np.float64)
+    proba = _column_proba(X, coef.T, intercept)
     if coef.shape[0] == 1:
-        z = X @ coef[0] + intercept[0]
-        positive = 1.0 / (1.0 + np.exp(-z))
-        return np.column_stack([1.0 - positive, positive])
-    return np.exp(linear_log_softmax(X, coef.T, intercept))
+        return np.column_stack([1.0 - proba[:, 0], proba[:, 0]])
+    return proba
+
+
+def _column_proba(X, W, b):
+    """The probabilities of the columns of ``X @ W + b``: the softmax's
+    over several columns (the gate's fused kernel), the positive class's
+    over one (the other class's logit is 0)."""
+    if W.shape[1] == 1:
+        return expit(X @ W + b)
+    return np.exp(linear_log_softmax(X, W, b))
 
 
 class _LogisticLoss:
@@ -239,14 +248,7 @@ class _LogisticLoss:
     def curvature(self, A):
         """The data part's Hessian at ``A`` (:class:`_Curvature`), divided
         by the total weight."""
-        W, b = self._split(A)
-        logits = self.Xs @ W + b
-        if self.binary:
-            proba = 1.0 / (1.0 + np.exp(-logits))
-        else:
-            proba = np.exp(logits - logits.max(axis=1, keepdims=True))
-            proba /= proba.sum(axis=1, keepdims=True)
-        return _Curvature(self, proba)
+        return _Curvature(self, _column_proba(self.Xs, *self._split(A)))
 
     def unpack(self, params):
         d, k = self.n_features, self.n_classes
