@@ -60,6 +60,7 @@ from ._experts import (
 from ._gate import SoftmaxGate, _weighted_standardization
 from ._init import _weighted_kmeans
 from ._kernels import e_step, lloyd_assign
+from ._logistic import experts_penalty
 from ._progress import check_progress_bar, end_of_run, fit_bar
 from ._resize import _guarded, _resized_start
 from ._run import _records, _run_recording_warnings
@@ -246,8 +247,12 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         # X was validated by the caller (fit or _check_X).
         return gate.predict_log_proba(X, check_input=False)
 
-    def _gate_penalty(self, gate):
-        return gate.penalty_
+    def _penalty(self, state, experts=True):
+        """What EM's objective subtracts from the log-likelihood: the
+        gate's penalty and (``experts``) the logistic experts' (see
+        ``lower_bound_``)."""
+        penalty = state["gate"].penalty_
+        return penalty + experts_penalty(state["experts"]) if experts else penalty
 
     def _reorder(self, state, order):
         """Put the experts in ``order`` (canonical order: by share, descending)."""

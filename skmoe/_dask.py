@@ -58,7 +58,7 @@ from ._likelihood import (
     GaussianLikelihood,
     _rounding_variance,
 )
-from ._logistic import _is_plain_logistic
+from ._logistic import _is_plain_logistic, _logistic_l2
 from ._progress import _RunProgress
 from ._run import _Run, _snapshot
 from ._validation import _MAX_MAGNITUDE
@@ -112,10 +112,12 @@ def _check_supported(estimator, templates):
         for param, default in (
             ("fit_top_k", None),
             ("balance_strength", 0.0),
-            ("acceleration", None),
         )
         if getattr(estimator, param, default) not in (default, 0)
     ]
+    # 'auto' is plain EM where SQUAREM is not sound, the Dask path included.
+    if getattr(estimator, "acceleration", None) == "squarem":
+        unsupported.append("acceleration='squarem'")
     if unsupported:
         raise ValueError(
             f"{', '.join(unsupported)}: not available on Dask inputs (the "
@@ -627,7 +629,7 @@ def _em_loop(estimator, family, start, gate_inputs, wsum):
         with _em_gate_fits(None if polishing else capped):
             state["gate"]._fit_prepared(gate_inputs, _Shape((blocks.n, n_experts)))
         total, mass, extra = family.stats(state)
-        bound = (total - estimator._gate_penalty(state["gate"])) / wsum
+        bound = (total - estimator._penalty(state)) / wsum
         history.append(bound)
         progress.update(n_iter, bound)
         improved = bound > best_bound + tol
@@ -723,7 +725,7 @@ def _fit_logistic_expert(blocks, lik, source, min_resp, k, template, previous, k
         W0, b0 = previous.coef_.T, np.atleast_1d(previous.intercept_)
     else:
         W0, b0 = np.zeros((d, n_cols)), np.zeros(n_cols)
-    l2 = 0.0 if np.isinf(template.C) else 1.0 / (template.C * sw_sum)
+    l2 = _logistic_l2(template) / sw_sum
 
     def unpack(params):
         W = params[: d * n_cols].reshape(d, n_cols)

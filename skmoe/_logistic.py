@@ -38,6 +38,7 @@ from scipy.special import expit
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
+from ._array_api import _xp_of
 from ._gate_solvers import (
     _descend,
     _factor,
@@ -83,6 +84,41 @@ def _is_plain_logistic(expert):
         and expert.penalty in ("l2", "deprecated", None)
         and (expert.penalty != "deprecated" or expert.l1_ratio in (0, 0.0, None))
     )
+
+
+def _logistic_l2(expert):
+    """L2 strength ``1 / C`` of a LogisticRegression (0: none); None if L1/elastic-net.
+
+    Follows ``LogisticRegression.fit``: with ``penalty`` left at its default
+    the penalty is set by ``l1_ratio`` (0: L2) and ``C = inf`` turns it off;
+    ``penalty=None`` turns it off; ``penalty='l2'`` is L2.
+    """
+    penalty = getattr(expert, "penalty", "l2")
+    C = float(expert.C)
+    if penalty is None or penalty == "none":
+        return 0.0
+    if penalty == "deprecated":
+        if np.isinf(C):
+            return 0.0
+        l1_ratio = getattr(expert, "l1_ratio", 0.0)
+        return 1.0 / C if l1_ratio in (0, 0.0, None) else None
+    if penalty == "l2":
+        return 0.0 if np.isinf(C) else 1.0 / C
+    return None
+
+
+def experts_penalty(experts):
+    """The plain logistic experts' L2 penalties ``||W||^2 / (2 C)`` summed
+    (see the module docstring): EM with such experts maximises the
+    log-likelihood minus this, which EM's objective therefore subtracts."""
+    total = 0.0
+    for e in experts:
+        if _is_plain_logistic(e) and hasattr(e, "coef_"):
+            # Array API experts (scikit-learn's own) keep coef_ on their device.
+            coef = e.coef_
+            squares = float(_xp_of(coef).sum(coef * coef))
+            total += 0.5 * (_logistic_l2(e) or 0.0) * squares
+    return total
 
 
 @contextlib.contextmanager
@@ -160,7 +196,7 @@ class _LogisticLoss:
     standard deviation of ``X``.
     """
 
-    def __init__(self, X, index, weight, C, fit_intercept, n_classes, units=None):
+    def __init__(self, X, index, weight, l2, fit_intercept, n_classes, units=None):
         self.wsum = float(weight.sum())
         self.fit_intercept = fit_intercept
         if units is None:
@@ -185,7 +221,6 @@ class _LogisticLoss:
         # The softmax's class-sum direction is free (gate's gauge) only
         # with a column per class.
         self.gauge = not self.binary
-        l2 = 0.0 if np.isinf(C) else 1.0 / C
         self.l2 = (l2 / scale**2)[:, None]
 
     @functools.cached_property
@@ -394,6 +429,15 @@ class _NewtonSystem:
         self.factored = None
 
 
+def _share_newton_system(fitted, other):
+    """Refits of ``other`` (a copy of ``fitted`` with other coefficients,
+    such as SQUAREM's extrapolations) start from ``fitted``'s Newton
+    system."""
+    kept = _SYSTEMS.get(fitted)
+    if kept is not None:
+        _SYSTEMS[other] = kept
+
+
 def fit_logistic(est, X, y, weight, previous, newton_cap=None, classes=None):
     """Fit ``est`` (an unfitted plain LogisticRegression, see
     :func:`_is_plain_logistic`) on ``(X, y)`` with ``sample_weight=weight``
@@ -420,7 +464,7 @@ def fit_logistic(est, X, y, weight, previous, newton_cap=None, classes=None):
         kept = None
     units, system = kept if kept is not None else (None, _NewtonSystem())
     loss = _LogisticLoss(
-        X, index, weight, est.C, est.fit_intercept, classes.size, units
+        X, index, weight, _logistic_l2(est), est.fit_intercept, classes.size, units
     )
     init = loss.to_standard(previous.coef_, previous.intercept_) if same else None
     options = {"tol": est.tol, "max_iter": est.max_iter}

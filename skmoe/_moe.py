@@ -529,7 +529,7 @@ class MixtureOfExpertsClassifier(
         batch_size="auto",
         learning_rate_init=0.01,
         shuffle=True,
-        acceleration=None,
+        acceleration="auto",
         n_init=1,
         init_params="small_em",
         routing="soft",

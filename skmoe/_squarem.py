@@ -12,12 +12,15 @@ then takes one EM step from ``theta'`` to stabilise it. ``alpha = -1``
 gives ``theta2`` back, the plain EM steps.
 
 Sound only where the parameters form a vector that EM maps
-deterministically: a flat mixture of linear least-squares experts
-(``LinearRegression``, ``Ridge``) with Gaussian noise and the softmax gate
-(warm-started from ``theta``, so its fit is a function of ``theta``). The
-vector holds the experts' coefficients and intercepts, the logarithms of
-the noise variances (so that any extrapolation is a valid variance) and the
-gate's coefficients and intercepts.
+deterministically: a flat mixture with the softmax gate (warm-started from
+``theta``, so its fit is a function of ``theta``) and either linear
+least-squares experts (``LinearRegression``, ``Ridge``) with Gaussian noise
+or plain logistic experts (:func:`~skmoe._logistic._is_plain_logistic`,
+warm-started the same way). The vector holds the experts' coefficients and
+intercepts (in standardised features' units), the logarithms of the noise
+variances (so that any extrapolation is a valid variance) and the gate's
+coefficients and intercepts. An extrapolated logistic expert keeps its
+template's factored Hessian as its Newton preconditioner.
 
 Safeguards: the extrapolated point is kept only when the objective after its
 stabilising EM step is at least that of ``theta2`` (else the step length is
@@ -37,7 +40,8 @@ import numpy as np
 from sklearn.linear_model import LinearRegression, Ridge
 
 from ._gate import SoftmaxGate
-from ._likelihood import GaussianLikelihood
+from ._likelihood import CategoricalLikelihood, GaussianLikelihood
+from ._logistic import _is_plain_logistic, _share_newton_system
 
 #: Halvings of the step length towards -1 before a cycle falls back to the
 #: plain EM steps.
@@ -49,20 +53,24 @@ _STEP_GROWTH = 4.0
 def squarem_is_sound(estimator, state, X, lik):
     """Whether SQUAREM applies to this EM run (see the module docstring)."""
     experts = state["experts"]
+    if isinstance(lik, GaussianLikelihood):
+        kind = all(
+            type(e) in (LinearRegression, Ridge)
+            and np.ndim(getattr(e, "coef_", np.zeros(1))) == 1
+            for e in experts
+        ) and not getattr(estimator, "_classifier", False)
+    else:
+        kind = isinstance(lik, CategoricalLikelihood) and all(
+            _is_plain_logistic(e) for e in experts
+        )
     return (
-        isinstance(X, np.ndarray)
-        and isinstance(lik, GaussianLikelihood)
+        kind
+        and isinstance(X, np.ndarray)
         and type(state["gate"]) is SoftmaxGate
-        and not getattr(estimator, "_classifier", False)
         # Sparse EM and the balance penalty change the objective the
         # packed parameters are scored by.
         and getattr(estimator, "fit_top_k", None) is None
         and not getattr(estimator, "balance_strength", 0)
-        and all(
-            type(e) in (LinearRegression, Ridge)
-            and np.ndim(getattr(e, "coef_", np.zeros(1))) == 1
-            for e in experts
-        )
     )
 
 
@@ -74,9 +82,10 @@ def _pack(state, x_scale, y_scale):
     experts, gate = state["experts"], state["gate"]
     parts = []
     for e in experts:
-        parts.append(np.ravel(e.coef_) * x_scale / y_scale)
+        parts.append(np.ravel(e.coef_ * x_scale / y_scale))
         parts.append(np.atleast_1d(e.intercept_) / y_scale)
-    parts.append(np.log(state["noise_variance"]))
+    if state["noise_variance"] is not None:
+        parts.append(np.log(state["noise_variance"]))
     parts.append((gate.coef_ * x_scale[:, None]).ravel())
     parts.append(gate.intercept_)
     return np.concatenate(parts).astype(np.float64)
@@ -87,15 +96,19 @@ def _unpack(theta, template, variance_floor, x_scale, y_scale):
     :func:`_pack`)."""
     experts, at = [], 0
     for e in template["experts"]:
-        d = np.size(e.coef_)
+        d, m = np.size(e.coef_), np.size(e.intercept_)
         new = copy.copy(e)
-        new.coef_ = theta[at : at + d] * y_scale / x_scale
-        new.intercept_ = float(theta[at + d] * y_scale)
+        new.coef_ = theta[at : at + d].reshape(np.shape(e.coef_)) * y_scale / x_scale
+        intercept = theta[at + d : at + d + m] * y_scale
+        new.intercept_ = intercept if np.ndim(e.intercept_) else float(intercept[0])
+        _share_newton_system(e, new)
         experts.append(new)
-        at += d + 1
+        at += d + m
     k = len(experts)
-    variance = np.maximum(np.exp(theta[at : at + k]), variance_floor)
-    at += k
+    variance = None
+    if template["noise_variance"] is not None:
+        variance = np.maximum(np.exp(theta[at : at + k]), variance_floor)
+        at += k
     gate = copy.deepcopy(template["gate"])
     shape = gate.coef_.shape
     gate.coef_ = theta[at : at + gate.coef_.size].reshape(shape) / x_scale[:, None]
@@ -147,6 +160,8 @@ class Squarem:
         theta0, theta1, theta2 = (
             _pack(s, self.x_scale, self.y_scale) for s in (state, first[0], second[0])
         )
+        if not theta0.size == theta1.size == theta2.size:
+            return second
         r = theta1 - theta0
         v = theta2 - theta1 - r
         norm_r, norm_v = np.linalg.norm(r), np.linalg.norm(v)

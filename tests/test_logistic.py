@@ -66,6 +66,34 @@ def test_same_optimum_as_scikit_learn(n_classes, fit_intercept, C):
         np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=0, atol=1e-5)
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_penalty_none_is_unpenalised_whatever_c():
+    # scikit-learn ignores C under penalty=None (deprecated, but accepted).
+    X, y, weight = _data(n_classes=2)
+    ref = _reference(X, y, weight, penalty=None)
+    ours = _ours(X, y, weight, penalty=None)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=0, atol=1e-5)
+    unpenalised = _ours(X, y, weight, C=np.inf)
+    np.testing.assert_allclose(ours.coef_, unpenalised.coef_, rtol=0, atol=1e-8)
+
+
+def test_em_objective_subtracts_the_experts_penalty():
+    """lower_bound_ is the log-likelihood per unit weight minus the gate's
+    and the logistic experts' L2 penalties, ||W||^2 / (2 C) each, which is
+    what EM with penalised experts climbs: it never decreases."""
+    X, y, _ = _data(n=1500, d=4, n_classes=3, seed=2)
+    C = 0.2
+    moe = MixtureOfExpertsClassifier(
+        n_experts=2, expert=LogisticRegression(C=C), random_state=0
+    ).fit(X, y)
+    assert moe.converged_
+    experts = sum(np.sum(e.coef_**2) for e in moe.experts_) / (2 * C)
+    expected = (moe.log_likelihood_ - moe.gate_.penalty_ - experts) / len(y)
+    assert experts > 1e-3 * len(y) * abs(moe.lower_bound_)
+    np.testing.assert_allclose(moe.lower_bound_, expected, rtol=1e-10)
+    assert np.all(np.diff(moe.lower_bounds_) >= -1e-12)
+
+
 def test_string_labels_and_missing_classes():
     X, y, weight = _data(n_classes=4)
     labels = np.array(["ant", "bee", "cat", "dog"], dtype=object)[y]
@@ -134,6 +162,8 @@ def test_kept_systems_go_with_their_expert():
     assert not [a for a in vars(est) if a.startswith("_") and "ystem" in a]
     size = len(pickle.dumps(est))
     assert size < 10_000
+    # Experts of earlier tests, in reference cycles, go first.
+    gc.collect()
     before = len(_SYSTEMS)
     del est
     gc.collect()
@@ -194,14 +224,19 @@ def test_one_step_em_reaches_the_exact_m_step_optimum(monkeypatch):
     M-steps: the same log-likelihood per row and the same predictions."""
     import skmoe._logistic as logistic
 
+    # One softmax generated the data: two experts overlap, and EM crawls
+    # (about 420 iterations to tol).
     X, y, _ = _data(n=1500, d=4, n_classes=4, seed=5)
-    one = MixtureOfExpertsClassifier(n_experts=2, random_state=0).fit(X, y)
+    params = {"n_experts": 2, "max_iter": 1000, "random_state": 0}
+    one = MixtureOfExpertsClassifier(**params).fit(X, y)
     monkeypatch.setattr(logistic, "EM_NEWTON_STEPS", 100)
-    exact = MixtureOfExpertsClassifier(n_experts=2, random_state=0).fit(X, y)
+    exact = MixtureOfExpertsClassifier(**params).fit(X, y)
     assert one.converged_ and exact.converged_
-    assert abs(one.log_likelihood_ - exact.log_likelihood_) / len(y) < 1e-5
+    # The objective (the experts' penalty in it) to well within tol.
+    assert abs(one.lower_bound_ - exact.lower_bound_) < 1e-7
+    assert abs(one.log_likelihood_ - exact.log_likelihood_) / len(y) < 1e-6
     np.testing.assert_allclose(
-        one.predict_proba(X), exact.predict_proba(X), rtol=0, atol=2e-3
+        one.predict_proba(X), exact.predict_proba(X), rtol=0, atol=2e-4
     )
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 from sklearn.linear_model import Ridge
-from sklearn.tree import DecisionTreeRegressor
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 import skmoe._squarem as squarem_module
 from skmoe import (
@@ -93,8 +93,14 @@ def test_auto_is_on_exactly_where_sound(separated, monkeypatch):
     _fit(None, X, y, max_iter=5)
     _fit("auto", X, y, expert=DecisionTreeRegressor(max_depth=2), max_iter=5)
     Xc, yc = make_moe_classification(300, random_state=0)
-    MixtureOfExpertsClassifier(2, max_iter=5, random_state=0).fit(Xc, yc)
+    tree = DecisionTreeClassifier(max_depth=2)
+    MixtureOfExpertsClassifier(2, expert=tree, acceleration="auto", max_iter=5).fit(
+        Xc, yc
+    )
     assert len(cycles) == n
+    # The classifier's default is 'auto'; its default experts are sound.
+    MixtureOfExpertsClassifier(2, max_iter=5).fit(Xc, yc)
+    assert len(cycles) > n
 
 
 def test_squarem_where_unsound_raises_and_leaves_no_fit(separated):
@@ -119,3 +125,37 @@ def test_pack_unpack_round_trip(separated):
     assert_allclose(
         again["gate"].predict_proba(X), state["gate"].predict_proba(X), rtol=1e-12
     )
+
+
+def _classifier(acceleration, X, y):
+    return MixtureOfExpertsClassifier(
+        3, acceleration=acceleration, tol=1e-10, max_iter=5000, random_state=0
+    ).fit(X, y)
+
+
+def test_classifier_same_optimum_with_and_without_acceleration():
+    """Logistic experts (penalised, one Newton step per M-step) and the
+    gate: SQUAREM stops at plain EM's optimum of the penalised objective,
+    never lowering it on the way."""
+    X, y = make_moe_classification(2000, random_state=2)[:2]
+    plain, fast = _classifier(None, X, y), _classifier("squarem", X, y)
+    assert plain.converged_ and fast.converged_
+    assert abs(fast.lower_bound_ - plain.lower_bound_) < 1e-6
+    assert_allclose(fast.predict_proba(X), plain.predict_proba(X), atol=1e-4)
+    assert np.all(np.diff(fast.lower_bounds_) >= -1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_classifier_pack_unpack_round_trip(n_classes):
+    X, y = make_moe_classification(600, n_classes=n_classes, random_state=0)[:2]
+    fit = MixtureOfExpertsClassifier(3, max_iter=3, random_state=0).fit(X, y)
+    state = fit._get_state()
+    scales = (np.std(X, axis=0), 1.0)
+    theta = _pack(state, *scales)
+    again = _unpack(theta, state, None, *scales)
+    assert_allclose(_pack(again, *scales), theta, rtol=1e-14)
+    for old, new in zip(state["experts"], again["experts"], strict=True):
+        assert new is not old
+        assert np.shape(new.intercept_) == np.shape(old.intercept_)
+        assert_allclose(new.predict_proba(X), old.predict_proba(X), rtol=1e-12)

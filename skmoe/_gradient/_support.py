@@ -20,33 +20,13 @@ from sklearn.linear_model import (
 from sklearn.neural_network import MLPRegressor
 
 from .._experts import _failed_indices
+from .._logistic import _logistic_l2
 
 _DIFFERENTIABLE_DOC = (
     "LinearRegression and Ridge (positive=False, a scalar alpha) for "
     "regression; LogisticRegression with an L2 penalty or none (not the "
     "'liblinear' solver, class_weight=None) for classification"
 )
-
-
-def _logistic_l2(expert):
-    """L2 strength ``1 / C`` of a LogisticRegression (0: none); None if L1/elastic-net.
-
-    Follows ``LogisticRegression.fit``: with ``penalty`` left at its default
-    the penalty is set by ``l1_ratio`` (0: L2) and ``C = inf`` turns it off;
-    ``penalty=None`` turns it off; ``penalty='l2'`` is L2.
-    """
-    penalty = getattr(expert, "penalty", "l2")
-    C = float(expert.C)
-    if penalty is None or penalty == "none":
-        return 0.0
-    if penalty == "deprecated":
-        if np.isinf(C):
-            return 0.0
-        l1_ratio = getattr(expert, "l1_ratio", 0.0)
-        return 1.0 / C if l1_ratio in (0, 0.0, None) else None
-    if penalty == "l2":
-        return 0.0 if np.isinf(C) else 1.0 / C
-    return None
 
 
 def _differentiable(expert, classifier):
