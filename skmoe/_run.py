@@ -24,7 +24,8 @@ class _Run:
         The best iterate's model: ``{"experts", "gate", "noise_variance"}``.
     lower_bound : float
         Its objective per unit of weight: the weighted log-likelihood less
-        the gate's penalty, divided by the total weight.
+        the gate's penalty and the logistic experts', divided by the total
+        weight.
     log_likelihood : float
         Its weighted log-likelihood (in fit's weight units).
     history : list of float

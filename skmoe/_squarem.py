@@ -91,6 +91,11 @@ def _pack(state, x_scale, y_scale):
     return np.concatenate(parts).astype(np.float64)
 
 
+def _layout(state):
+    """The shapes of the experts' coefficients, which :func:`_pack` lays out."""
+    return tuple(np.shape(e.coef_) for e in state["experts"])
+
+
 def _unpack(theta, template, variance_floor, x_scale, y_scale):
     """A state shaped like ``template`` with the parameters ``theta`` (see
     :func:`_pack`)."""
@@ -157,11 +162,12 @@ class Squarem:
         if abs(first[3] - bound) < tol:
             return first
         second = self.em_step(first[0], first[1])
-        theta0, theta1, theta2 = (
-            _pack(s, self.x_scale, self.y_scale) for s in (state, first[0], second[0])
-        )
-        if not theta0.size == theta1.size == theta2.size:
+        states = (state, first[0], second[0])
+        if len({_layout(s) for s in states}) > 1:
+            # A logistic expert gained or lost a class (its rows' weights):
+            # the three points lie in different spaces.
             return second
+        theta0, theta1, theta2 = (_pack(s, self.x_scale, self.y_scale) for s in states)
         r = theta1 - theta0
         v = theta2 - theta1 - r
         norm_r, norm_v = np.linalg.norm(r), np.linalg.norm(v)

@@ -215,7 +215,11 @@ def test_unsupported_refused_before_work(client):
     )
     with pytest.raises(TypeError, match="LogisticRegression experts"):
         clf.fit(Xd, (yd > 0).astype(int))
-    for params in ({"fit_top_k": 1}, {"balance_strength": 0.1}):
+    for params in (
+        {"fit_top_k": 1},
+        {"balance_strength": 0.1},
+        {"acceleration": "squarem"},
+    ):
         model = MixtureOfExpertsRegressor(n_experts=2, **params)
         with pytest.raises(ValueError, match="not available on Dask inputs"):
             model.fit(Xd, yd)

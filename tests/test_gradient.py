@@ -269,13 +269,15 @@ def test_minibatch_warm_start_never_returns_a_worse_model():
     assert after.score_samples(X, y).mean() >= grad.score_samples(X, y).mean() - 1e-6
 
 
-def test_full_batch_gradient_reaches_em_optimum_classification():
+@pytest.mark.parametrize("C", [np.inf, 1.0])
+def test_full_batch_gradient_reaches_em_optimum_classification(C):
     # Two classes: here EM and gradient fitting reach the same optimum from
-    # the same start (with three, each finds its own local optimum).
+    # the same start (with three, each finds its own local optimum). With
+    # penalised experts both objectives subtract the experts' penalty.
     X, y = make_moe_classification(
         n_samples=800, n_features=2, n_classes=2, n_experts=2, random_state=0
     )
-    expert = LogisticRegression(C=np.inf)
+    expert = LogisticRegression(C=C)
     em = MixtureOfExpertsClassifier(2, expert=expert, random_state=0).fit(X, y)
     grad = MixtureOfExpertsClassifier(
         2, expert=expert, solver="gradient", random_state=0
@@ -295,6 +297,10 @@ def test_full_batch_gradient_reaches_em_optimum_classification():
     grad_after = copy.deepcopy(em).set_params(solver="gradient", warm_start=True)
     grad_after.fit(X, y)
     assert grad_after.lower_bound_ - em.lower_bound_ < 1e-5
+    for fit in (em, grad):
+        experts = sum(float(np.sum(e.coef_**2)) for e in fit.experts_) / (2 * C)
+        expected = (fit.log_likelihood_ - fit.gate_.penalty_ - experts) / len(y)
+        assert_allclose(fit.lower_bound_, expected, rtol=1e-9)
 
 
 def test_multinomial_experts_written_on_global_classes(classification_data):

@@ -322,6 +322,18 @@ class _Model:
         grad_b[~self.free] = 0.0
         return log_prob, h, preds, grad_W, grad_b, grad_log_var
 
+    def em_penalty(self, W, log_var):
+        """The penalty EM's objective subtracts (``lower_bound_``), of
+        :meth:`penalty`'s."""
+        pen, _, _, gate_pen = self.penalty(W, log_var)
+        return self.em_part(pen, gate_pen)
+
+    def em_part(self, pen, gate_pen):
+        """Of the whole penalty ``pen``, what EM's objective subtracts: the
+        gate's and, for a classifier, its logistic experts' (a Ridge's prior
+        scales with the noise variance, which EM's objective leaves out)."""
+        return pen if self.classifier else gate_pen
+
     def penalty(self, W, log_var):
         """Penalty (log-likelihood scale) and its gradients; also the gate's part.
 
@@ -518,18 +530,19 @@ class _Objective:
         grad = np.concatenate(
             [(gW + pW).ravel(), gb[m.free], (glv + plv)[self.var_idx]]
         )
-        self.last = (u.copy(), loglik, gate_pen)
+        self.last = (u.copy(), loglik, m.em_part(pen, gate_pen))
         return value, grad * (self.precond / self.wsum)
 
     def bound(self, u):
-        """Log-likelihood and EM's objective, (log-lik - gate penalty) / weight, at u.
+        """Log-likelihood and EM's objective, (log-lik - penalty) / weight, at u
+        (:meth:`_Model.em_penalty`).
 
         In standardised units of y (the caller shifts by ``log(y_scale)``).
         """
         if self.last is None or not np.array_equal(self.last[0], u):
             self(u)
-        _, loglik, gate_pen = self.last
-        return loglik, (loglik - gate_pen) / self.wsum
+        _, loglik, em_pen = self.last
+        return loglik, (loglik - em_pen) / self.wsum
 
     def bounds(self, floor_std):
         lo = [(None, None)] * (self.d * self.M + self.n_free)

@@ -177,8 +177,7 @@ def _partial_fit(estimator, X, y, sample_weight=None, classes=None):
         warnings.simplefilter("ignore", ConvergenceWarning)
         chunk_loglik = stream.one_pass(X, Xs, ts, y, w, stream.seen)
     stream.n_calls += 1
-    gate_pen = m.penalty(m.W, m.log_var_std())[3]
-    bound = (chunk_loglik - gate_pen) / float(w.sum())
+    bound = (chunk_loglik - m.em_penalty(m.W, m.log_var_std())) / float(w.sum())
     stream.history.append(bound)
     record = _Run(
         state=stream.write(stream.n_calls, False),

@@ -305,8 +305,8 @@ class _Stream:
         m = self.model
         log_prob, _, _ = self.evaluate(X, Xs, t, w)
         loglik = float(w @ log_prob) - float(w.sum()) * np.log(m.y_scale)
-        gate_pen = m.penalty(m.W, m.log_var_std())[3]
-        return (loglik - gate_pen) / float(w.sum()), loglik
+        penalty = m.em_penalty(m.W, m.log_var_std())
+        return (loglik - penalty) / float(w.sum()), loglik
 
     def write(self, n_iter=0, converged=False):
         state = self.model.to_state(self.protos, n_iter, converged)
