@@ -95,12 +95,11 @@ def main():
     idx = np.random.RandomState(0).permutation(len(y))
     train, test = idx[: args.rows], idx[args.rows : args.rows + 4000]
     scaler = StandardScaler().fit(X[train])
-    times = {}
     for units in args.units:
         A = scaler.transform(X) if units == "scaled" else X
         runs = [("skmoe", a) for a in args.acceleration if "skmoe" in args.solvers]
         runs += [("sklearn", "none")] if "sklearn" in args.solvers else []
-        bounds = {}
+        times, bounds = {}, {}
         for solver, acceleration in runs:
             context = (
                 scikit_learn_fits() if solver == "sklearn" else contextlib.nullcontext()
@@ -141,7 +140,6 @@ def main():
                     f"objective gain {gain:+.2e} per row",
                     flush=True,
                 )
-        times.clear()
 
 
 if __name__ == "__main__":

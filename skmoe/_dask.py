@@ -109,15 +109,14 @@ def _check_supported(estimator, templates):
         raise TypeError(f"gate={estimator.gate!r}: {supported}.")
     unsupported = [
         f"{param}={getattr(estimator, param)!r}"
-        for param, default in (
-            ("fit_top_k", None),
-            ("balance_strength", 0.0),
+        for param, allowed in (
+            ("fit_top_k", (None,)),
+            ("balance_strength", (0,)),
+            # 'auto' is plain EM where SQUAREM is not sound, here included.
+            ("acceleration", (None, "auto")),
         )
-        if getattr(estimator, param, default) not in (default, 0)
+        if getattr(estimator, param, allowed[0]) not in allowed
     ]
-    # 'auto' is plain EM where SQUAREM is not sound, the Dask path included.
-    if getattr(estimator, "acceleration", None) == "squarem":
-        unsupported.append("acceleration='squarem'")
     if unsupported:
         raise ValueError(
             f"{', '.join(unsupported)}: not available on Dask inputs (the "

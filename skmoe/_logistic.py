@@ -117,7 +117,7 @@ def experts_penalty(experts):
             # Array API experts (scikit-learn's own) keep coef_ on their device.
             coef = e.coef_
             squares = float(_xp_of(coef).sum(coef * coef))
-            total += 0.5 * (_logistic_l2(e) or 0.0) * squares
+            total += 0.5 * _logistic_l2(e) * squares
     return total
 
 
